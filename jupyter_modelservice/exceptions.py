@@ -1,0 +1,113 @@
+"""Errors and warnings raised by jupyter_modelservice.
+
+Every error derives from :class:`ModelServiceError`; where a built-in exception
+fits, the error inherits it too, so ``except KeyError`` / ``except ValueError``
+keep working::
+
+    ModelServiceError(Exception)
+    ├── InvalidModelIdError(ValueError)      bad model id, version or reference
+    ├── ModelNotFoundError(KeyError)         no such model id / version
+    ├── InvalidInputError(ValueError)        bad X, y, estimator, parameter or option
+    ├── IncompatibleModelsError(ValueError)  models of different task types compared
+    ├── NoModelError(RuntimeError)           no current model / model not in memory
+    ├── ArtifactError(OSError)               a model file is missing or unreadable
+    │   └── ArtifactIntegrityError           the file's bytes differ from the registered hash
+    │       └── UntrustedTypesError          a skops file holds types not on the trusted list
+    └── RegistryError(RuntimeError)          the registry database cannot be used
+        └── SchemaVersionError               the registry was written by a newer version
+
+    ModelServiceWarning(UserWarning)
+    ├── MissingArtifactWarning               a row points at a file that is gone
+    ├── EnvironmentMismatchWarning           loading a model saved with other library versions
+    └── NoImportanceWarning                  the estimator exposes no importances
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ArtifactError",
+    "ArtifactIntegrityError",
+    "EnvironmentMismatchWarning",
+    "IncompatibleModelsError",
+    "InvalidInputError",
+    "InvalidModelIdError",
+    "MissingArtifactWarning",
+    "ModelNotFoundError",
+    "ModelServiceError",
+    "ModelServiceWarning",
+    "NoImportanceWarning",
+    "NoModelError",
+    "RegistryError",
+    "SchemaVersionError",
+    "UntrustedTypesError",
+]
+
+
+class ModelServiceError(Exception):
+    """Base class of every error raised by jupyter_modelservice."""
+
+
+class InvalidModelIdError(ModelServiceError, ValueError):
+    """A model id, version or ``"id:version"`` reference is not acceptable."""
+
+
+class ModelNotFoundError(ModelServiceError, KeyError):
+    """The registry has no such model id or version."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidInputError(ModelServiceError, ValueError):
+    """Training or evaluation input (X, y, estimator, parameters) cannot be used."""
+
+
+class IncompatibleModelsError(ModelServiceError, ValueError):
+    """Models that cannot be compared together (different task types)."""
+
+
+class NoModelError(ModelServiceError, RuntimeError):
+    """No model is loaded, or the requested version is neither in memory nor saved."""
+
+
+class ArtifactError(ModelServiceError, OSError):
+    """A model file is missing, unreadable or of an unknown format."""
+
+
+class ArtifactIntegrityError(ArtifactError):
+    """A model file's bytes differ from the hash recorded when it was saved.
+
+    Nothing from the file is deserialized when this is raised.
+    """
+
+
+class UntrustedTypesError(ArtifactIntegrityError):
+    """A skops file references types that are not on the trusted list."""
+
+    def __init__(self, message: str, types: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.types = list(types or [])
+
+
+class RegistryError(ModelServiceError, RuntimeError):
+    """The registry database cannot be opened or written."""
+
+
+class SchemaVersionError(RegistryError):
+    """The registry's schema is newer than this version of the package understands."""
+
+
+class ModelServiceWarning(UserWarning):
+    """Base class of the warnings issued by jupyter_modelservice."""
+
+
+class MissingArtifactWarning(ModelServiceWarning):
+    """A registry row points at a model file that does not exist."""
+
+
+class EnvironmentMismatchWarning(ModelServiceWarning):
+    """A model is loaded with library versions other than those it was saved with."""
+
+
+class NoImportanceWarning(ModelServiceWarning):
+    """The estimator exposes neither ``feature_importances_`` nor ``coef_``."""

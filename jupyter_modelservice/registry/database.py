@@ -1,0 +1,378 @@
+"""`Registry`: versions, metadata and status history in SQLite or PostgreSQL.
+
+SQLAlchemy Core only; values always travel as bound parameters. Every write is
+one transaction: ``BEGIN IMMEDIATE`` on SQLite (WAL, busy timeout), a
+transaction-scoped advisory lock per model id on PostgreSQL, so concurrent
+writers never allocate the same version twice.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..exceptions import InvalidInputError, ModelNotFoundError, RegistryError, SchemaVersionError
+from .schema import METADATA, MIGRATIONS, SCHEMA_VERSION, events, model_metadata, schema_info
+
+__all__ = ["STATUSES", "Registry", "utcnow"]
+
+STATUSES = ("trained", "saved", "production", "archived")
+COLUMNS = tuple(c.name for c in model_metadata.columns)
+_SORTABLE = frozenset(
+    ["model_id", "version", "model_class", "training_date", "train_score", "validation_score",
+     "status", "training_samples", "feature_count", "fit_seconds", "file_bytes"]
+)
+_SCHEMA_LOCK_KEY = 0x6D6F64656C737663  # "modelsvc": serializes schema creation on PostgreSQL
+
+
+def utcnow() -> str:
+    """The current UTC time as ISO-8601 with microseconds (sorts as text)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def _advisory_key(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+class Registry:
+    """Model versions and their metadata in one SQL database.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL, e.g. ``"sqlite:///models/registry.db"`` or
+        ``"postgresql+psycopg://user@host/db"``.
+    engine_kwargs : dict, optional
+        Passed to :func:`sqlalchemy.create_engine`.
+
+    Examples
+    --------
+    >>> reg = Registry("sqlite://")            # in memory
+    >>> reg.add_version({"model_id": "rf", "model_class": "RandomForestClassifier"})
+    1
+    """
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        try:
+            self.engine = sa.create_engine(url, **engine_kwargs)
+        except (sa.exc.ArgumentError, ImportError) as err:
+            raise RegistryError(f"Cannot use database URL {url!r}: {err}") from err
+        self.dialect = self.engine.dialect.name
+        if self.dialect == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_on_connect)
+            sa.event.listen(self.engine, "begin", _sqlite_on_begin)
+        self._ensure_schema()
+
+    # -- connections -------------------------------------------------------
+    @contextmanager
+    def atomic(self, write: bool = True) -> Iterator[sa.Connection]:
+        """One transaction; ``write=True`` takes the write lock at BEGIN on SQLite."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(modelservice_write=write)
+                with conn.begin():
+                    yield conn
+        except sa.exc.OperationalError as err:
+            raise RegistryError(f"Registry database {self._safe_url()} failed: {err.orig}") from err
+
+    def _safe_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ------------------------------------------------------------
+    def _ensure_schema(self) -> None:
+        with self.atomic() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK_KEY)))
+            if not sa.inspect(conn).has_table("schema_info"):
+                METADATA.create_all(conn)
+                conn.execute(
+                    schema_info.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
+                )
+                return
+            found = int(
+                conn.execute(
+                    sa.select(schema_info.c.value).where(schema_info.c.key == "schema_version")
+                ).scalar_one()
+            )
+            if found > SCHEMA_VERSION:
+                raise SchemaVersionError(
+                    f"The registry at {self._safe_url()} has schema version {found}, but this "
+                    f"jupyter_modelservice understands up to version {SCHEMA_VERSION}; upgrade "
+                    "the package to open it (the registry was left untouched)."
+                )
+            for step in range(found, SCHEMA_VERSION):
+                MIGRATIONS[step](conn)
+            if found < SCHEMA_VERSION:
+                conn.execute(
+                    schema_info.update()
+                    .where(schema_info.c.key == "schema_version")
+                    .values(value=str(SCHEMA_VERSION))
+                )
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the database."""
+        with self.atomic(write=False) as conn:
+            return int(
+                conn.execute(
+                    sa.select(schema_info.c.value).where(schema_info.c.key == "schema_version")
+                ).scalar_one()
+            )
+
+    # -- writes ------------------------------------------------------------
+    def add_version(self, row: Mapping[str, Any]) -> int:
+        """Insert ``row`` as the next version of ``row['model_id']``; return the version."""
+        values = _clean(row)
+        model_id = values["model_id"]
+        values.setdefault("training_date", utcnow())
+        values.setdefault("status", "trained")
+        with self.atomic() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_advisory_key(model_id))))
+            version = (self._latest(conn, model_id) or 0) + 1
+            values["version"] = version
+            conn.execute(model_metadata.insert().values(values))
+            self._event(conn, model_id, version, "registered", None, values["status"])
+        return version
+
+    def update(self, model_id: str, version: int, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Update columns of one version; a ``status`` change is recorded as an event.
+
+        Promoting a version to ``production`` demotes the id's other production
+        versions to ``saved`` in the same transaction.
+        """
+        values = _clean(values)
+        with self.atomic() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_advisory_key(model_id))))
+            current = self._get(conn, model_id, version)
+            new_status = values.get("status")
+            if new_status is not None and new_status != current["status"]:
+                if new_status == "production":
+                    self._demote_production(conn, model_id, version)
+                self._event(conn, model_id, version, "status", current["status"], new_status)
+            if values:
+                conn.execute(
+                    model_metadata.update()
+                    .where(model_metadata.c.model_id == model_id, model_metadata.c.version == version)
+                    .values(values)
+                )
+            current.update(values)
+        return current
+
+    def _demote_production(self, conn: sa.Connection, model_id: str, keep: int) -> None:
+        others = conn.execute(
+            sa.select(model_metadata.c.version, model_metadata.c.file_path).where(
+                model_metadata.c.model_id == model_id,
+                model_metadata.c.status == "production",
+                model_metadata.c.version != keep,
+            )
+        ).all()
+        for other, file_path in others:
+            demoted = "saved" if file_path else "trained"
+            conn.execute(
+                model_metadata.update()
+                .where(model_metadata.c.model_id == model_id, model_metadata.c.version == other)
+                .values(status=demoted)
+            )
+            self._event(conn, model_id, other, "status", "production", demoted,
+                        {"reason": f"version {keep} promoted"})
+
+    def delete(self, model_id: str, version: int | None = None) -> list[dict[str, Any]]:
+        """Delete one version (or every version) and return the deleted rows."""
+        with self.atomic() as conn:
+            where = [model_metadata.c.model_id == model_id]
+            if version is not None:
+                where.append(model_metadata.c.version == version)
+            rows = [dict(r._mapping) for r in conn.execute(sa.select(model_metadata).where(*where))]
+            if not rows:
+                raise ModelNotFoundError(self._missing_message(conn, model_id, version))
+            conn.execute(model_metadata.delete().where(*where))
+            for row in rows:
+                self._event(conn, model_id, row["version"], "deleted", row["status"], None)
+        return rows
+
+    def _event(self, conn: sa.Connection, model_id: str, version: int, event: str,
+               from_status: str | None, to_status: str | None,
+               details: dict[str, Any] | None = None) -> None:
+        conn.execute(
+            events.insert().values(
+                model_id=model_id, version=version, event=event, from_status=from_status,
+                to_status=to_status, actor=_actor(), at=utcnow(), details=details,
+            )
+        )
+
+    # -- reads -------------------------------------------------------------
+    def get(self, model_id: str, version: int | None = None) -> dict[str, Any]:
+        """The row of one version (the latest when ``version`` is None)."""
+        with self.atomic(write=False) as conn:
+            return self._get(conn, model_id, version)
+
+    def latest_version(self, model_id: str) -> int | None:
+        """The highest version of ``model_id``, or None when it has none."""
+        with self.atomic(write=False) as conn:
+            return self._latest(conn, model_id)
+
+    def _latest(self, conn: sa.Connection, model_id: str) -> int | None:
+        return conn.execute(
+            sa.select(sa.func.max(model_metadata.c.version)).where(
+                model_metadata.c.model_id == model_id
+            )
+        ).scalar()
+
+    def _get(self, conn: sa.Connection, model_id: str, version: int | None) -> dict[str, Any]:
+        query = sa.select(model_metadata).where(model_metadata.c.model_id == model_id)
+        if version is None:
+            query = query.order_by(model_metadata.c.version.desc()).limit(1)
+        else:
+            query = query.where(model_metadata.c.version == version)
+        row = conn.execute(query).first()
+        if row is None:
+            raise ModelNotFoundError(self._missing_message(conn, model_id, version))
+        return dict(row._mapping)
+
+    def _missing_message(self, conn: sa.Connection, model_id: str, version: int | None) -> str:
+        latest = self._latest(conn, model_id)
+        if latest is None:
+            return (f"No model {model_id!r} in the registry; list_models() shows the ids "
+                    "that exist.")
+        return f"Model {model_id!r} has no version {version} (latest is {latest})."
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        model_id: str | None = None,
+        search: str | None = None,
+        order_by: str = "-training_date",
+        limit: int | None = None,
+        offset: int = 0,
+        latest_only: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Rows matching every given filter, as dicts, in ``order_by`` order.
+
+        ``order_by`` is a column name, prefixed with ``-`` for descending.
+        ``search`` matches id or class name, case-insensitively, as plain text.
+        """
+        query = sa.select(model_metadata).where(*self._filters(status, model_id, search))
+        if latest_only:
+            latest = (
+                sa.select(model_metadata.c.model_id, sa.func.max(model_metadata.c.version).label("v"))
+                .group_by(model_metadata.c.model_id)
+                .subquery()
+            )
+            query = query.join(
+                latest,
+                sa.and_(latest.c.model_id == model_metadata.c.model_id,
+                        latest.c.v == model_metadata.c.version),
+            )
+        descending = order_by.startswith("-")
+        column = order_by.lstrip("-")
+        if column not in _SORTABLE:
+            raise InvalidInputError(
+                f"Cannot order by {order_by!r}; use one of {sorted(_SORTABLE)}, "
+                "with a leading '-' for descending."
+            )
+        key = model_metadata.c[column]
+        query = query.order_by(
+            key.desc() if descending else key.asc(),
+            model_metadata.c.model_id.asc(),
+            model_metadata.c.version.desc(),
+        )
+        if limit is not None:
+            query = query.limit(int(limit))
+        if offset:
+            query = query.offset(int(offset))
+        with self.atomic(write=False) as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def count(self, *, status: str | None = None, model_id: str | None = None,
+              search: str | None = None) -> int:
+        """How many versions match the filters of :meth:`list`."""
+        query = sa.select(sa.func.count()).select_from(model_metadata).where(
+            *self._filters(status, model_id, search)
+        )
+        with self.atomic(write=False) as conn:
+            return int(conn.execute(query).scalar_one())
+
+    @staticmethod
+    def _filters(status: str | None, model_id: str | None, search: str | None) -> list[Any]:
+        where: list[Any] = []
+        if status is not None:
+            if status not in STATUSES:
+                raise InvalidInputError(f"Unknown status {status!r}; use one of {STATUSES}.")
+            where.append(model_metadata.c.status == status)
+        if model_id is not None:
+            where.append(model_metadata.c.model_id == model_id)
+        if search:
+            pattern = "%" + _escape_like(str(search)) + "%"
+            where.append(
+                sa.or_(
+                    model_metadata.c.model_id.ilike(pattern, escape="\\"),
+                    model_metadata.c.model_class.ilike(pattern, escape="\\"),
+                )
+            )
+        return where
+
+    def events(self, model_id: str | None = None, version: int | None = None) -> list[dict[str, Any]]:
+        """The status history, oldest first."""
+        query = sa.select(events).order_by(events.c.event_id)
+        if model_id is not None:
+            query = query.where(events.c.model_id == model_id)
+        if version is not None:
+            query = query.where(events.c.version == version)
+        with self.atomic(write=False) as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(values) - set(COLUMNS)
+    if unknown:
+        raise InvalidInputError(f"Unknown registry column(s) {sorted(unknown)}.")
+    status = values.get("status")
+    if status is not None and status not in STATUSES:
+        raise InvalidInputError(f"Unknown status {status!r}; use one of {STATUSES}.")
+    return dict(values)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: sa.Connection) -> None:
+    write = conn.get_execution_options().get("modelservice_write", True)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
