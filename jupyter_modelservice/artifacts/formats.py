@@ -1,0 +1,102 @@
+"""Serialization formats: joblib (default), pickle and skops.
+
+Files are recognised by their bytes, never by their name. Deserialization
+always works on bytes that the caller has already verified against the
+registered sha256.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from collections.abc import Iterable
+from typing import IO, Any
+
+from ..exceptions import ArtifactError, InvalidInputError, UntrustedTypesError
+
+__all__ = ["EXTENSIONS", "FORMATS", "detect_format", "dump", "loads", "trusted_skops_types"]
+
+FORMATS = ("joblib", "pickle", "skops")
+EXTENSIONS = {"joblib": "joblib", "pickle": "pkl", "skops": "skops"}
+
+_ZIP_MAGIC = b"PK\x03\x04"
+#: joblib's compressors: zlib, gzip, bz2, xz, lzma, lz4.
+_COMPRESSED_MAGICS = (b"\x78", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x5d\x00", b"\x04\x22\x4d\x18")
+#: Module prefixes whose types a skops file may contain without being listed by the user.
+TRUSTED_SKOPS_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "scipy.stats.")
+
+
+def check_format(save_format: str) -> str:
+    """Return ``save_format`` if known, else raise `InvalidInputError`."""
+    if save_format not in FORMATS:
+        raise InvalidInputError(
+            f"Unknown save_format {save_format!r}; use one of {', '.join(FORMATS)}."
+        )
+    return save_format
+
+
+def dump(obj: Any, fileobj: IO[bytes], save_format: str) -> None:
+    """Serialize ``obj`` into the binary file object ``fileobj``."""
+    if save_format == "joblib":
+        import joblib
+
+        joblib.dump(obj, fileobj)
+    elif save_format == "pickle":
+        pickle.dump(obj, fileobj, protocol=pickle.HIGHEST_PROTOCOL)
+    elif save_format == "skops":
+        import skops.io
+
+        fileobj.write(skops.io.dumps(obj))
+    else:
+        check_format(save_format)
+
+
+def detect_format(data: bytes | memoryview) -> str:
+    """Which of `FORMATS` wrote ``data``; raise `ArtifactError` when none did."""
+    head = bytes(data[:8])
+    if head.startswith(_ZIP_MAGIC):
+        return "skops"
+    if head.startswith(_COMPRESSED_MAGICS):
+        return "joblib"
+    if head[:1] == b"\x80":
+        window = bytes(data[: 1 << 20])
+        return "joblib" if b"joblib.numpy_pickle" in window else "pickle"
+    raise ArtifactError("The file is neither a joblib, a pickle nor a skops file.")
+
+
+def trusted_skops_types(data: bytes, extra: Iterable[str] = ()) -> list[str]:
+    """The types in a skops file that we trust, or `UntrustedTypesError` naming the others."""
+    import skops.io
+
+    found = skops.io.get_untrusted_types(data=data)
+    allowed = set(extra)
+    untrusted = [t for t in found if t not in allowed and not t.startswith(TRUSTED_SKOPS_PREFIXES)]
+    if untrusted:
+        raise UntrustedTypesError(
+            f"The skops file contains types that are not trusted: {', '.join(untrusted)}. "
+            "If you trust them, pass trusted=[...] with these names to load_model.",
+            untrusted,
+        )
+    return list(found)
+
+
+def loads(data: bytes, file_format: str | None = None, trusted: Iterable[str] = ()) -> Any:
+    """Deserialize verified ``data``; ``file_format`` is detected when None."""
+    file_format = file_format or detect_format(data)
+    try:
+        if file_format == "skops":
+            import skops.io
+
+            return skops.io.loads(data, trusted=trusted_skops_types(data, trusted))
+        if file_format == "pickle":
+            return pickle.loads(data)
+        import joblib
+
+        return joblib.load(io.BytesIO(data))
+    except UntrustedTypesError:
+        raise
+    except Exception as err:  # unpickling errors come in every type
+        raise ArtifactError(
+            f"Could not read the {file_format} model file: {type(err).__name__}: {err}. "
+            "It may need a library that is not installed here."
+        ) from err

@@ -1,0 +1,175 @@
+"""`LocalStore`: model files in a folder, written atomically and hashed on the way.
+
+Write protocol: serialize into a temp file in the target folder (hashing
+while writing) → fsync → the caller registers the row as pending → `publish`
+renames the temp file to its final name and fsyncs the folder. A crash at any
+point leaves either no final file or a complete one; temp files are named
+``.tmp-*`` so that ``gc`` can find them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from ..exceptions import ArtifactError, ArtifactIntegrityError
+
+__all__ = ["LocalStore", "Staged", "sha256_bytes"]
+
+TEMP_PREFIX = ".tmp-"
+_BATCH = 1 << 20
+
+
+def sha256_bytes(data: bytes | memoryview) -> str:
+    """Hex sha256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A fully written, fsynced temp file waiting to be published."""
+
+    relpath: str
+    temp: Path
+    sha256: str
+    nbytes: int
+
+
+class _HashingWriter:
+    """A binary writer that hashes what passes through on a second thread.
+
+    ``hashlib`` releases the GIL on large buffers, so hashing overlaps with
+    serialization; small writes are batched to keep the hand-off cheap.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._hash = hashlib.sha256()
+        self._batch = bytearray()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="modelservice-sha256")
+        self._last: Future[None] | None = None
+        self.nbytes = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        n = self._raw.write(data)
+        self.nbytes += len(data) if n is None else n
+        if len(data) >= _BATCH:
+            self._flush_batch()
+            self._last = self._pool.submit(self._hash.update, bytes(data) if isinstance(data, bytearray) else data)
+        else:
+            self._batch += data
+            if len(self._batch) >= _BATCH:
+                self._flush_batch()
+        return len(data)
+
+    def _flush_batch(self) -> None:
+        if self._batch:
+            chunk, self._batch = bytes(self._batch), bytearray()
+            self._last = self._pool.submit(self._hash.update, chunk)
+
+    def hexdigest(self) -> str:
+        self._flush_batch()
+        self._pool.shutdown(wait=True)
+        if self._last is not None:
+            self._last.result()
+        return self._hash.hexdigest()
+
+    def tell(self) -> int:
+        return self.nbytes
+
+    def flush(self) -> None:
+        self._raw.flush()
+
+
+class LocalStore:
+    """Model files under one local folder.
+
+    Parameters
+    ----------
+    root : str or Path
+        The models directory; created when missing.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser().absolute()
+        self.url = str(self.root)
+
+    def path(self, relpath: str) -> Path:
+        """The absolute path of ``relpath``, refused if it would leave the store."""
+        full = (self.root / relpath).resolve()
+        root = self.root.resolve()
+        if full != root and root not in full.parents:
+            raise ArtifactIntegrityError(
+                f"{relpath!r} resolves to {full}, outside the models directory {root}; refusing it."
+            )
+        return full
+
+    def stage(self, relpath: str, write: Callable[[IO[bytes]], None]) -> Staged:
+        """Write a temp file beside ``relpath`` with ``write(fileobj)``, fsync it, hash it."""
+        final = self.path(relpath)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temp = final.parent / f"{TEMP_PREFIX}{final.name}-{uuid.uuid4().hex[:12]}"
+        try:
+            with open(temp, "xb") as raw:
+                writer = _HashingWriter(raw)
+                try:
+                    write(writer)  # type: ignore[arg-type]
+                finally:
+                    digest = writer.hexdigest()
+                raw.flush()
+                os.fsync(raw.fileno())
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return Staged(relpath, temp, digest, writer.nbytes)
+
+    def publish(self, staged: Staged) -> None:
+        """Atomically move a staged file to its final name and make the rename durable."""
+        final = self.path(staged.relpath)
+        os.replace(staged.temp, final)
+        _fsync_dir(final.parent)
+
+    def discard(self, staged: Staged) -> None:
+        """Remove a staged temp file that will not be published."""
+        staged.temp.unlink(missing_ok=True)
+
+    def read_bytes(self, relpath: str) -> bytes:
+        """The whole content of a file; `ArtifactError` when it is missing."""
+        full = self.path(relpath)
+        try:
+            with open(full, "rb") as fh:
+                return fh.read()
+        except FileNotFoundError as err:
+            raise ArtifactError(f"Model file {full} is missing.") from err
+
+    def write_text(self, relpath: str, text: str) -> None:
+        """Write a small text file atomically (temp + rename, no fsync)."""
+        final = self.path(relpath)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temp = final.parent / f"{TEMP_PREFIX}{final.name}-{uuid.uuid4().hex[:12]}"
+        temp.write_text(text, encoding="utf-8")
+        os.replace(temp, final)
+
+    def exists(self, relpath: str) -> bool:
+        """Whether ``relpath`` exists in the store."""
+        return self.path(relpath).exists()
+
+    def delete(self, relpath: str) -> None:
+        """Remove a file if present."""
+        self.path(relpath).unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name == "nt":  # pragma: no cover - directories cannot be opened on Windows
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

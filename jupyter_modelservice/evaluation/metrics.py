@@ -1,0 +1,100 @@
+"""Classification and regression metrics of a fitted estimator on test data."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import InvalidInputError
+
+__all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "TASK_TYPES", "evaluate_estimator"]
+
+TASK_TYPES = ("classification", "regression")
+#: Scalar metrics per task, in display order; True where higher is better.
+CLASSIFICATION_METRICS = {"accuracy": True, "precision": True, "recall": True, "f1_score": True,
+                          "roc_auc": True}
+REGRESSION_METRICS = {"mse": False, "rmse": False, "mae": False, "r2_score": True}
+
+
+def evaluate_estimator(estimator: Any, X_test: Any, y_test: Any, task_type: str) -> dict[str, Any]:
+    """Every metric of ``task_type`` for ``estimator`` on ``(X_test, y_test)``."""
+    if task_type not in TASK_TYPES:
+        raise InvalidInputError(f"task_type must be one of {TASK_TYPES}, got {task_type!r}.")
+    try:
+        y_pred = estimator.predict(X_test)
+    except (ValueError, TypeError) as err:
+        raise InvalidInputError(f"predict() failed on X_test: {err}") from err
+    if task_type == "classification":
+        return _classification(estimator, X_test, np.asarray(y_test), y_pred)
+    return _regression(np.asarray(y_test), y_pred)
+
+
+def _classification(estimator: Any, X_test: Any, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+    from sklearn import metrics
+
+    labels = np.unique(np.concatenate([np.unique(y_true), np.unique(y_pred)]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=metrics._classification.UndefinedMetricWarning)
+        precision, recall, f1, _ = metrics.precision_recall_fscore_support(
+            y_true, y_pred, average="weighted", zero_division=0
+        )
+        report = metrics.classification_report(y_true, y_pred, output_dict=True, zero_division=0)
+    return {
+        "task_type": "classification",
+        "n_samples": int(len(y_true)),
+        "accuracy": float(metrics.accuracy_score(y_true, y_pred)),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1_score": float(f1),
+        "roc_auc": _roc_auc(estimator, X_test, y_true),
+        "classification_report": _plain(report),
+        "confusion_matrix": metrics.confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        "labels": [_plain(v) for v in labels.tolist()],
+    }
+
+
+def _roc_auc(estimator: Any, X_test: Any, y_true: np.ndarray) -> float | None:
+    """Weighted one-vs-rest ROC AUC, or None without probabilities or with a missing class."""
+    if not hasattr(estimator, "predict_proba"):
+        return None
+    from sklearn.metrics import roc_auc_score
+
+    try:
+        proba = estimator.predict_proba(X_test)
+        classes = list(getattr(estimator, "classes_", []))
+        if len(np.unique(y_true)) < 2 or len(np.unique(y_true)) != len(classes):
+            return None
+        if proba.shape[1] == 2:
+            return float(roc_auc_score(y_true, proba[:, 1]))
+        return float(roc_auc_score(y_true, proba, multi_class="ovr", average="weighted",
+                                   labels=classes))
+    except (ValueError, AttributeError, TypeError):  # e.g. SVC(probability=False)
+        return None
+
+
+def _regression(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+    from sklearn import metrics
+
+    mse = float(metrics.mean_squared_error(y_true, y_pred))
+    return {
+        "task_type": "regression",
+        "n_samples": int(len(y_true)),
+        "mse": mse,
+        "rmse": math.sqrt(mse),
+        "mae": float(metrics.mean_absolute_error(y_true, y_pred)),
+        "r2_score": float(metrics.r2_score(y_true, y_pred)),
+    }
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and nested containers as JSON-friendly Python values."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

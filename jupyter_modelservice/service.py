@@ -1,0 +1,605 @@
+"""`ModelService`: train, cross-validate, evaluate, compare, save and reload models.
+
+The facade of the spec (``spec/ModelService.md``). It ties together the pure
+computing modules (`training`, `evaluation`, `importance`), the SQL
+`registry` and the model file store (`artifacts`). No IPython, ipywidgets or
+matplotlib here; the core never prints.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from . import provenance, training
+from .artifacts import formats
+from .config import make_store, registry_url
+from .exceptions import (
+    ArtifactError,
+    ArtifactIntegrityError,
+    EnvironmentMismatchWarning,
+    InvalidInputError,
+    ModelServiceWarning,
+    NoModelError,
+)
+from .ids import ModelRef, generate_model_id, parse_ref, validate_model_id
+from .registry import STATUSES, Registry
+from .sidecar import sidecar_path, sidecar_text
+
+__all__ = ["ModelService"]
+
+_UPDATABLE = ("status", "tags")
+
+
+class ModelService:
+    """Train, evaluate, compare and version scikit-learn compatible models.
+
+    Parameters
+    ----------
+    db_type : {"sqlite", "postgresql"}, default "sqlite"
+        SQLite keeps ``registry.db`` inside ``models_directory``; PostgreSQL
+        takes ``db_url`` or the ``MODELSERVICE_DB_URL`` environment variable.
+    models_directory : str or path, default "./models"
+        Folder of the model files (``<model_id>/v<N>.<ext>`` plus a JSON sidecar);
+        created when missing.
+    db_url : str, optional
+        SQLAlchemy URL of the registry database.
+    storage_options : dict, optional
+        Passed to fsspec when ``models_directory`` is a URL such as ``s3://bucket/prefix``.
+
+    Attributes
+    ----------
+    current_model : estimator or None
+        The model last trained or loaded; `predict` uses it.
+    model_metadata : dict
+        The registry row of `current_model`.
+    registry : Registry
+        The metadata database.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.ensemble import RandomForestClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> service = ModelService(models_directory=tmp)              # doctest: +SKIP
+    >>> result = service.train_model(RandomForestClassifier, X, y,
+    ...                              model_id="rf", n_estimators=50)  # doctest: +SKIP
+    >>> service.save_model("rf")                                    # doctest: +SKIP
+    True
+    """
+
+    def __init__(
+        self,
+        db_type: str = "sqlite",
+        models_directory: str | os.PathLike[str] = "./models",
+        *,
+        db_url: str | None = None,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
+        url = registry_url(db_type, models_directory, db_url)
+        self.db_type = db_type
+        self.models_directory = models_directory
+        self.store = make_store(models_directory, storage_options)
+        self.registry = Registry(url)
+        self.current_model: Any = None
+        self.model_metadata: dict[str, Any] = {}
+        self._unsaved: dict[tuple[str, int], Any] = {}
+
+    # -- small helpers -----------------------------------------------------
+    @property
+    def database_service(self) -> Registry:
+        """The registry (the spec's name for the metadata database)."""
+        return self.registry
+
+    @property
+    def current_ref(self) -> str | None:
+        """``"model_id:version"`` of `current_model`, or None."""
+        if self.current_model is None or not self.model_metadata:
+            return None
+        return f"{self.model_metadata['model_id']}:{self.model_metadata['version']}"
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.registry.close()
+
+    def __enter__(self) -> ModelService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"ModelService(db_type={self.db_type!r}, models_directory="
+                f"{os.fspath(self.models_directory)!r}, current={self.current_ref!r})")
+
+    def _resolve(self, model_id: str | ModelRef | None, version: Any = None) -> ModelRef:
+        """A reference with a concrete version; None means the current model."""
+        if model_id is None:
+            if not self.model_metadata:
+                raise NoModelError(
+                    "No current model: train_model() or load_model() first, or pass model_id."
+                )
+            ref = ModelRef(self.model_metadata["model_id"], self.model_metadata["version"])
+            if version is not None:
+                ref = parse_ref(ref.model_id, version)
+        else:
+            ref = parse_ref(model_id, version)
+        if ref.version is None:
+            ref = ModelRef(ref.model_id, self.registry.get(ref.model_id)["version"])
+        return ref
+
+    def _row(self, ref: ModelRef) -> dict[str, Any]:
+        return self.registry.get(ref.model_id, ref.version)
+
+    def _set_current(self, estimator: Any, row: dict[str, Any]) -> None:
+        self.current_model = estimator
+        self.model_metadata = row
+
+    # -- training ----------------------------------------------------------
+    def train_model(
+        self,
+        model_class: Any,
+        X: Any,
+        y: Any,
+        model_id: str | None = None,
+        validation_split: float = 0.2,
+        **params: Any,
+    ) -> dict[str, Any]:
+        """Fit a model, score it on a held-out split, and register it as a new version.
+
+        Parameters
+        ----------
+        model_class : estimator class, unfitted estimator or Pipeline
+        X, y : array-like or DataFrame / Series
+            Feature names of a DataFrame are kept.
+        model_id : str, optional
+            Registry id; a new version is added when it exists. Generated when None.
+        validation_split : float, default 0.2
+            Fraction held out (stratified for classifiers); 0 trains on every row.
+        **params
+            Estimator parameters.
+
+        Returns
+        -------
+        dict
+            ``model_id``, ``version``, ``model_class``, ``model_params``,
+            ``task_type``, ``train_score``, ``validation_score``, ``scoring``,
+            sample and feature counts, ``training_date``, ``fit_seconds``, ...
+        """
+        if model_id is not None:
+            validate_model_id(model_id)
+        estimator = training.make_estimator(model_class, params)
+        task_type = training.infer_task(estimator, y)
+        X, y = training.check_xy(X, y, task_type)
+        seed = params.get("random_state")
+        seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
+        parts = training.split(X, y, validation_split, task_type, seed)
+        scoring = training.default_scoring(task_type)
+        scores = training.fit_and_score(estimator, parts, scoring)
+        model_type = type(estimator)
+        row = {
+            "model_id": model_id or generate_model_id(model_type.__name__),
+            "model_class": model_type.__name__,
+            "model_module": model_type.__module__,
+            "model_params": training.json_params(estimator),
+            "task_type": task_type,
+            "training_samples": len(parts["y_train"]),
+            "validation_samples": 0 if parts["y_val"] is None else len(parts["y_val"]),
+            "feature_count": _n_features(estimator, X),
+            "feature_names": training.feature_names_of(X),
+            "scoring": scoring,
+            **scores,
+            "status": "trained",
+            "data_fingerprint": provenance.data_fingerprint(X, y),
+            "environment": provenance.environment(),
+            "source": provenance.source(),
+            "training_config": parts["config"],
+        }
+        row["version"] = self.registry.add_version(row)
+        row = self.registry.get(row["model_id"], row["version"])
+        self._unsaved[(row["model_id"], row["version"])] = estimator
+        self._set_current(estimator, row)
+        return _train_result(row)
+
+    def cross_validate_model(
+        self,
+        model_class: Any,
+        X: Any,
+        y: Any,
+        cv_folds: int = 5,
+        scoring: str | Sequence[str] | None = None,
+        n_jobs: int | None = None,
+        *,
+        progress: training.ProgressCallback | None = None,
+        model_id: str | None = None,
+        **params: Any,
+    ) -> dict[str, Any]:
+        """K-fold cross-validation (stratified for classifiers).
+
+        Any scikit-learn scoring name or a list of them; folds run through the
+        active joblib backend (``joblib.parallel_config(backend="dask")`` runs
+        them on a Dask cluster). ``progress(done, total)`` is called after each
+        fold. With ``model_id`` (``"id"`` or ``"id:3"``) the fold scores are
+        recorded on that version.
+
+        Returns
+        -------
+        dict
+            ``mean_score``, ``std_score``, ``cv_scores`` (per fold), ``scoring``,
+            ``cv_folds``, ``fit_time``, ``score_time``, ``model_class``,
+            ``model_params`` (and ``scores`` per scoring for a list).
+        """
+        ref = self._resolve(model_id) if model_id is not None else None
+        estimator = training.make_estimator(model_class, params)
+        task_type = training.infer_task(estimator, y)
+        X, y = training.check_xy(X, y, task_type)
+        result = training.cross_validate(
+            estimator, X, y, cv_folds=cv_folds, scoring=scoring, task_type=task_type,
+            n_jobs=n_jobs, progress=progress,
+        )
+        result["model_class"] = type(estimator).__name__
+        result["model_params"] = training.json_params(estimator)
+        if ref is not None:
+            cv = {k: result[k] for k in ("cv_scores", "mean_score", "std_score", "scoring", "cv_folds")}
+            self._update_row(ref, {"cv_scores": cv})
+            result.update(model_id=ref.model_id, version=ref.version)
+        return result
+
+    # -- evaluation --------------------------------------------------------
+    def evaluate_model(
+        self,
+        X_test: Any,
+        y_test: Any,
+        model_id: str | None = None,
+        task_type: str | None = None,
+    ) -> dict[str, Any]:
+        """Every metric of the task on test data; stored on the version's row.
+
+        Classification: ``accuracy``, weighted ``precision``/``recall``/``f1_score``,
+        ``roc_auc`` (when probabilities exist), ``classification_report``,
+        ``confusion_matrix`` and its ``labels``. Regression: ``mse``, ``rmse``,
+        ``mae``, ``r2_score``. ``model_id`` accepts ``"id"`` or ``"id:3"``;
+        None evaluates the current model.
+        """
+        ref = self._resolve(model_id)
+        row = self._row(ref)
+        estimator = self._estimator(ref, row)
+        return self._evaluate(ref, row, estimator, X_test, y_test, task_type)
+
+    def _evaluate(self, ref: ModelRef, row: dict[str, Any], estimator: Any, X_test: Any,
+                  y_test: Any, task_type: str | None) -> dict[str, Any]:
+        from .evaluation import evaluate_estimator
+
+        task = task_type or row.get("task_type") or training.infer_task(estimator, y_test)
+        X_test, y_test = training.check_xy(X_test, y_test)
+        metrics = evaluate_estimator(estimator, X_test, y_test, task)
+        self._update_row(ref, {"metrics": metrics})
+        return {"model_id": ref.model_id, "version": ref.version,
+                "model_class": row["model_class"], **metrics}
+
+    def compare_models(
+        self,
+        model_ids: Iterable[str],
+        X_test: Any,
+        y_test: Any,
+        *,
+        progress: training.ProgressCallback | None = None,
+    ) -> Any:
+        """Evaluate several models on the same data; one DataFrame row per model.
+
+        ``model_ids`` are ids (latest version) or ``"id:version"`` references.
+        Rows are sorted best first (accuracy or R²). Mixing classification and
+        regression models raises `IncompatibleModelsError`.
+        """
+        from .evaluation import check_same_task, comparison_frame
+
+        if isinstance(model_ids, str):
+            model_ids = [model_ids]
+        refs = [self._resolve(m) for m in model_ids]
+        if not refs:
+            raise InvalidInputError("compare_models needs at least one model id.")
+        rows = [self._row(ref) for ref in refs]
+        check_same_task(rows)
+        results = []
+        for done, (ref, row) in enumerate(zip(refs, rows), 1):
+            results.append(self._evaluate(ref, row, self._estimator(ref, row), X_test, y_test, None))
+            if progress is not None:
+                progress(done, len(refs))
+        return comparison_frame(results)
+
+    def get_feature_importance(
+        self,
+        feature_names: Sequence[str] | None = None,
+        model_id: str | None = None,
+        *,
+        permutation: bool = False,
+        X: Any = None,
+        y: Any = None,
+        n_repeats: int = 5,
+        random_state: int = 0,
+    ) -> dict[str, float]:
+        """Importance per feature, largest first.
+
+        ``feature_importances_`` for tree models, ``|coef_|`` (mean over
+        classes) for linear models, the final step of a Pipeline; with
+        ``permutation=True`` (and ``X``, ``y``) permutation importance for any
+        estimator. Names default to the training DataFrame's columns.
+        """
+        from .importance import feature_importance
+
+        ref = self._resolve(model_id)
+        row = self._row(ref)
+        return feature_importance(
+            self._estimator(ref, row), feature_names, row.get("feature_names"),
+            permutation=permutation, X=X, y=y, n_repeats=n_repeats, random_state=random_state,
+        )
+
+    # -- persistence -------------------------------------------------------
+    def save_model(
+        self,
+        model_id: str | None = None,
+        save_format: str = "joblib",
+        *,
+        version: int | None = None,
+    ) -> bool:
+        """Write a model version to ``<models_directory>/<id>/v<N>.<ext>`` and mark it saved.
+
+        ``save_format`` is ``"joblib"`` (default), ``"pickle"`` or ``"skops"``.
+        The file is written to a temp name, fsynced, hashed (sha256), registered
+        and only then renamed into place, so a crash never leaves a torn file or
+        a row pointing at nothing. Returns True.
+        """
+        formats.check_format(save_format)
+        ref = self._resolve(model_id, version)
+        row = self._row(ref)
+        if row["file_path"] and row["file_format"] == save_format and row["artifact_state"] == "ready":
+            return True
+        estimator = self._estimator(ref, row)
+        relpath = f"{ref.model_id}/v{ref.version}.{formats.EXTENSIONS[save_format]}"
+        staged = self.store.stage(relpath, lambda fh: formats.dump(estimator, fh, save_format))
+        before = {k: row[k] for k in ("file_path", "file_format", "file_sha256", "file_bytes",
+                                       "artifact_state")}
+        try:
+            self.registry.update(ref.model_id, ref.version, {
+                "file_path": relpath, "file_format": save_format, "file_sha256": staged.sha256,
+                "file_bytes": staged.nbytes, "artifact_state": "pending",
+            })
+            self.store.publish(staged)
+        except BaseException:
+            self.store.discard(staged)
+            self.registry.update(ref.model_id, ref.version, before)
+            raise
+        status = "saved" if row["status"] == "trained" else row["status"]
+        row = self._update_row(ref, {"artifact_state": "ready", "status": status})
+        if before["file_path"] and before["file_path"] != relpath:
+            self.store.delete(before["file_path"])
+        if self.current_ref == str(ref):
+            self.model_metadata = row
+        self._unsaved.pop((ref.model_id, ref.version), None)
+        return True
+
+    def load_model(self, model_id: str, *, version: int | None = None,
+                   trusted: Iterable[str] = ()) -> bool:
+        """Make a saved (or this session's unsaved) version the current model.
+
+        ``model_id`` is ``"id"`` (latest version) or ``"id:3"``. The file's
+        format is detected from its bytes and its sha256 checked before
+        anything is deserialized (`ArtifactIntegrityError` otherwise).
+        ``trusted`` lists extra type names allowed in a skops file.
+        """
+        ref = self._resolve(model_id, version)
+        row = self._row(ref)
+        self._set_current(self._estimator(ref, row, trusted), row)
+        return True
+
+    def get_model(self, model_id: str | None = None, *, version: int | None = None,
+                  trusted: Iterable[str] = ()) -> Any:
+        """The fitted estimator of a version, without changing `current_model`."""
+        ref = self._resolve(model_id, version)
+        return self._estimator(ref, self._row(ref), trusted)
+
+    def _estimator(self, ref: ModelRef, row: dict[str, Any], trusted: Iterable[str] = ()) -> Any:
+        if self.current_model is not None and self.current_ref == str(ref):
+            return self.current_model
+        if (ref.model_id, ref.version) in self._unsaved:
+            return self._unsaved[(ref.model_id, ref.version)]
+        if not row["file_path"]:
+            raise NoModelError(
+                f"{ref} was trained but never saved, and this session does not hold it; "
+                "train it again (and call save_model right after training to keep it)."
+            )
+        return self._read_file(ref, row, trusted)
+
+    def _read_file(self, ref: ModelRef, row: dict[str, Any], trusted: Iterable[str]) -> Any:
+        try:
+            data = self.store.read_bytes(row["file_path"])
+        except ArtifactError as err:
+            state = "its save never completed" if row["artifact_state"] == "pending" else "it was removed"
+            raise ArtifactError(
+                f"The file of {ref} ({row['file_path']}) is missing: {state}. "
+                "Save the model again or delete this version."
+            ) from err
+        from .artifacts.local import sha256_bytes
+
+        digest = sha256_bytes(data)
+        if digest != row["file_sha256"]:
+            raise ArtifactIntegrityError(
+                f"The file of {ref} ({row['file_path']}) does not match the sha256 registered "
+                f"when it was saved (expected {row['file_sha256']}, found {digest}); it was "
+                "changed or damaged after saving and was not loaded."
+            )
+        _warn_environment(ref, row.get("environment") or {})
+        return formats.loads(data, None, trusted)
+
+    # -- prediction --------------------------------------------------------
+    def predict(self, X: Any) -> Any:
+        """Predictions of the current model."""
+        return self._current("predict")(X)
+
+    def predict_proba(self, X: Any) -> Any:
+        """Class probabilities of the current model."""
+        return self._current("predict_proba")(X)
+
+    def _current(self, method: str) -> Any:
+        if self.current_model is None:
+            raise NoModelError("No current model: train_model() or load_model() first.")
+        if not hasattr(self.current_model, method):
+            raise InvalidInputError(
+                f"{type(self.current_model).__name__} ({self.current_ref}) has no {method}(); "
+                + ("use predict(), or a classifier with probabilities (e.g. SVC(probability=True))."
+                   if method == "predict_proba" else "it cannot make predictions.")
+            )
+        return getattr(self.current_model, method)
+
+    # -- registry ----------------------------------------------------------
+    def list_models(
+        self,
+        status: str | None = None,
+        model_id: str | None = None,
+        search: str | None = None,
+        order_by: str = "-training_date",
+        limit: int | None = None,
+        *,
+        offset: int = 0,
+        latest_only: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Registry rows (one per version) as dicts, newest first by default.
+
+        ``status`` is one of ``trained``, ``saved``, ``production``,
+        ``archived``; ``search`` matches id or class name as plain text;
+        ``order_by`` is a column, ``-`` prefixed for descending.
+        """
+        if model_id is not None:
+            validate_model_id(model_id)
+        return self.registry.list(status=status, model_id=model_id, search=search,
+                                  order_by=order_by, limit=limit, offset=offset,
+                                  latest_only=latest_only)
+
+    def get_model_metadata(self, model_id: str, version: int | None = None) -> dict[str, Any]:
+        """The registry row of ``"id"`` (latest), ``"id:3"`` or ``(id, version=3)``."""
+        return self._row(self._resolve(model_id, version))
+
+    def update_model_metadata(self, model_id: str, updates: Mapping[str, Any],
+                              version: int | None = None) -> dict[str, Any]:
+        """Change ``status`` and/or ``tags`` of a version; returns the updated row.
+
+        Status changes are recorded in the history; promoting a version to
+        ``production`` demotes the id's previous production version. ``tags``
+        are merged (a value of None removes a tag).
+        """
+        unknown = set(updates) - set(_UPDATABLE)
+        if unknown:
+            raise InvalidInputError(
+                f"Cannot update {sorted(unknown)}; only {', '.join(_UPDATABLE)} can be changed "
+                "(scores and parameters belong to the training run)."
+            )
+        ref = self._resolve(model_id, version)
+        row = self._row(ref)
+        values: dict[str, Any] = {}
+        if "status" in updates:
+            status = updates["status"]
+            if status not in STATUSES:
+                raise InvalidInputError(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.")
+            if status in ("saved", "production") and not row["file_path"]:
+                warnings.warn(
+                    f"{ref} is marked {status!r} but has no saved file; call save_model({str(ref)!r}) "
+                    "or it is lost when this session ends.",
+                    ModelServiceWarning,
+                    stacklevel=2,
+                )
+            values["status"] = status
+        if "tags" in updates:
+            tags = dict(row.get("tags") or {})
+            for key, value in dict(updates["tags"]).items():
+                if value is None:
+                    tags.pop(str(key), None)
+                else:
+                    tags[str(key)] = value
+            values["tags"] = tags
+        return self._update_row(ref, values)
+
+    _get_model_metadata = get_model_metadata
+    _update_model_metadata = update_model_metadata
+
+    def archive_model(self, model_id: str, version: int | None = None) -> int:
+        """Set status ``archived``: every version of ``"id"``, or one of ``"id:3"``.
+
+        Returns the number of versions archived. Files are kept.
+        """
+        refs = self._refs(model_id, version)
+        for ref in refs:
+            self._update_row(ref, {"status": "archived"})
+        return len(refs)
+
+    def delete_model(self, model_id: str, version: int | None = None) -> int:
+        """Delete every version of ``"id"`` (or one: ``"id:3"``) and its files.
+
+        The rows go first, in one transaction, then the files: an interruption
+        leaves at most orphan files, never a row without its file.
+        Returns the number of versions deleted.
+        """
+        ref = parse_ref(model_id, version)
+        rows = self.registry.delete(ref.model_id, ref.version)
+        for row in rows:
+            self._unsaved.pop((row["model_id"], row["version"]), None)
+            if row["file_path"]:
+                self.store.delete(row["file_path"])
+                self.store.delete(sidecar_path(row["model_id"], row["version"]))
+            if self.current_ref == f"{row['model_id']}:{row['version']}":
+                self._set_current(None, {})
+        return len(rows)
+
+    def model_history(self, model_id: str, version: int | None = None) -> list[dict[str, Any]]:
+        """Status events (registered, promotions, archiving, deletion), oldest first."""
+        ref = parse_ref(model_id, version)
+        return self.registry.events(ref.model_id, ref.version)
+
+    def _refs(self, model_id: str, version: int | None) -> list[ModelRef]:
+        ref = parse_ref(model_id, version)
+        if ref.version is not None:
+            self._row(ref)
+            return [ref]
+        rows = self.registry.list(model_id=ref.model_id, order_by="version")
+        if not rows:
+            self.registry.get(ref.model_id)  # raises ModelNotFoundError
+        return [ModelRef(r["model_id"], r["version"]) for r in rows]
+
+    def _update_row(self, ref: ModelRef, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Update the registry row and its JSON sidecar; keep `model_metadata` in step."""
+        row = self.registry.update(ref.model_id, ref.version, values)
+        if row.get("file_path") and row.get("artifact_state") == "ready":
+            self.store.write_text(sidecar_path(ref.model_id, ref.version), sidecar_text(row))
+        if self.model_metadata and self.current_ref == str(ref):
+            self.model_metadata = row
+        return row
+
+
+def _n_features(estimator: Any, X: Any) -> int:
+    n = getattr(estimator, "n_features_in_", None)
+    if n is not None:
+        return int(n)
+    shape = getattr(X, "shape", None)
+    return int(shape[1]) if shape is not None and len(shape) > 1 else 1
+
+
+def _train_result(row: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("model_id", "version", "model_class", "model_module", "model_params", "task_type",
+            "train_score", "validation_score", "scoring", "training_samples", "validation_samples",
+            "feature_count", "feature_names", "training_date", "fit_seconds", "status",
+            "data_fingerprint")
+    return {k: row[k] for k in keys}
+
+
+def _warn_environment(ref: ModelRef, saved: Mapping[str, str]) -> None:
+    now = provenance.environment()
+    changed = [f"{lib} {saved[lib]} → {now[lib]}" for lib in ("sklearn", "numpy")
+               if lib in saved and lib in now and saved[lib] != now[lib]]
+    if changed:
+        warnings.warn(
+            f"{ref} was saved with other library versions ({'; '.join(changed)}); "
+            "predictions may differ. Retrain it with the current versions to be safe.",
+            EnvironmentMismatchWarning,
+            stacklevel=3,
+        )

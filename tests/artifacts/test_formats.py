@@ -1,0 +1,58 @@
+import io
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import skops.io
+from sklearn.linear_model import LogisticRegression
+
+from jupyter_modelservice.artifacts import formats
+from jupyter_modelservice.exceptions import ArtifactError, InvalidInputError, UntrustedTypesError
+
+
+@pytest.fixture(scope="module")
+def model():
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    return LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
+
+
+@pytest.mark.parametrize("fmt", formats.FORMATS)
+def test_each_format_round_trips_and_is_detected_from_bytes(model, fmt):
+    buf = io.BytesIO()
+    formats.dump(model, buf, fmt)
+    data = buf.getvalue()
+    assert formats.detect_format(data) == fmt
+    back = formats.loads(data)
+    np.testing.assert_array_equal(back.coef_, model.coef_)
+
+
+def test_compressed_joblib_is_detected(model):
+    buf = io.BytesIO()
+    joblib.dump(model, buf, compress=3)
+    assert formats.detect_format(buf.getvalue()) == "joblib"
+    assert formats.loads(buf.getvalue()).coef_.shape == model.coef_.shape
+
+
+def test_unknown_bytes_and_format_names_are_errors():
+    with pytest.raises(ArtifactError, match="neither"):
+        formats.detect_format(b"hello world")
+    with pytest.raises(InvalidInputError, match="save_format"):
+        formats.check_format("json")
+
+
+class Custom:
+    pass
+
+
+def test_skops_refuses_untrusted_types_by_name():
+    data = skops.io.dumps({"payload": Custom()})
+    with pytest.raises(UntrustedTypesError) as info:
+        formats.loads(data)
+    assert any("Custom" in t for t in info.value.types)
+    assert "Custom" in str(info.value)
+
+
+def test_broken_pickle_is_an_artifact_error():
+    with pytest.raises(ArtifactError, match="Could not read"):
+        formats.loads(pickle.dumps([1, 2])[:-3] , "pickle")

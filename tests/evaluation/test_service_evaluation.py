@@ -1,0 +1,120 @@
+import numpy as np
+import pytest
+from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.metrics import accuracy_score, f1_score, mean_squared_error, r2_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from jupyter_modelservice import IncompatibleModelsError, InvalidInputError, NoImportanceWarning
+
+
+@pytest.fixture
+def split(cancer):
+    X, y = cancer
+    return train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+
+
+def test_binary_classification_metrics_match_sklearn(service, split):
+    X_tr, X_te, y_tr, y_te = split
+    service.train_model(RandomForestClassifier, X_tr, y_tr, model_id="rf", n_estimators=30, random_state=0)
+    result = service.evaluate_model(X_te, y_te, model_id="rf", task_type="classification")
+    model = service.current_model
+    pred = model.predict(X_te)
+    assert result["accuracy"] == pytest.approx(accuracy_score(y_te, pred))
+    assert result["f1_score"] == pytest.approx(f1_score(y_te, pred, average="weighted"))
+    assert result["roc_auc"] == pytest.approx(roc_auc_score(y_te, model.predict_proba(X_te)[:, 1]))
+    assert result["labels"] == [0, 1]
+    assert np.sum(result["confusion_matrix"]) == len(y_te)
+    assert result["classification_report"]["1"]["support"] == int((y_te == 1).sum())
+    assert service.get_model_metadata("rf")["metrics"]["accuracy"] == result["accuracy"]
+
+
+def test_multiclass_and_no_probabilities(service, iris):
+    X, y = iris
+    service.train_model(LogisticRegression, X, y, model_id="lr", max_iter=1000)
+    result = service.evaluate_model(X, y)  # current model, task inferred
+    assert result["task_type"] == "classification" and result["roc_auc"] > 0.9
+    assert len(result["confusion_matrix"]) == 3
+    service.train_model(SVC, X, y, model_id="svm")
+    assert service.evaluate_model(X, y)["roc_auc"] is None
+
+
+def test_regression_metrics_match_sklearn(service, diabetes):
+    X, y = diabetes
+    service.train_model(Ridge, X, y, model_id="ridge", alpha=0.5)
+    result = service.evaluate_model(X, y, "ridge")
+    pred = service.current_model.predict(X)
+    assert result["mse"] == pytest.approx(mean_squared_error(y, pred))
+    assert result["rmse"] == pytest.approx(np.sqrt(mean_squared_error(y, pred)))
+    assert result["r2_score"] == pytest.approx(r2_score(y, pred))
+    assert {"accuracy", "confusion_matrix"}.isdisjoint(result)
+
+
+def test_evaluate_bad_input(service, iris):
+    X, y = iris
+    service.train_model(LogisticRegression, X, y, model_id="lr", max_iter=500)
+    with pytest.raises(InvalidInputError, match="rows"):
+        service.evaluate_model(X, y[:10])
+    with pytest.raises(InvalidInputError, match="features"):
+        service.evaluate_model(X[:, :2], y)
+    with pytest.raises(InvalidInputError, match="task_type"):
+        service.evaluate_model(X, y, task_type="ranking")
+
+
+def test_compare_models_table(service, split):
+    X_tr, X_te, y_tr, y_te = split
+    service.train_model(RandomForestClassifier, X_tr, y_tr, model_id="rf", n_estimators=30, random_state=0)
+    service.save_model("rf")
+    service.train_model(make_pipeline(StandardScaler(), LogisticRegression()), X_tr, y_tr, model_id="lr")
+    service.train_model(RandomForestClassifier, X_tr, y_tr, model_id="rf", n_estimators=2, max_depth=1,
+                        random_state=0)
+    done = []
+    table = service.compare_models(["rf:1", "lr", "rf"], X_te, y_te, progress=lambda d, t: done.append(d))
+    assert list(table.columns[:4]) == ["model_id", "version", "model_class", "task_type"]
+    assert {"accuracy", "precision", "recall", "f1_score", "roc_auc"} <= set(table.columns)
+    assert len(table) == 3 and done == [1, 2, 3]
+    assert table["accuracy"].is_monotonic_decreasing
+    assert set(zip(table.model_id, table.version)) == {("rf", 1), ("lr", 1), ("rf", 2)}
+    spec_view = table[["model_id", "accuracy", "f1_score"]].sort_values("accuracy", ascending=False)
+    assert spec_view.iloc[0]["accuracy"] == table["accuracy"].max()
+
+
+def test_compare_regressors_and_refuse_mixed(service, diabetes, iris):
+    X, y = diabetes
+    service.train_model(LinearRegression, X, y, model_id="lin")
+    service.train_model(GradientBoostingRegressor, X, y, model_id="gb", n_estimators=20, random_state=0)
+    table = service.compare_models(["lin", "gb"], X, y)
+    assert {"mse", "rmse", "mae", "r2_score"} <= set(table.columns)
+    Xi, yi = iris
+    service.train_model(LogisticRegression, Xi, yi, model_id="clf", max_iter=500)
+    with pytest.raises(IncompatibleModelsError, match="lin:1 \\(regression\\)"):
+        service.compare_models(["lin", "clf"], X, y)
+
+
+def test_importances_tree_linear_pipeline_and_permutation(service, cancer):
+    X, y = cancer
+    service.train_model(RandomForestClassifier, X, y, model_id="rf", n_estimators=20, random_state=0)
+    tree = service.get_feature_importance()
+    assert list(tree) == sorted(tree, key=tree.get, reverse=True)
+    assert set(tree) == set(X.columns) and sum(tree.values()) == pytest.approx(1.0)
+
+    service.train_model(make_pipeline(StandardScaler(), LogisticRegression()), X, y, model_id="lr")
+    linear = service.get_feature_importance(model_id="lr")
+    coef = np.abs(service.current_model[-1].coef_).ravel()
+    assert max(linear.values()) == pytest.approx(coef.max())
+    assert set(linear) == set(X.columns)
+
+    names = [f"f{i}" for i in range(X.shape[1])]
+    renamed = service.get_feature_importance(names, "rf")
+    assert set(renamed) == set(names)
+
+    service.train_model(SVC, X, y, model_id="svm")
+    with pytest.warns(NoImportanceWarning, match="permutation=True"):
+        assert service.get_feature_importance() == {}
+    perm = service.get_feature_importance(permutation=True, X=X.iloc[:200], y=y.iloc[:200], n_repeats=2)
+    assert set(perm) == set(X.columns)
+    with pytest.raises(InvalidInputError, match="needs X and y"):
+        service.get_feature_importance(permutation=True)
