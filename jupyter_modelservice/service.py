@@ -24,6 +24,7 @@ from .exceptions import (
     ModelServiceWarning,
     NoModelError,
 )
+from .parallel import ParallelConfig
 from .ids import ModelRef, generate_model_id, parse_ref, validate_model_id
 from .registry import STATUSES, Registry
 from .sidecar import sidecar_path, sidecar_text
@@ -48,6 +49,11 @@ class ModelService:
         SQLAlchemy URL of the registry database.
     storage_options : dict, optional
         Passed to fsspec when ``models_directory`` is a URL such as ``s3://bucket/prefix``.
+    parallel_backend : {None, "loky", "threading", "dask"}, optional
+        joblib backend for cross-validation folds and comparisons; None uses the
+        active ``joblib.parallel_config``.
+    scheduler : str or distributed.Client, optional
+        Dask scheduler address (``"tcp://host:8786"``) for ``parallel_backend="dask"``.
 
     Attributes
     ----------
@@ -77,8 +83,11 @@ class ModelService:
         *,
         db_url: str | None = None,
         storage_options: dict[str, Any] | None = None,
+        parallel_backend: str | None = None,
+        scheduler: Any = None,
     ) -> None:
         url = registry_url(db_type, models_directory, db_url)
+        self.parallel = ParallelConfig(parallel_backend, scheduler)
         self.db_type = db_type
         self.models_directory = models_directory
         self.store = make_store(models_directory, storage_options)
@@ -101,8 +110,9 @@ class ModelService:
         return f"{self.model_metadata['model_id']}:{self.model_metadata['version']}"
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections (and a Dask client this service opened)."""
         self.registry.close()
+        self.parallel.close()
 
     def __enter__(self) -> ModelService:
         return self
@@ -235,10 +245,11 @@ class ModelService:
         estimator = training.make_estimator(model_class, params)
         task_type = training.infer_task(estimator, y)
         X, y = training.check_xy(X, y, task_type)
-        result = training.cross_validate(
-            estimator, X, y, cv_folds=cv_folds, scoring=scoring, task_type=task_type,
-            n_jobs=n_jobs, progress=progress,
-        )
+        with self.parallel.context():
+            result = training.cross_validate(
+                estimator, X, y, cv_folds=cv_folds, scoring=scoring, task_type=task_type,
+                n_jobs=n_jobs, progress=progress,
+            )
         result["model_class"] = type(estimator).__name__
         result["model_params"] = training.json_params(estimator)
         if ref is not None:
