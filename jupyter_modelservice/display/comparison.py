@@ -1,0 +1,178 @@
+"""Side-by-side metrics of several model versions: :class:`ComparisonResult`."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+from .base import RichResult
+from .figures import PALETTE, new_figure
+from .metrics import METRIC_LABELS, higher_is_better, metrics_for
+from .tables import html_table, text_table
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+__all__ = ["ComparisonResult", "metric_columns"]
+
+_ID_COLUMNS = ("model_id", "version", "model_class")
+
+
+def metric_columns(frame: pd.DataFrame) -> list[str]:
+    """The known metric columns of a comparison frame that hold a value, in display order.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        What ``ModelService.compare_models`` returns.
+
+    Returns
+    -------
+    list of str
+    """
+    task = frame["task_type"].iloc[0] if "task_type" in frame and len(frame) else None
+    return [m for m in metrics_for(task) if m in frame.columns and frame[m].notna().any()]
+
+
+class ComparisonResult(RichResult):
+    """A table of model versions and their test metrics, best first.
+
+    The best value of each metric column is highlighted (the smallest for error
+    metrics such as ``mse``, ``rmse``, ``mae``), and a bar chart shows every
+    metric per model.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        What ``ModelService.compare_models`` returns.
+    sort_by : str, optional
+        The metric to rank by; by default the first metric of the task
+        (``accuracy`` or ``r2_score``).
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        The comparison, sorted best first, with a fresh index.
+    sort_by : str
+    metrics : list of str
+        The metric columns shown.
+
+    Raises
+    ------
+    ValueError
+        When ``sort_by`` is not one of the metric columns.
+    """
+
+    _kind = "comparison"
+
+    def __init__(self, frame: pd.DataFrame, sort_by: str | None = None) -> None:
+        self.metrics = metric_columns(frame)
+        if sort_by is None:
+            sort_by = self.metrics[0] if self.metrics else None
+        elif sort_by not in self.metrics:
+            raise ValueError(
+                f"Cannot sort by {sort_by!r}: choose one of {', '.join(self.metrics) or 'no metric'}."
+            )
+        self.sort_by = sort_by
+        if sort_by is not None:
+            frame = frame.sort_values(
+                sort_by, ascending=not higher_is_better(sort_by), na_position="last", kind="stable"
+            )
+        self.frame = frame.reset_index(drop=True)
+
+    @property
+    def data(self) -> list[dict[str, Any]]:
+        """The rows as dictionaries, best first."""
+        return self.frame.to_dict(orient="records")
+
+    @property
+    def best(self) -> str | None:
+        """``"model_id:version"`` of the best row, or None for an empty comparison."""
+        if self.frame.empty:
+            return None
+        row = self.frame.iloc[0]
+        return f"{row['model_id']}:{row['version']}" if "version" in row else str(row["model_id"])
+
+    def best_cells(self) -> dict[str, int]:
+        """Row position of the best value of each metric column."""
+        best = {}
+        for metric in self.metrics:
+            column = self.frame[metric]
+            if column.notna().any():
+                best[metric] = int(column.idxmax() if higher_is_better(metric) else column.idxmin())
+        return best
+
+    def _table(self) -> tuple[list[str], list[list[Any]], list[tuple[int, int]]]:
+        ids = [c for c in _ID_COLUMNS if c in self.frame.columns]
+        headers = ["#", *ids, *(METRIC_LABELS.get(m, m) for m in self.metrics)]
+        rows = [
+            [i + 1, *(row[c] for c in ids), *(row[m] for m in self.metrics)]
+            for i, (_, row) in enumerate(self.frame.iterrows())
+        ]
+        first_metric = 1 + len(ids)
+        cells = [(r, first_metric + self.metrics.index(m)) for m, r in self.best_cells().items()]
+        return headers, rows, cells
+
+    def _subtitle(self) -> str:
+        if self.sort_by is None:
+            return ""
+        direction = "higher" if higher_is_better(self.sort_by) else "lower"
+        return f"sorted by {self.sort_by} ({direction} is better)"
+
+    def _summary(self) -> str:
+        return f"{len(self.frame)} models, best {self.best} by {self.sort_by}"
+
+    def to_text(self) -> str:
+        headers, rows, best = self._table()
+        align = "r" + "l" * (len(headers) - 1 - len(self.metrics)) + "r" * len(self.metrics)
+        return "\n".join(
+            [
+                f"Comparison of {len(rows)} models, {self._subtitle()}",
+                text_table(headers, rows, align=align, marks=best),
+                "* best value of the column",
+            ]
+        )
+
+    def _html_body(self, chart: str) -> str:
+        headers, rows, best = self._table()
+        align = "r" + "l" * (len(headers) - 1 - len(self.metrics)) + "r" * len(self.metrics)
+        return (
+            f'<div class="jms-title">Comparison of {len(rows)} models</div>'
+            f'<div class="jms-subtitle">{html.escape(self._subtitle())}; '
+            "best value of each column highlighted</div>"
+            f"{html_table(headers, rows, align=align, best=best)}{chart}"
+        )
+
+    def _draw(self) -> Figure | None:
+        if self.frame.empty or not self.metrics:
+            return None
+        labels = [
+            f"{r['model_id']}:{r['version']}" if "version" in r else str(r["model_id"])
+            for _, r in self.frame.iterrows()
+        ]
+        values = self.frame[self.metrics].astype(float)
+        bounded = bool(((values >= 0) & (values <= 1) | values.isna()).all().all())
+        if bounded:  # one grouped chart: metrics on the x axis, a bar per model
+            fig = new_figure(max(5.5, 1.2 * len(self.metrics) + 0.35 * len(labels)), 3.4)
+            ax = fig.add_subplot()
+            width = 0.8 / len(labels)
+            for k, label in enumerate(labels):
+                offset = (k - (len(labels) - 1) / 2) * width
+                ax.bar([i + offset for i in range(len(self.metrics))], values.iloc[k].fillna(0),
+                       width=width, color=PALETTE[k % len(PALETTE)], label=label)
+            ax.set_xticks(range(len(self.metrics)), [METRIC_LABELS.get(m, m) for m in self.metrics])
+            ax.set_ylim(0, 1.05)
+            ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+            ax.set_title("Metrics per model", fontsize="medium")
+            return fig
+        # Metrics on different scales (regression): one panel per metric.
+        fig = new_figure(max(6.0, 2.3 * len(self.metrics)), 3.0)
+        axes = fig.subplots(1, len(self.metrics), squeeze=False)[0]
+        colors = [PALETTE[k % len(PALETTE)] for k in range(len(labels))]
+        for ax, metric in zip(axes, self.metrics):
+            ax.bar(range(len(labels)), values[metric].fillna(0), color=colors)
+            ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize="small")
+            arrow = "↑" if higher_is_better(metric) else "↓"
+            ax.set_title(f"{METRIC_LABELS.get(metric, metric)} {arrow}", fontsize="medium")
+        return fig

@@ -1,0 +1,106 @@
+"""Feature importances of a model version: :class:`ImportanceResult`."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from .base import RichResult
+from .figures import PALETTE, new_figure
+from .tables import html_table, text_table
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+__all__ = ["ImportanceResult"]
+
+_BAR_PX = 120
+
+
+class ImportanceResult(RichResult):
+    """The most important features of a model, as a table and a horizontal bar chart.
+
+    Parameters
+    ----------
+    importances : mapping of str to float
+        Feature name → importance, in the order to show (the service returns
+        them sorted, largest first).
+    ref : str, optional
+        The model reference the importances belong to (for titles).
+    top : int, default 20
+        How many features to show; ``data`` and ``frame`` keep all of them.
+
+    Attributes
+    ----------
+    data : dict of str to float
+        Every importance, in the given order.
+    ref : str or None
+    top : int
+    """
+
+    _kind = "importance"
+
+    def __init__(self, importances: Mapping[str, float], ref: str | None = None, top: int = 20) -> None:
+        if top < 1:
+            raise ValueError(f"top must be at least 1, got {top}.")
+        self.data = {str(k): float(v) for k, v in importances.items()}
+        self.ref = ref
+        self.top = top
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """All features: columns ``feature`` and ``importance``, in the given order."""
+        import pandas as pd
+
+        return pd.DataFrame({"feature": list(self.data), "importance": list(self.data.values())})
+
+    @property
+    def top_features(self) -> list[tuple[str, float]]:
+        """The first ``top`` ``(feature, importance)`` pairs."""
+        return list(self.data.items())[: self.top]
+
+    def _title(self) -> str:
+        shown = min(self.top, len(self.data))
+        of = f"top {shown} of {len(self.data)}" if shown < len(self.data) else f"{shown}"
+        return f"Feature importance of {self.ref or 'the model'} ({of} features)"
+
+    def _summary(self) -> str:
+        return self._title()
+
+    def to_text(self) -> str:
+        rows = [[i + 1, name, value] for i, (name, value) in enumerate(self.top_features)]
+        return f"{self._title()}\n{text_table(['#', 'feature', 'importance'], rows, align='rlr')}"
+
+    def _html_body(self, chart: str) -> str:
+        items = self.top_features
+        scale = max((abs(v) for _, v in items), default=0.0) or 1.0
+        rows = []
+        for i, (name, value) in enumerate(items):
+            sign = " jms-negative" if value < 0 else ""
+            width = round(_BAR_PX * abs(value) / scale)
+            bar = f'<span class="jms-bar{sign}" style="width:{width}px"></span>'
+            rows.append([i + 1, name, value, bar])
+        table = html_table(["#", "feature", "importance", ""], rows, align="rlrl", raw_columns=[3])
+        return (
+            f'<div class="jms-title">{html.escape(self._title())}</div>'
+            f'<div class="jms-row"><div class="jms-section">{table}</div>{chart}</div>'
+        )
+
+    def _draw(self) -> Figure | None:
+        items = self.top_features
+        if not items:
+            return None
+        names = [name for name, _ in items]
+        values = [value for _, value in items]
+        fig = new_figure(5.5, max(2.0, 0.28 * len(items) + 0.9))
+        ax = fig.add_subplot()
+        colors = [PALETTE[3] if v < 0 else PALETTE[0] for v in values]
+        ax.barh(range(len(items)), values, color=colors)
+        ax.set_yticks(range(len(items)), names, fontsize="small")
+        ax.invert_yaxis()  # the most important feature on top
+        ax.axvline(0, color="grey", linewidth=0.8)
+        ax.set_xlabel("importance")
+        ax.set_title(self._title(), fontsize="medium")
+        return fig

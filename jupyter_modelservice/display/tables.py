@@ -1,0 +1,203 @@
+"""Value formatting and the two table renderers: monospace text and scoped HTML.
+
+Everything here is pure: values in, ``str`` out. Every value that reaches HTML
+goes through :func:`html.escape` (see :func:`esc`).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+__all__ = [
+    "css",
+    "esc",
+    "format_value",
+    "html_kv_table",
+    "html_table",
+    "text_kv_table",
+    "text_table",
+]
+
+MISSING = "—"
+
+
+def format_value(value: Any, digits: int = 4) -> str:
+    """Format one cell: floats to ``digits`` decimals (fewer from 10 up), None as a dash.
+
+    Parameters
+    ----------
+    value : Any
+        The value to show.
+    digits : int, default 4
+        Decimals for floats smaller than 10 in magnitude; larger ones get 2,
+        and 1 from 1000 up.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> format_value(0.956140350877193)
+    '0.9561'
+    >>> format_value(54.7), format_value(2900.17337)
+    ('54.70', '2,900.2')
+    >>> format_value(None)
+    '—'
+    """
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) or type(value).__name__.startswith("float"):
+        value = float(value)
+        if math.isnan(value):
+            return MISSING
+        if abs(value) >= 1000:
+            return f"{value:,.1f}"
+        if abs(value) >= 10:
+            return f"{value:.2f}"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def esc(value: Any) -> str:
+    """Format ``value`` with :func:`format_value` and escape it for HTML."""
+    return html.escape(format_value(value), quote=True)
+
+
+@lru_cache(maxsize=1)
+def css() -> str:
+    """The package stylesheet ``display/style.css`` (read once)."""
+    return resources.files(__package__).joinpath("style.css").read_text(encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------- text
+
+
+def text_table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    align: str | None = None,
+    marks: Iterable[tuple[int, int]] = (),
+) -> str:
+    """Render rows as a monospace table.
+
+    Parameters
+    ----------
+    headers : sequence of str
+        Column titles.
+    rows : iterable of sequences
+        Cell values, formatted with :func:`format_value`.
+    align : str, optional
+        One character per column, ``"l"`` or ``"r"``; by default the first
+        column is left-aligned and the others right-aligned.
+    marks : iterable of (row, column)
+        Cells to flag with a trailing ``*`` (the best value of a column).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> print(text_table(["model", "accuracy"], [["rf", 0.95], ["lr", 0.9]]))
+    model  accuracy
+    -----  --------
+    rf       0.9500
+    lr       0.9000
+    """
+    marked = set(marks)
+    cells = [
+        [format_value(v) + ("*" if (i, j) in marked else "") for j, v in enumerate(row)]
+        for i, row in enumerate(rows)
+    ]
+    n = len(headers)
+    align = align or "l" + "r" * (n - 1)
+    widths = [max([len(str(headers[j]))] + [len(r[j]) for r in cells]) for j in range(n)]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [
+            v.ljust(w) if a == "l" else v.rjust(w) for v, w, a in zip(values, widths, align)
+        ]
+        return "  ".join(parts).rstrip()
+
+    out = [line([str(h) for h in headers]), line(["-" * w for w in widths])]
+    out.extend(line(r) for r in cells)
+    return "\n".join(out)
+
+
+def text_kv_table(items: Mapping[str, Any]) -> str:
+    """Render ``{label: value}`` as two aligned columns without a header."""
+    if not items:
+        return ""
+    width = max(len(k) for k in items)
+    return "\n".join(f"{k.ljust(width)}  {format_value(v)}" for k, v in items.items())
+
+
+# ----------------------------------------------------------------------------- html
+
+
+def html_table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    align: str | None = None,
+    best: Iterable[tuple[int, int]] = (),
+    raw_columns: Iterable[int] = (),
+) -> str:
+    """Render rows as an HTML ``<table class="jms-table">``.
+
+    Parameters
+    ----------
+    headers, rows, align
+        As in :func:`text_table`.
+    best : iterable of (row, column)
+        Cells to highlight with the ``jms-best`` class.
+    raw_columns : iterable of int
+        Columns whose cells are already HTML (built by the caller from escaped
+        parts); they are inserted as they are.
+
+    Returns
+    -------
+    str
+    """
+    best_cells = set(best)
+    raw = set(raw_columns)
+    n = len(headers)
+    align = align or "l" + "r" * (n - 1)
+    left = ' class="jms-left"'
+    head = "".join(
+        f"<th{left if a == 'l' else ''}>{html.escape(str(h))}</th>" for h, a in zip(headers, align)
+    )
+    body = []
+    for i, row in enumerate(rows):
+        tds = []
+        for j, (value, a) in enumerate(zip(row, align)):
+            classes = (["jms-left"] if a == "l" else []) + (["jms-best"] if (i, j) in best_cells else [])
+            attr = f' class="{" ".join(classes)}"' if classes else ""
+            text = value if j in raw else esc(value)
+            tds.append(f"<td{attr}>{text}</td>")
+        body.append("<tr>" + "".join(tds) + "</tr>")
+    return (
+        '<table class="jms-table"><thead><tr>'
+        + head
+        + "</tr></thead><tbody>"
+        + "".join(body)
+        + "</tbody></table>"
+    )
+
+
+def html_kv_table(items: Mapping[str, Any]) -> str:
+    """Render ``{label: value}`` as a two-column HTML table without a header row."""
+    rows = "".join(
+        f'<tr><th class="jms-left">{html.escape(str(k))}</th><td class="jms-left">{esc(v)}</td></tr>'
+        for k, v in items.items()
+    )
+    return f'<table class="jms-table"><tbody>{rows}</tbody></table>'
