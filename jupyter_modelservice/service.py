@@ -213,6 +213,49 @@ class ModelService:
         self._set_current(estimator, row)
         return _train_result(row)
 
+    def register_model(
+        self,
+        estimator: Any,
+        model_id: str | None = None,
+        *,
+        X: Any = None,
+        y: Any = None,
+        task_type: str | None = None,
+    ) -> dict[str, Any]:
+        """Register an estimator fitted elsewhere as a new version (status ``trained``).
+
+        With ``X`` (and ``y``), feature count, names and the data fingerprint are
+        recorded too. The model becomes the current one; `save_model` writes it.
+        """
+        if model_id is not None:
+            validate_model_id(model_id)
+        if not hasattr(estimator, "predict"):
+            raise InvalidInputError(
+                f"register_model needs a fitted estimator with predict(); got {type(estimator).__name__}."
+            )
+        model_type = type(estimator)
+        n_features = getattr(estimator, "n_features_in_", None)
+        row = {
+            "model_id": model_id or generate_model_id(model_type.__name__),
+            "model_class": model_type.__name__,
+            "model_module": model_type.__module__,
+            "model_params": training.json_params(estimator),
+            "task_type": task_type or training.infer_task(estimator, y),
+            "feature_count": int(n_features) if n_features is not None else (
+                _n_features(estimator, X) if X is not None else None),
+            "feature_names": training.feature_names_of(X) if X is not None else None,
+            "training_samples": len(y) if y is not None else None,
+            "status": "trained",
+            "data_fingerprint": provenance.data_fingerprint(X, y) if X is not None else None,
+            "environment": provenance.environment(),
+            "source": provenance.source(),
+        }
+        row["version"] = self.registry.add_version(row)
+        row = self.registry.get(row["model_id"], row["version"])
+        self._unsaved[(row["model_id"], row["version"])] = estimator
+        self._set_current(estimator, row)
+        return _train_result(row)
+
     def cross_validate_model(
         self,
         model_class: Any,

@@ -176,3 +176,17 @@ def test_archive_and_delete(trained, iris):
     assert trained.current_model is None
     with pytest.raises(ModelNotFoundError):
         trained.get_model_metadata("rf")
+
+
+def test_register_a_model_fitted_elsewhere(service, iris):
+    X, y = iris
+    fitted = LogisticRegression(max_iter=500).fit(X, y)
+    result = service.register_model(fitted, "external", X=X, y=y)
+    assert result["version"] == 1 and result["status"] == "trained"
+    assert result["feature_count"] == 4 and result["task_type"] == "classification"
+    assert service.save_model("external")
+    fresh = ModelService(models_directory=service.store.root)
+    fresh.load_model("external")
+    np.testing.assert_array_equal(fresh.predict(X), fitted.predict(X))
+    with pytest.raises(InvalidInputError, match="predict"):
+        service.register_model(object(), "nothing")
