@@ -139,11 +139,14 @@ class EvaluationResult(RichResult):
 
     def _report_rows(self) -> list[list[Any]]:
         report = self.data.get("classification_report") or {}
-        return [
-            [str(name)] + [values.get(c) for c in _REPORT_COLUMNS]
-            for name, values in report.items()
-            if isinstance(values, Mapping)
-        ]
+        rows = []
+        for name, values in report.items():
+            if isinstance(values, Mapping):
+                row: list[Any] = [str(name)] + [values.get(c) for c in _REPORT_COLUMNS]
+                if isinstance(row[-1], float) and row[-1].is_integer():
+                    row[-1] = int(row[-1])  # support is a count
+                rows.append(row)
+        return rows
 
     def _confusion_rows(self) -> tuple[list[str], list[list[Any]]]:
         matrix = self.data.get("confusion_matrix") or []

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .base import RichResult
-from .tables import format_value, html_kv_table, html_table, text_kv_table, text_table
+from .tables import format_timestamp, format_value, html_kv_table, html_table, text_kv_table, text_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,13 +27,6 @@ COLUMNS = (
     ("training_date", "trained"),
     ("file_format", "format"),
 )
-
-
-def _short_date(value: Any) -> Any:
-    """``2024-05-01T12:34:56.789+00:00`` → ``2024-05-01 12:34``."""
-    if isinstance(value, str) and len(value) >= 16 and value[10] == "T":
-        return value[:10] + " " + value[11:16]
-    return value
 
 
 class RegistryTable(RichResult):
@@ -77,7 +70,7 @@ class RegistryTable(RichResult):
         columns = self._columns()
         headers = [title for _, title in columns]
         rows = [
-            [_short_date(r.get(key)) if key == "training_date" else r.get(key) for key, _ in columns]
+            [format_timestamp(r.get(key), seconds=False) if key == "training_date" else r.get(key) for key, _ in columns]
             for r in self.rows
         ]
         return headers, rows

@@ -16,6 +16,7 @@ from typing import Any
 __all__ = [
     "css",
     "esc",
+    "format_timestamp",
     "format_value",
     "html_kv_table",
     "html_table",
@@ -64,6 +65,17 @@ def format_value(value: Any, digits: int = 4) -> str:
             return f"{value:.2f}"
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def format_timestamp(value: Any, seconds: bool = True) -> Any:
+    """``2024-05-01T12:34:56.789+00:00`` → ``2024-05-01 12:34:56`` (other values unchanged).
+
+    >>> format_timestamp("2024-05-01T12:34:56.789+00:00", seconds=False)
+    '2024-05-01 12:34'
+    """
+    if isinstance(value, str) and len(value) >= 19 and value[10] == "T":
+        return value[:10] + " " + value[11:19 if seconds else 16]
+    return value
 
 
 def esc(value: Any) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .base import RichResult
 from .figures import PALETTE, new_figure
-from .tables import format_value, html_kv_table, html_table, text_kv_table, text_table
+from .tables import format_timestamp, format_value, html_kv_table, html_table, text_kv_table, text_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -200,7 +200,7 @@ class TrainResult(RichResult):
             },
             "Run": {
                 "fit time": format_seconds(d.get("fit_seconds")),
-                "trained": d.get("training_date"),
+                "trained": format_timestamp(d.get("training_date")),
                 "status": self._status(),
             },
         }

@@ -1,0 +1,439 @@
+"""The magics: ``%train``, ``%cv``, ``%evaluate``, ``%compare``, ``%importance``, ``%models``, ``%ms_config``.
+
+Each magic parses its line with ``magic_arguments`` (so ``%train?`` shows the
+full help), calls the `ModelService`, displays a result object from
+:mod:`jupyter_modelservice.display` and returns it. ``-q`` skips the display,
+``-o NAME`` stores the result in the notebook variable ``NAME``.
+
+The service, scikit-learn, pandas and matplotlib are imported on the first
+magic that needs them, never when the extension loads.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, kwds, magic_arguments
+from IPython.display import display
+from IPython.utils.process import arg_split
+
+from ..display import (
+    ComparisonResult,
+    CVResult,
+    EvaluationResult,
+    ImportanceResult,
+    RegistryTable,
+    ServiceConfig,
+    TrainResult,
+)
+from ..exceptions import ModelNotFoundError, ModelServiceError, NoImportanceWarning
+from .progress import progress_bar
+from .resolve import evaluate_cell, lookup, output_name, parse_params, resolve_estimator, split_params
+
+if TYPE_CHECKING:
+    from ..service import ModelService
+
+__all__ = ["ModelServiceMagics"]
+
+DEFAULT_SETTINGS = {"db_type": "sqlite", "db_url": None, "models_directory": "models"}
+SAVE_FORMATS = ("joblib", "pickle", "skops")
+#: Keywords of train_model / cross_validate_model that have an option of their own.
+_RESERVED_PARAMS = {"model_id": "--id", "validation_split": "--validation-split",
+                    "cv_folds": "--cv / --folds", "scoring": "--scoring", "n_jobs": "--n-jobs",
+                    "progress": None, "model_class": None, "X": None, "y": None}
+
+
+def _output_options(func: Any) -> Any:
+    """The ``-q`` / ``-o NAME`` options every magic shares."""
+    func = argument("-o", "--output", metavar="NAME",
+                    help="store the result object in the notebook variable NAME")(func)
+    return argument("-q", "--quiet", action="store_true", help="do not display the result")(func)
+
+
+def _parse(magic: Any, line: str) -> Any:
+    """Parse ``line`` for ``magic``, allowing options between the positional words."""
+    return magic.parser.parse_intermixed_args(arg_split(line))
+
+
+@contextmanager
+def _user_errors(action: str) -> Iterator[None]:
+    """Turn the service's errors into a one-paragraph UsageError."""
+    try:
+        yield
+    except ModelNotFoundError as err:
+        raise UsageError(f"{action}: {err} (%models lists the registered models.)") from err
+    except ModelServiceError as err:
+        raise UsageError(f"{action}: {err}") from err
+
+
+def _redact(url: str | None) -> str | None:
+    """Hide the password of a database URL."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url) if url else url
+
+
+@magics_class
+class ModelServiceMagics(Magics):
+    """Notebook magics over one lazily created :class:`~jupyter_modelservice.ModelService`.
+
+    Parameters
+    ----------
+    shell : InteractiveShell
+    """
+
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self.settings: dict[str, Any] = dict(DEFAULT_SETTINGS)
+        self._service: ModelService | None = None
+        self._echoes: list[Any] = []
+
+    # -- the service ---------------------------------------------------------
+    @property
+    def service(self) -> ModelService:
+        """The `ModelService` of this notebook, created on first use from ``settings``."""
+        if self._service is None:
+            self._service = self._make_service(self.settings)
+        return self._service
+
+    @staticmethod
+    def _make_service(settings: dict[str, Any]) -> ModelService:
+        from ..service import ModelService
+
+        directory = str(settings["models_directory"])
+        if "://" not in directory:
+            directory = os.path.abspath(os.path.expanduser(directory))
+        with _user_errors("Cannot open the model registry"):
+            return ModelService(db_type=settings["db_type"], models_directory=directory,
+                                db_url=settings["db_url"])
+
+    def close(self) -> None:
+        """Release the service's database connections."""
+        if self._service is not None:
+            self._service.close()
+            self._service = None
+
+    # -- output ----------------------------------------------------------------
+    def _emit(self, result: Any, args: Any) -> Any:
+        """Display ``result`` (unless ``-q``), store it for ``-o``, and return it.
+
+        The returned object would be echoed a second time as the cell's value
+        when the magic is the last line; it is marked to render as nothing
+        until the cell ends (see :meth:`forget_echoes`).
+        """
+        name = output_name(args.output)
+        if name:
+            self.shell.user_ns[name] = result
+        if not args.quiet:
+            display(result)
+        result._ipython_display_ = _no_display
+        self._echoes.append(result)
+        return result
+
+    def forget_echoes(self, *_: Any) -> None:
+        """After a cell ran: let the results returned in it display normally again."""
+        for result in self._echoes:
+            result.__dict__.pop("_ipython_display_", None)
+        self._echoes.clear()
+
+    # -- %ms_config ------------------------------------------------------------
+    @magic_arguments()
+    @argument("--db", choices=("sqlite", "postgresql"), help="registry database type")
+    @argument("--db-url", metavar="URL", help="SQLAlchemy URL of the registry database")
+    @argument("--dir", metavar="PATH", help="models directory (a folder, or an fsspec URL with PostgreSQL)")
+    @_output_options
+    @line_magic
+    def ms_config(self, line: str) -> ServiceConfig:
+        """Show or set where the model registry lives (default: ./models beside the notebook).
+
+        Changing a setting closes the current registry connection and opens the
+        new one right away, so a wrong URL or folder is reported here.
+
+        Examples::
+
+            %ms_config
+            %ms_config --dir ./models_experiment
+            %ms_config --db postgresql --db-url postgresql+psycopg://me@db/models --dir s3://bucket/models
+        """
+        args = _parse(self.ms_config, line)
+        changes = {key: value for key, value in
+                   (("db_type", args.db), ("db_url", args.db_url), ("models_directory", args.dir))
+                   if value is not None}
+        if changes:
+            settings = {**self.settings, **changes}
+            service = self._make_service(settings)
+            self.close()
+            self.settings, self._service = settings, service
+        service = self.service
+        config = ServiceConfig({"db_type": service.db_type, "db_url": _redact(self.settings["db_url"]),
+                                "models_directory": os.fspath(service.models_directory)})
+        return self._emit(config, args)
+
+    # -- %train ----------------------------------------------------------------
+    @magic_arguments()
+    @kwds(usage="%(prog)s MODEL X y [options] [key=value ...]\n"
+                "  %%%%%(prog)s X y [options] [key=value ...]   (cell: an expression building the estimator)")
+    @argument("words", nargs="+", metavar="ARG",
+              help="MODEL X y: a scikit-learn class name (RandomForestClassifier), a dotted path "
+                   "(xgboost.XGBClassifier) or a variable holding a class or an unfitted estimator / "
+                   "Pipeline, then the notebook variables of the features and the target. Then "
+                   "key=value estimator parameters: Python literals or notebook variable names.")
+    @argument("--id", dest="model_id", metavar="ID",
+              help="registry id; training an existing id adds a version (default: generated)")
+    @argument("--validation-split", type=float, default=0.2, metavar="F",
+              help="fraction of rows held out to score the model (default 0.2; 0 uses every row)")
+    @argument("--cv", type=int, metavar="K", help="also run a K-fold cross-validation")
+    @argument("--scoring", metavar="S",
+              help="scikit-learn scoring(s) for --cv, comma separated (default accuracy / r2)")
+    @argument("--format", choices=SAVE_FORMATS, default="joblib", help="file format (default joblib)")
+    @argument("--no-save", action="store_true", help="register the version without writing its file")
+    @_output_options
+    @no_var_expand
+    @line_cell_magic
+    def train(self, line: str, cell: str | None = None) -> TrainResult:
+        """Train a model, save it to the registry and show its scores.
+
+        The cell form trains the estimator that the cell's last expression builds.
+
+        Examples::
+
+            %train RandomForestClassifier X_train y_train --id rf n_estimators=200 max_depth=8
+            %train LogisticRegression X_train y_train --id lr --cv 5 max_iter=5000
+
+            %%train X_train y_train --id scaled_lr
+            make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+        """
+        args = _parse(self.train, line)
+        estimator, X, y, params = self._model_and_data(args.words, cell, "train")
+        if args.scoring and not args.cv:
+            raise UsageError("--scoring applies to cross-validation: add --cv K (e.g. --cv 5).")
+        service = self.service
+        with _user_errors("Training failed"):
+            data = service.train_model(estimator, X, y, model_id=args.model_id,
+                                       validation_split=args.validation_split, **params)
+        ref = f"{data['model_id']}:{data['version']}"
+        if not args.no_save:
+            with _user_errors(f"Saving {ref} failed"):
+                service.save_model(data["model_id"], save_format=args.format, version=data["version"])
+                row = service.get_model_metadata(ref)
+            data.update({k: row[k] for k in ("status", "file_format", "file_path")})
+        cv = None
+        if args.cv:
+            cv = self._cross_validate(estimator, X, y, args.cv, args.scoring, None, params, model_id=ref)
+        return self._emit(TrainResult(data, cv), args)
+
+    # -- %cv -------------------------------------------------------------------
+    @magic_arguments()
+    @kwds(usage="%(prog)s MODEL X y [options] [key=value ...]\n"
+                "  %%%%%(prog)s X y [options] [key=value ...]   (cell: an expression building the estimator)")
+    @argument("words", nargs="+", metavar="ARG",
+              help="MODEL X y then key=value estimator parameters, as for %%train")
+    @argument("--folds", type=int, default=5, metavar="K", help="number of folds (default 5)")
+    @argument("--scoring", metavar="S",
+              help="scikit-learn scoring(s), comma separated (default accuracy / r2)")
+    @argument("--n-jobs", type=int, metavar="N", help="folds run in parallel (-1: every core)")
+    @_output_options
+    @no_var_expand
+    @line_cell_magic
+    def cv(self, line: str, cell: str | None = None) -> CVResult:
+        """Cross-validate a model (nothing is registered) with a per-fold progress bar.
+
+        Examples::
+
+            %cv RandomForestClassifier X y --folds 10 n_estimators=100
+            %cv LogisticRegression X y --scoring accuracy,f1_weighted max_iter=5000
+        """
+        args = _parse(self.cv, line)
+        estimator, X, y, params = self._model_and_data(args.words, cell, "cv")
+        return self._emit(self._cross_validate(estimator, X, y, args.folds, args.scoring,
+                                               args.n_jobs, params), args)
+
+    def _cross_validate(self, estimator: Any, X: Any, y: Any, folds: int, scoring: str | None,
+                        n_jobs: int | None, params: dict[str, Any], model_id: str | None = None,
+                        ) -> CVResult:
+        scorings: str | list[str] | None = scoring
+        if scoring and "," in scoring:
+            scorings = [s.strip() for s in scoring.split(",") if s.strip()]
+        service = self.service
+        with _user_errors("Cross-validation failed"), \
+                progress_bar(folds, "Cross-validation", "folds", shell=self.shell) as bar:
+            data = service.cross_validate_model(estimator, X, y, cv_folds=folds, scoring=scorings,
+                                                n_jobs=n_jobs, progress=bar, model_id=model_id,
+                                                **params)
+            result = CVResult(data)
+            bar.finish(result._summary())
+        return result
+
+    def _model_and_data(self, words: list[str], cell: str | None, magic: str,
+                        ) -> tuple[Any, Any, Any, dict[str, Any]]:
+        """Resolve ``MODEL X y key=value...`` (line) or ``X y key=value...`` (cell)."""
+        positionals, items = split_params(words)
+        expected = ["X", "y"] if cell is not None else ["MODEL", "X", "y"]
+        if len(positionals) != len(expected):
+            form = f"%%{magic} X y" if cell is not None else f"%{magic} MODEL X y"
+            raise UsageError(
+                f"Expected {form} [key=value ...], got {' '.join(positionals) or 'nothing'}; "
+                f"see %{magic}? for the options."
+            )
+        namespace = self.shell.user_ns
+        if cell is not None:
+            estimator = evaluate_cell(cell, namespace)
+        else:
+            estimator = resolve_estimator(positionals.pop(0), namespace)
+        X = lookup(positionals[0], namespace, "X")
+        y = lookup(positionals[1], namespace, "y")
+        params = parse_params(items, namespace)
+        for key in params:
+            if key in _RESERVED_PARAMS:
+                option = _RESERVED_PARAMS[key]
+                use = f"use the option {option}" if option else "it is not an estimator parameter"
+                raise UsageError(f"{key}= cannot be given as key=value: {use}.")
+        return estimator, X, y, params
+
+    # -- %evaluate -------------------------------------------------------------
+    @magic_arguments()
+    @argument("ref", metavar="REF", help="model id (latest version) or id:version")
+    @argument("X_test", help="notebook variable of the test features")
+    @argument("y_test", help="notebook variable of the test target")
+    @argument("--task", choices=("classification", "regression"),
+              help="task type (default: the one recorded at training)")
+    @_output_options
+    @no_var_expand
+    @line_magic
+    def evaluate(self, line: str) -> EvaluationResult:
+        """Evaluate a registered model on test data: metrics and charts.
+
+        Classification: metrics, confusion matrix, ROC curve (binary, with
+        probabilities). Regression: metrics, predicted vs actual, residuals.
+
+        Examples::
+
+            %evaluate rf X_test y_test
+            %evaluate rf:2 X_test y_test -o rf_eval
+        """
+        args = _parse(self.evaluate, line)
+        namespace = self.shell.user_ns
+        X = lookup(args.X_test, namespace, "X_test")
+        y = lookup(args.y_test, namespace, "y_test")
+        service = self.service
+        with _user_errors(f"Cannot evaluate {args.ref}"):
+            data = service.evaluate_model(X, y, model_id=args.ref, task_type=args.task)
+            estimator = service.get_model(f"{data['model_id']}:{data['version']}")
+        return self._emit(EvaluationResult.from_estimator(data, estimator, X, y), args)
+
+    # -- %compare --------------------------------------------------------------
+    @magic_arguments()
+    @argument("words", nargs="+", metavar="ARG", help="REF [REF ...] X_test y_test")
+    @argument("--sort", metavar="METRIC",
+              help="metric to rank by (default accuracy / r2_score); mse, rmse, mae rank lowest first")
+    @_output_options
+    @no_var_expand
+    @line_magic
+    def compare(self, line: str) -> ComparisonResult:
+        """Compare registered models on the same test data, best first.
+
+        REF is a model id (latest version) or id:version.
+
+        Examples::
+
+            %compare rf lr svc X_test y_test
+            %compare ridge:1 ridge:2 X_test y_test --sort rmse
+        """
+        args = _parse(self.compare, line)
+        if len(args.words) < 3:
+            raise UsageError("Expected %compare REF [REF ...] X_test y_test.")
+        *refs, x_name, y_name = args.words
+        namespace = self.shell.user_ns
+        X = lookup(x_name, namespace, "X_test")
+        y = lookup(y_name, namespace, "y_test")
+        service = self.service
+        with _user_errors("Cannot compare"), \
+                progress_bar(len(refs), "Evaluating", "models", shell=self.shell) as bar:
+            frame = service.compare_models(refs, X, y, progress=bar)
+        try:
+            result = ComparisonResult(frame, sort_by=args.sort)
+        except ValueError as err:
+            raise UsageError(str(err)) from err
+        return self._emit(result, args)
+
+    # -- %importance -----------------------------------------------------------
+    @magic_arguments()
+    @argument("ref", metavar="REF", help="model id (latest version) or id:version")
+    @argument("--names", metavar="VAR",
+              help="notebook variable with the feature names (default: the training columns)")
+    @argument("--top", type=int, default=20, metavar="N", help="features shown (default 20)")
+    @argument("--permutation", nargs=2, metavar=("X", "y"),
+              help="permutation importance on these data (works for any estimator)")
+    @_output_options
+    @no_var_expand
+    @line_magic
+    def importance(self, line: str) -> ImportanceResult:
+        """Show the most important features of a registered model.
+
+        Tree models use feature_importances_, linear models |coef_|; any model
+        works with --permutation X y.
+
+        Examples::
+
+            %importance rf --top 10
+            %importance svc --permutation X_test y_test
+        """
+        args = _parse(self.importance, line)
+        if args.top < 1:
+            raise UsageError("--top needs a positive number of features.")
+        namespace = self.shell.user_ns
+        names = lookup(args.names, namespace, "--names") if args.names else None
+        if names is not None:
+            names = [str(n) for n in getattr(names, "columns", names)]
+        X = y = None
+        if args.permutation:
+            X = lookup(args.permutation[0], namespace, "X")
+            y = lookup(args.permutation[1], namespace, "y")
+        service = self.service
+        with _user_errors(f"Cannot compute the importances of {args.ref}"), warnings.catch_warnings():
+            warnings.simplefilter("error", NoImportanceWarning)
+            row = service.get_model_metadata(args.ref)
+            ref = f"{row['model_id']}:{row['version']}"
+            try:
+                values = service.get_feature_importance(names, model_id=ref, permutation=X is not None,
+                                                        X=X, y=y)
+            except NoImportanceWarning as err:
+                raise UsageError(f"{ref} has no built-in importances ({err}): "
+                                 f"try %importance {args.ref} --permutation X_test y_test") from err
+        return self._emit(ImportanceResult(values, ref=ref, top=args.top), args)
+
+    # -- %models ---------------------------------------------------------------
+    @magic_arguments()
+    @argument("--status", choices=("trained", "saved", "production", "archived"),
+              help="only versions with this status")
+    @argument("--search", metavar="TEXT", help="only ids or class names containing TEXT")
+    @argument("--id", dest="model_id", metavar="ID", help="only the versions of this model id")
+    @argument("--limit", type=int, metavar="N", help="at most N rows (newest first)")
+    @_output_options
+    @line_magic
+    def models(self, line: str) -> RegistryTable:
+        """List the model versions of the registry, newest first.
+
+        Examples::
+
+            %models
+            %models --status production
+            %models --search Forest
+        """
+        args = _parse(self.models, line)
+        with _user_errors("Cannot list the registry"):
+            rows = self.service.list_models(status=args.status, model_id=args.model_id,
+                                            search=args.search, limit=args.limit)
+        filters = [f"{k} {v!r}" for k, v in (("status", args.status), ("id", args.model_id),
+                                              ("search", args.search)) if v]
+        return self._emit(RegistryTable(rows, description=", ".join(filters)), args)
+
+
+def _no_display() -> None:
+    """Render nothing: the magic has displayed this result already."""
+

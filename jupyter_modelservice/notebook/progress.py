@@ -1,0 +1,161 @@
+"""Progress of long magics (cross-validation folds, models compared).
+
+A progress object is the ``progress(done, total)`` callback the service calls
+after each unit of work, and a context manager that ends as a one-line summary::
+
+    with progress_bar(total=5, description="CV", unit="folds") as bar:
+        result = service.cross_validate_model(..., progress=bar)
+        bar.finish(f"accuracy {result['mean_score']:.3f}")
+
+In a Jupyter kernel with ipywidgets it is an ``IntProgress`` and a ``Label``;
+elsewhere (terminal IPython, no ipywidgets) a line of text rewritten in place.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from typing import IO, Any
+
+__all__ = ["TextProgress", "WidgetProgress", "progress_bar"]
+
+
+class _Progress:
+    """Shared bookkeeping: counts, elapsed time and the context-manager protocol."""
+
+    def __init__(self, total: int, description: str, unit: str) -> None:
+        self.total = total
+        self.done = 0
+        self.description = description
+        self.unit = unit
+        self.closed = False
+        self._start = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the progress started."""
+        return time.perf_counter() - self._start
+
+    def _status(self) -> str:
+        return f"{self.done}/{self.total} {self.unit}"
+
+    def __call__(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+        self._update()
+
+    def finish(self, summary: str = "", failed: bool = False) -> None:
+        """End the progress with a one-line summary (counts and elapsed time are prepended)."""
+        if self.closed:
+            return
+        self.closed = True
+        parts = [self.description, self._status(), summary, f"{self.elapsed:.2f} s"]
+        if failed:
+            parts.insert(1, "failed")
+        self._close(" · ".join(p for p in parts if p), failed)
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.finish(failed=exc_type is not None)
+
+    def _update(self) -> None:
+        raise NotImplementedError
+
+    def _close(self, line: str, failed: bool) -> None:
+        raise NotImplementedError
+
+
+class TextProgress(_Progress):
+    """Progress as one line of text on ``stream``, rewritten with ``\\r``.
+
+    Parameters
+    ----------
+    total : int
+    description : str
+        What is running (``"Cross-validation"``).
+    unit : str, default "steps"
+    stream : file-like, optional
+        Where to write; ``sys.stdout`` at the time of each write by default.
+    """
+
+    def __init__(self, total: int, description: str, unit: str = "steps",
+                 stream: IO[str] | None = None) -> None:
+        super().__init__(total, description, unit)
+        self._stream = stream
+        self._width = 0
+        self._write(f"{description}: {self._status()}")
+
+    def _write(self, text: str, end: str = "") -> None:
+        stream = self._stream or sys.stdout
+        stream.write("\r" + text.ljust(self._width) + end)
+        stream.flush()
+        self._width = len(text)
+
+    def _update(self) -> None:
+        self._write(f"{self.description}: {self._status()}")
+
+    def _close(self, line: str, failed: bool) -> None:
+        self._write(line, end="\n")
+
+
+class WidgetProgress(_Progress):
+    """Progress as an ``ipywidgets.IntProgress`` with a ``Label`` that ends as the summary.
+
+    The widget is displayed with a plain-text fallback naming the task, so a
+    notebook saved without widget state still reads sensibly.
+    """
+
+    def __init__(self, total: int, description: str, unit: str = "steps") -> None:
+        import ipywidgets
+        from IPython.display import display
+
+        super().__init__(total, description, unit)
+        self.bar = ipywidgets.IntProgress(value=0, min=0, max=max(total, 1), description=description,
+                                          style={"description_width": "initial"})
+        self.label = ipywidgets.Label(value=self._status())
+        self.box = ipywidgets.HBox([self.bar, self.label])
+        bundle = self.box._repr_mimebundle_()
+        bundle["text/plain"] = f"{description}: {total} {unit}"
+        display(bundle, raw=True)
+
+    def _update(self) -> None:
+        self.bar.max = max(self.total, 1)
+        self.bar.value = self.done
+        self.label.value = self._status()
+
+    def _close(self, line: str, failed: bool) -> None:
+        self.bar.bar_style = "danger" if failed else "success"
+        self.label.value = line
+
+
+def _in_widget_kernel(shell: Any) -> bool:
+    return getattr(shell, "kernel", None) is not None and importlib.util.find_spec("ipywidgets") is not None
+
+
+def progress_bar(total: int, description: str, unit: str = "steps", *, shell: Any = None,
+                 widgets: bool | None = None) -> _Progress:
+    """A widget progress bar in a Jupyter kernel with ipywidgets, a text line elsewhere.
+
+    Parameters
+    ----------
+    total : int
+        Expected number of steps (updated by the callback if it differs).
+    description : str
+        What is running, shown before the bar.
+    unit : str, default "steps"
+        Name of a step (``"folds"``, ``"models"``).
+    shell : InteractiveShell, optional
+        The running shell, to tell a kernel from a terminal.
+    widgets : bool, optional
+        Force (True) or forbid (False) widgets instead of detecting.
+
+    Returns
+    -------
+    TextProgress or WidgetProgress
+    """
+    if widgets is None:
+        widgets = _in_widget_kernel(shell)
+    cls = WidgetProgress if widgets else TextProgress
+    return cls(total, description, unit)

@@ -1,0 +1,198 @@
+"""Turn the words of a magic line into Python objects: estimators, data and parameters.
+
+Every problem with the user's input raises :class:`IPython.core.error.UsageError`
+with a message that says what to type instead; IPython shows it as one
+paragraph, without a traceback.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import importlib
+import keyword
+import re
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from IPython.core.error import UsageError
+
+__all__ = [
+    "evaluate_cell",
+    "lookup",
+    "output_name",
+    "parse_params",
+    "resolve_estimator",
+    "sklearn_estimators",
+    "split_params",
+]
+
+#: A ``key=value`` word: an identifier, ``=`` (not ``==``), anything.
+_PARAM = re.compile(r"[A-Za-z_]\w*=(?!=)")
+
+
+@lru_cache(maxsize=1)
+def sklearn_estimators() -> dict[str, type]:
+    """Every public scikit-learn estimator class by name (computed once; takes ~0.5 s)."""
+    from sklearn.utils import all_estimators
+
+    return dict(all_estimators())
+
+
+def split_params(words: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split magic words into positionals and ``key=value`` items.
+
+    The items start at the first ``key=value`` word; a value written with
+    spaces (``hidden_layer_sizes=(64, 32)``) arrives as several words and is
+    joined back together.
+
+    >>> split_params(["RandomForestClassifier", "X", "y", "n_estimators=10", "max_depth=3"])
+    (['RandomForestClassifier', 'X', 'y'], ['n_estimators=10', 'max_depth=3'])
+    >>> split_params(["MLPClassifier", "X", "y", "hidden_layer_sizes=(64,", "32)"])
+    (['MLPClassifier', 'X', 'y'], ['hidden_layer_sizes=(64, 32)'])
+    """
+    for i, word in enumerate(words):
+        if _PARAM.match(word):
+            rest = " ".join(words[i:])
+            return list(words[:i]), re.split(r"\s+(?=[A-Za-z_]\w*=(?!=))", rest)
+    return list(words), []
+
+
+def lookup(expression: str, namespace: dict[str, Any], role: str) -> Any:
+    """The value of a variable (or a simple expression such as ``df[cols]``) in the namespace.
+
+    Parameters
+    ----------
+    expression : str
+        A variable name, or an expression evaluated in ``namespace``.
+    namespace : mapping
+        The notebook's namespace.
+    role : str
+        What the value is for (``"X"``, ``"y_test"``), used in messages.
+
+    Raises
+    ------
+    UsageError
+        When the name is not defined or the expression fails.
+    """
+    if expression.isidentifier():
+        if expression in namespace:
+            return namespace[expression]
+        close = difflib.get_close_matches(expression, [k for k in namespace if not k.startswith("_")], n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UsageError(f"No variable named {expression!r} (for {role}) in the notebook.{hint}")
+    try:
+        return eval(expression, namespace)  # the user's own expression, in their namespace
+    except Exception as err:
+        raise UsageError(
+            f"Could not evaluate {expression!r} (for {role}): {type(err).__name__}: {err}"
+        ) from err
+
+
+def resolve_estimator(name: str, namespace: Mapping[str, Any]) -> Any:
+    """The estimator class or unfitted estimator that ``name`` designates.
+
+    Looked up, in order: a variable of the notebook holding a class or an
+    estimator (a Pipeline, ...), a dotted path (``xgboost.XGBClassifier``), a
+    scikit-learn estimator class name (``RandomForestClassifier``).
+
+    Raises
+    ------
+    UsageError
+        With close matches when the name is unknown.
+    """
+    if name.isidentifier() and name in namespace:
+        value = namespace[name]
+        if isinstance(value, type) or hasattr(value, "fit"):
+            return value
+        raise UsageError(
+            f"The variable {name!r} holds a {type(value).__name__}, not an estimator: use an "
+            "estimator class (RandomForestClassifier), an unfitted estimator or a Pipeline."
+        )
+    if "." in name:
+        return _import_path(name)
+    estimators = sklearn_estimators()
+    if name in estimators:
+        return estimators[name]
+    close = difflib.get_close_matches(name, list(estimators), n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise UsageError(
+        f"Unknown model {name!r}: it is neither a variable of the notebook nor a scikit-learn "
+        f"estimator.{hint} Other libraries need a dotted path such as xgboost.XGBClassifier."
+    )
+
+
+def _import_path(path: str) -> Any:
+    module_name, _, attribute = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise UsageError(f"Cannot import {module_name!r} for model {path!r}: {err}") from err
+    try:
+        return getattr(module, attribute)
+    except AttributeError as err:
+        raise UsageError(f"Module {module_name!r} has no {attribute!r} (model {path!r}).") from err
+
+
+def parse_params(items: Sequence[str], namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """``["n_estimators=100", "criterion='gini'", "cv=folds"]`` → a dict of parameters.
+
+    Values are Python literals (:func:`ast.literal_eval`) or names of
+    notebook variables.
+
+    >>> parse_params(["n_estimators=100", "criterion='gini'", "class_weight=None"], {})
+    {'n_estimators': 100, 'criterion': 'gini', 'class_weight': None}
+    """
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.isidentifier() or keyword.iskeyword(key):
+            raise UsageError(f"Expected key=value, got {item!r} (for example n_estimators=100).")
+        if key in params:
+            raise UsageError(f"Parameter {key!r} is given twice.")
+        try:
+            params[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as err:
+            if text.isidentifier() and text in namespace:
+                params[key] = namespace[text]
+            else:
+                raise UsageError(
+                    f"Bad value in {item!r}: use a Python literal such as 100, 0.5, 'gini', None "
+                    f"or (64, 32), or the name of a notebook variable (quote text: {key}='{text}')."
+                ) from err
+    return params
+
+
+def evaluate_cell(source: str, namespace: dict[str, Any]) -> Any:
+    """Run a cell body in the notebook namespace and return the value of its last expression.
+
+    Statements before the last line run first, so a body may import what it uses.
+
+    Raises
+    ------
+    UsageError
+        When the cell does not end with an expression or raises.
+    """
+    try:
+        tree = ast.parse(source, mode="exec")
+    except SyntaxError as err:
+        raise UsageError(f"The cell is not valid Python: {err}") from err
+    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+        raise UsageError(
+            "The cell must end with an expression that builds the estimator, "
+            "e.g. make_pipeline(StandardScaler(), LogisticRegression())."
+        )
+    last = ast.Expression(tree.body.pop().value)
+    try:
+        exec(compile(tree, "<cell>", "exec"), namespace)  # the user's own code, in their namespace
+        return eval(compile(last, "<cell>", "eval"), namespace)
+    except Exception as err:
+        raise UsageError(f"The cell raised {type(err).__name__}: {err}") from err
+
+
+def output_name(name: str | None) -> str | None:
+    """Check the ``-o NAME`` of a magic: a valid Python variable name."""
+    if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
+        raise UsageError(f"-o needs a variable name, got {name!r}.")
+    return name
