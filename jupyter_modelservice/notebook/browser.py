@@ -1,0 +1,595 @@
+"""`RegistryBrowser`: browse, inspect and manage the model registry in an ipywidgets panel.
+
+A composite of standard ipywidgets (no custom JavaScript). The table is one
+page of registry rows fetched with ``Registry.list(limit=, offset=)`` and
+counted with ``Registry.count``, so it stays responsive with many thousands of
+versions. Results and errors are written into ``Output`` widgets with
+``append_stdout`` / ``append_stderr`` and MIME bundles, which both a real
+JupyterLab and a test can read.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import keyword
+import sys
+import traceback
+import warnings
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from ..display.tables import css, format_value, html_kv_table
+from ..exceptions import InvalidInputError, ModelServiceError, NoImportanceWarning
+
+if TYPE_CHECKING:
+    from ..service import ModelService
+
+__all__ = ["RegistryBrowser"]
+
+#: (label, value) of the status filter; "all" means no filter.
+STATUS_FILTERS = (("all statuses", "all"), ("trained", "trained"), ("saved", "saved"),
+                  ("production", "production"), ("archived", "archived"))
+
+#: (label, ``order_by``) of the sort menu.
+SORTS = (
+    ("newest first", "-training_date"),
+    ("oldest first", "training_date"),
+    ("validation score, high first", "-validation_score"),
+    ("validation score, low first", "validation_score"),
+    ("train score, high first", "-train_score"),
+    ("train score, low first", "train_score"),
+    ("model id", "model_id"),
+    ("class", "model_class"),
+    ("status", "status"),
+)
+
+#: Statuses a user can set from the panel (``trained`` only comes from training).
+SETTABLE_STATUSES = ("saved", "production", "archived")
+
+_NBSP = "\u00a0"  # padding that a <select> does not collapse
+_STYLE = """<style>
+.jms-browser select, .jms-browser .jms-browser-header {
+  font-family: var(--jp-code-font-family, monospace);
+  font-size: var(--jp-code-font-size, 12px);
+}
+.jms-browser .jms-browser-header { white-space: pre; padding: 0 0 0 6px; font-weight: 600; }
+</style>"""
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def user_namespace() -> dict[str, Any] | None:
+    """The running IPython shell's ``user_ns``, or None outside IPython."""
+    if "IPython" not in sys.modules:
+        return None
+    shell = sys.modules["IPython"].get_ipython()
+    return None if shell is None else shell.user_ns
+
+
+def resolve_service(service: ModelService | None) -> ModelService:
+    """``service``, or a new ``ModelService()`` on ``./models`` when None."""
+    if service is not None:
+        return service
+    from ..service import ModelService
+
+    return ModelService()
+
+
+def lookup(namespace: Mapping[str, Any], name: str, what: str) -> Any:
+    """The variable ``name`` of the notebook namespace, or an `InvalidInputError` saying what to do."""
+    name = name.strip()
+    if not name:
+        raise InvalidInputError(f"Type the name of the {what} variable first.")
+    if name not in namespace:
+        raise InvalidInputError(
+            f"No variable {name!r} in the notebook namespace; define it in a cell or type "
+            f"the name of an existing {what} variable."
+        )
+    return namespace[name]
+
+
+def show_bundle(out: widgets.Output, bundle: Mapping[str, Any]) -> None:
+    """Append a MIME bundle to ``out`` (what ``append_display_data`` stores).
+
+    Writing the output dictionary directly needs no IPython shell, so it works
+    the same in a kernel, in a test and in a benchmark.
+    """
+    out.outputs += ({"output_type": "display_data", "data": dict(bundle), "metadata": {}},)
+
+
+def show_rich(out: widgets.Output, result: Any) -> None:
+    """Append a display result (``_repr_mimebundle_``) to ``out``."""
+    show_bundle(out, result._repr_mimebundle_())
+
+
+def png_bundle(png: bytes, text: str) -> dict[str, str]:
+    """A MIME bundle of a PNG chart with its text fallback."""
+    return {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": text}
+
+
+class ActionRunner:
+    """Run panel actions: buttons disabled while busy, one-line results, readable errors.
+
+    A `ModelServiceError` shows its message only; any other exception shows
+    its one-line summary followed by the traceback (nothing is hidden).
+    Warnings raised during the action are shown as ``warning: ...`` lines.
+    """
+
+    def __init__(self, message: widgets.Output, buttons: Sequence[widgets.Button],
+                 after: Any = None) -> None:
+        self.message = message
+        self.buttons = list(buttons)
+        self.after = after  # called with no argument when an action ends (re-enables buttons)
+        self.busy = False
+
+    def say(self, line: str) -> None:
+        self.message.append_stdout(line.rstrip("\n") + "\n")
+
+    def error(self, line: str) -> None:
+        self.message.append_stderr(line.rstrip("\n") + "\n")
+
+    @contextmanager
+    def run(self, clear: bool = True) -> Iterator[None]:
+        if clear:
+            self.message.outputs = ()
+        self.busy = True
+        for button in self.buttons:
+            button.disabled = True
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                yield
+            seen: set[str] = set()
+            for w in caught:
+                text = str(w.message)
+                if text not in seen:
+                    seen.add(text)
+                    self.error(f"warning: {text}")
+        except ModelServiceError as err:
+            self.error(f"Error: {err}")
+        except Exception as err:  # a bug or a library error: say it, keep the traceback visible
+            self.error(f"Error ({type(err).__name__}): {err}")
+            self.message.append_stderr("".join(traceback.format_exception(err)))
+        finally:
+            self.busy = False
+            for button in self.buttons:
+                button.disabled = False
+            if self.after is not None:
+                self.after()
+
+
+def message_text(out: widgets.Output) -> str:
+    """Every stream text of an ``Output`` widget, concatenated (for tests and scripts)."""
+    return "".join(o.get("text", "") for o in out.outputs if o.get("output_type") == "stream")
+
+
+# ----------------------------------------------------------------------------- table cells
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _short_date(value: Any) -> str:
+    if isinstance(value, str) and len(value) >= 16 and value[10] == "T":
+        return value[:10] + " " + value[11:16]
+    return format_value(value)
+
+
+#: (title, row → cell text, max width, right-aligned) of the table columns.
+_COLUMNS = (
+    ("model", lambda r: str(r["model_id"]), 28, False),
+    ("ver", lambda r: str(r["version"]), 5, True),
+    ("class", lambda r: str(r["model_class"]), 28, False),
+    ("status", lambda r: str(r["status"]), 10, False),
+    ("train", lambda r: format_value(r.get("train_score")), 9, True),
+    ("validation", lambda r: format_value(r.get("validation_score")), 10, True),
+    ("trained", lambda r: _short_date(r.get("training_date")), 16, False),
+)
+
+
+def table_lines(rows: Sequence[Mapping[str, Any]]) -> tuple[str, list[str]]:
+    """The header and one line per row, aligned in columns with non-breaking spaces."""
+    cells = [[_fit(get(r), cap) for _, get, cap, _ in _COLUMNS] for r in rows]
+    widths = [max([len(title)] + [len(c[j]) for c in cells]) for j, (title, *_) in enumerate(_COLUMNS)]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if right else v.ljust(w)
+                 for v, w, (_, _, _, right) in zip(values, widths, _COLUMNS)]
+        return "  ".join(parts).rstrip().replace(" ", _NBSP)
+
+    return line([title for title, *_ in _COLUMNS]), [line(c) for c in cells]
+
+
+# ----------------------------------------------------------------------------- details
+
+
+def _flat(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k}: {format_value(v)}" for k, v in value.items()) or "—"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_value(v) for v in value) or "—"
+    return format_value(value)
+
+
+def _section(title: str, items: Mapping[str, Any]) -> str:
+    body = html_kv_table({k: _flat(v) for k, v in items.items()}) if items else (
+        '<div class="jms-muted">none</div>')
+    return (f'<div class="jms-section"><div class="jms-section-title">{html.escape(title)}</div>'
+            f"{body}</div>")
+
+
+def details_html(row: Mapping[str, Any], history: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The details of one registry row as scoped, escaped HTML."""
+    ref = f"{row['model_id']}:{row['version']}"
+    status = str(row.get("status"))
+    title = (f'<div class="jms-title">{html.escape(ref)} — {html.escape(str(row["model_class"]))} '
+             f'<span class="jms-badge jms-status-{html.escape(status, quote=True)}">'
+             f"{html.escape(status)}</span></div>")
+    subtitle = (f'<div class="jms-subtitle">{html.escape(str(row.get("task_type") or "task unknown"))}'
+                f", trained {html.escape(_short_date(row.get('training_date')))}</div>")
+    scoring = row.get("scoring") or "score"
+    scores: dict[str, Any] = {
+        f"train {scoring}": row.get("train_score"),
+        f"validation {scoring}": row.get("validation_score"),
+    }
+    cv = row.get("cv_scores") or {}
+    if cv:
+        scores[f"CV {cv.get('scoring') or scoring}"] = (
+            f"{format_value(cv.get('mean_score'))} ± {format_value(cv.get('std_score'))} "
+            f"({cv.get('cv_folds', len(cv.get('cv_scores') or []))} folds)")
+    for name, value in (row.get("metrics") or {}).items():
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            scores[f"test {name}"] = value
+    file_items: dict[str, Any] = {}
+    if row.get("file_path"):
+        size = row.get("file_bytes")
+        file_items = {
+            "file": row["file_path"],
+            "format": row.get("file_format"),
+            "size": f"{size:,} bytes" if isinstance(size, int) else size,
+            "sha256": (row.get("file_sha256") or "")[:16] + "…",
+        }
+    provenance = {
+        "training samples": row.get("training_samples"),
+        "validation samples": row.get("validation_samples"),
+        "features": row.get("feature_count"),
+        "fit time": f"{row['fit_seconds']:.3f} s" if row.get("fit_seconds") is not None else None,
+        "data": row.get("data_fingerprint"),
+        "source": row.get("source"),
+        "environment": row.get("environment"),
+        "parent": row.get("parent"),
+        "tags": row.get("tags"),
+        **file_items,
+    }
+    provenance = {k: v for k, v in provenance.items() if v not in (None, {}, "")}
+    events = {
+        _short_date(e.get("at")): f"{e.get('event')}: {e.get('from_status') or '—'} → "
+        f"{e.get('to_status') or '—'} ({e.get('actor')})"
+        for e in list(history)[-6:]
+    }
+    sections = (_section("Parameters", row.get("model_params") or {})
+                + _section("Scores", scores) + _section("Provenance", provenance)
+                + _section("History", events))
+    return (f'<div class="jms jms-details"><style>{css()}</style>{title}{subtitle}'
+            f'<div class="jms-row">{sections}</div></div>')
+
+
+# ----------------------------------------------------------------------------- the panel
+
+
+class RegistryBrowser(widgets.VBox):
+    """Browse and manage the registry: search, filter, sort, page, inspect and act.
+
+    Parameters
+    ----------
+    service : ModelService, optional
+        The registry to browse; a ``ModelService()`` on ``./models`` when None.
+    namespace : dict, optional
+        Where *Load* puts models and where *Compare* finds ``X`` / ``y``;
+        IPython's ``user_ns`` when running in IPython, else a new dict.
+    page_size : int, default 15
+        Rows per page (the table queries one page at a time).
+
+    Attributes
+    ----------
+    rows_ : list of dict
+        The registry rows of the page on screen.
+    total_ : int
+        How many versions match the filters.
+    page : int
+        The page on screen, from 0.
+
+    Examples
+    --------
+    >>> from jupyter_modelservice.widgets import RegistryBrowser   # doctest: +SKIP
+    >>> RegistryBrowser(service)                                   # doctest: +SKIP
+    """
+
+    def __init__(self, service: ModelService | None = None, *,
+                 namespace: MutableMapping[str, Any] | None = None, page_size: int = 15) -> None:
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, got {page_size}.")
+        self.service = resolve_service(service)
+        if namespace is None:
+            namespace = user_namespace()
+        self.namespace: MutableMapping[str, Any] = {} if namespace is None else namespace
+        self.page_size = page_size
+        self.page = 0
+        self.total_ = 0
+        self.rows_: list[dict[str, Any]] = []
+        self._importance: dict[tuple[str, str | None], Any] = {}
+        self._pending_delete: tuple[str, ...] = ()
+        self._updating = False
+
+        w = widgets
+        self.search = w.Text(placeholder="search id or class, then Enter", continuous_update=False,
+                             description="Search", layout=w.Layout(width="280px"))
+        self.status_filter = w.Dropdown(options=STATUS_FILTERS, value="all", description="Status",
+                                        layout=w.Layout(width="210px"))
+        self.sort = w.Dropdown(options=SORTS, value="-training_date", description="Sort by",
+                               layout=w.Layout(width="300px"))
+        self.refresh_button = w.Button(description="Refresh", icon="refresh",
+                                       layout=w.Layout(width="90px"))
+        self.header = w.HTML()
+        self.header.add_class("jms-browser-header")
+        self.table = w.SelectMultiple(options=[], rows=page_size, layout=w.Layout(width="100%"))
+        self.prev_button = w.Button(description="◀ prev", layout=w.Layout(width="80px"))
+        self.next_button = w.Button(description="next ▶", layout=w.Layout(width="80px"))
+        self.page_label = w.Label()
+        self.load_name = w.Text(value="model", description="as", placeholder="variable name",
+                                layout=w.Layout(width="180px"))
+        self.load_button = w.Button(description="Load", icon="download", button_style="info")
+        self.new_status = w.Dropdown(options=SETTABLE_STATUSES, value="production",
+                                     layout=w.Layout(width="120px"))
+        self.status_button = w.Button(description="Set status → production", button_style="success",
+                                      layout=w.Layout(width="210px"))
+        self.delete_button = w.Button(description="Delete", icon="trash", button_style="danger")
+        self.confirm_button = w.Button(description="Confirm delete", button_style="danger",
+                                       layout=w.Layout(display="none"))
+        self.cancel_button = w.Button(description="Cancel", layout=w.Layout(display="none"))
+        self.x_name = w.Text(value="X_test", description="X", layout=w.Layout(width="180px"))
+        self.y_name = w.Text(value="y_test", description="y", layout=w.Layout(width="180px"))
+        self.compare_button = w.Button(description="Compare selected", icon="balance-scale")
+        self.message = w.Output()
+        self.details = w.Output()
+        self.comparison = w.Output()
+
+        self.actions = ActionRunner(
+            self.message,
+            [self.refresh_button, self.prev_button, self.next_button, self.load_button,
+             self.status_button, self.delete_button, self.confirm_button, self.cancel_button,
+             self.compare_button],
+            after=self._sync_buttons,
+        )
+        super().__init__(children=[
+            w.HTML(_STYLE),
+            w.HBox([self.search, self.status_filter, self.sort, self.refresh_button]),
+            self.header,
+            self.table,
+            w.HBox([self.prev_button, self.page_label, self.next_button]),
+            w.HBox([self.load_name, self.load_button, self.new_status, self.status_button,
+                    self.delete_button, self.confirm_button, self.cancel_button]),
+            w.HBox([self.x_name, self.y_name, self.compare_button]),
+            self.message,
+            self.details,
+            self.comparison,
+        ])
+        self.add_class("jms-browser")
+
+        for control in (self.search, self.status_filter, self.sort):
+            control.observe(self._on_filter, names="value")
+        self.table.observe(self._on_select, names="value")
+        self.new_status.observe(self._on_new_status, names="value")
+        self.refresh_button.on_click(lambda _: self._navigate(self.page))
+        self.prev_button.on_click(lambda _: self._navigate(self.page - 1))
+        self.next_button.on_click(lambda _: self._navigate(self.page + 1))
+        self.load_button.on_click(self._on_load)
+        self.status_button.on_click(self._on_set_status)
+        self.delete_button.on_click(self._on_delete)
+        self.confirm_button.on_click(self._on_confirm_delete)
+        self.cancel_button.on_click(lambda _: self._cancel_delete())
+        self.compare_button.on_click(self._on_compare)
+        with self.actions.run(clear=False):
+            self.refresh()
+
+    # -- state -------------------------------------------------------------
+    @property
+    def selected(self) -> tuple[str, ...]:
+        """``"model_id:version"`` of the selected rows."""
+        return tuple(self.table.value)
+
+    @property
+    def page_count(self) -> int:
+        """Number of pages (at least 1)."""
+        return max(1, -(-self.total_ // self.page_size))
+
+    def _filters(self) -> dict[str, Any]:
+        status = self.status_filter.value
+        return {"status": None if status == "all" else status,
+                "search": self.search.value.strip() or None}
+
+    def refresh(self) -> None:
+        """Query the page on screen again (keeping the selection when it is still there)."""
+        registry = self.service.registry
+        filters = self._filters()
+        self.total_ = registry.count(**filters)
+        self.page = min(max(self.page, 0), self.page_count - 1)
+        self.rows_ = registry.list(**filters, order_by=self.sort.value, limit=self.page_size,
+                                   offset=self.page * self.page_size)
+        header, lines = table_lines(self.rows_)
+        refs = [f"{r['model_id']}:{r['version']}" for r in self.rows_]
+        keep = tuple(ref for ref in self.selected if ref in refs)
+        self._updating = True
+        try:
+            self.header.value = html.escape(header)
+            self.table.options = list(zip(lines, refs))
+            self.table.value = keep
+        finally:
+            self._updating = False
+        noun = "version" if self.total_ == 1 else "versions"
+        self.page_label.value = (f"page {self.page + 1} of {self.page_count} "
+                                 f"({self.total_:,} {noun})")
+        self._show_details()
+        self._sync_buttons()
+
+    def _sync_buttons(self) -> None:
+        if self.actions.busy:
+            return
+        n = len(self.selected)
+        self.prev_button.disabled = self.page <= 0
+        self.next_button.disabled = self.page >= self.page_count - 1
+        self.load_button.disabled = n != 1
+        self.status_button.disabled = n == 0
+        self.delete_button.disabled = n == 0
+        self.compare_button.disabled = n == 0
+
+    # -- handlers ------------------------------------------------------------
+    def _on_filter(self, change: dict[str, Any]) -> None:
+        with self.actions.run(clear=False):
+            self.page = 0
+            self.refresh()
+
+    def _navigate(self, page: int) -> None:
+        with self.actions.run(clear=False):
+            self.page = page
+            self.refresh()
+
+    def _on_select(self, change: dict[str, Any]) -> None:
+        if self._updating:
+            return
+        self._cancel_delete()
+        with self.actions.run(clear=False):
+            self._show_details()
+
+    def _on_new_status(self, change: dict[str, Any]) -> None:
+        self.status_button.description = f"Set status → {change['new']}"
+
+    def _on_load(self, _button: Any = None) -> None:
+        self._cancel_delete()
+        with self.actions.run():
+            if len(self.selected) != 1:
+                raise InvalidInputError("Select exactly one version to load.")
+            name = self.load_name.value.strip()
+            if not name.isidentifier() or keyword.iskeyword(name):
+                raise InvalidInputError(
+                    f"{name!r} is not a valid Python variable name; type a name such as 'model'.")
+            ref = self.selected[0]
+            self.service.load_model(ref)
+            self.namespace[name] = self.service.current_model
+            self.actions.say(f"Loaded {ref} ({type(self.service.current_model).__name__}) "
+                             f"as {name!r}.")
+
+    def _on_set_status(self, _button: Any = None) -> None:
+        self._cancel_delete()
+        status = self.new_status.value
+        with self.actions.run():
+            try:
+                changes = []
+                for ref in self.selected:
+                    before = self.service.get_model_metadata(ref)["status"]
+                    self.service.update_model_metadata(ref, {"status": status})
+                    changes.append(f"{ref}: {before} → {status}")
+                if not changes:
+                    raise InvalidInputError("Select one or more versions first.")
+                self.actions.say("; ".join(changes) + ".")
+            finally:
+                self.refresh()
+
+    def _on_delete(self, _button: Any = None) -> None:
+        with self.actions.run():
+            if not self.selected:
+                raise InvalidInputError("Select one or more versions first.")
+            self._pending_delete = self.selected
+            self.confirm_button.layout.display = None
+            self.cancel_button.layout.display = None
+            self.actions.say(f"Delete {', '.join(self._pending_delete)} and the model file(s)? "
+                             "Click 'Confirm delete' to proceed.")
+
+    def _on_confirm_delete(self, _button: Any = None) -> None:
+        refs, self._pending_delete = self._pending_delete, ()
+        self._cancel_delete()
+        with self.actions.run():
+            try:
+                if not refs:
+                    raise InvalidInputError("Nothing to delete: click Delete first.")
+                deleted = []
+                for ref in refs:
+                    self.service.delete_model(ref)
+                    deleted.append(ref)
+                self.actions.say(f"Deleted {', '.join(deleted)}.")
+            finally:
+                self.refresh()
+
+    def _cancel_delete(self) -> None:
+        self._pending_delete = ()
+        self.confirm_button.layout.display = "none"
+        self.cancel_button.layout.display = "none"
+
+    def _on_compare(self, _button: Any = None) -> None:
+        self._cancel_delete()
+        with self.actions.run():
+            try:
+                refs = self.selected
+                if not refs:
+                    raise InvalidInputError("Select the versions to compare first.")
+                X = lookup(self.namespace, self.x_name.value, "X (test features)")
+                y = lookup(self.namespace, self.y_name.value, "y (test target)")
+                from ..display import ComparisonResult
+
+                result = ComparisonResult(self.service.compare_models(refs, X, y))
+                self.comparison.outputs = ()
+                show_rich(self.comparison, result)
+                self.actions.say(
+                    f"Compared {len(refs)} version(s) on {self.x_name.value.strip()}/"
+                    f"{self.y_name.value.strip()}: best {result.best} by {result.sort_by}.")
+            finally:
+                self.refresh()
+
+    # -- details -------------------------------------------------------------
+    def _show_details(self) -> None:
+        self.details.outputs = ()
+        refs = self.selected
+        if not refs:
+            return
+        if len(refs) > 1:
+            self.details.append_stdout(f"{len(refs)} versions selected: {', '.join(refs)}\n")
+            return
+        ref = refs[0]
+        row = self.service.get_model_metadata(ref)
+        history = self.service.model_history(ref)
+        show_bundle(self.details, {"text/html": details_html(row, history),
+                                   "text/plain": f"{ref} ({row['model_class']}, {row['status']})"})
+        chart = self._importance_chart(ref, row)
+        if isinstance(chart, str):
+            self.details.append_stdout(chart + "\n")
+        elif chart is not None:
+            show_bundle(self.details, chart)
+
+    def _importance_chart(self, ref: str, row: Mapping[str, Any]) -> dict[str, str] | str | None:
+        """The importance chart of ``ref`` (cached per file), a reason it has none, or None."""
+        key = (ref, row.get("file_sha256"))
+        if key not in self._importance:
+            self._importance[key] = self._draw_importance(ref, row)
+        return self._importance[key]
+
+    def _draw_importance(self, ref: str, row: Mapping[str, Any]) -> dict[str, str] | str | None:
+        from ..display import ImportanceResult
+
+        try:
+            with warnings.catch_warnings():
+                # "no importances" is reported below; other warnings reach the message line
+                warnings.simplefilter("ignore", NoImportanceWarning)
+                importances = self.service.get_feature_importance(model_id=ref)
+        except ModelServiceError as err:
+            return f"No importance chart: {err}"
+        if not importances:
+            return f"No importance chart: {row['model_class']} has no feature importances or coefficients."
+        result = ImportanceResult(importances, ref=ref, top=15)
+        png = result.to_png()
+        return None if png is None else png_bundle(png, result.to_text())
