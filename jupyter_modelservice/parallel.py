@@ -1,12 +1,15 @@
 """Where cross-validation folds and multi-model work run: local joblib or a Dask cluster.
 
 ``ModelService(parallel_backend="dask", scheduler="tcp://host:8786")`` runs CV
-folds on the cluster through joblib's Dask backend; an already active
-``joblib.parallel_config(backend=...)`` is honoured as it is.
+folds and comparisons on the cluster through joblib's Dask backend; an
+already active ``joblib.parallel_config(backend=...)`` is honoured as it is.
+Work is split the same way whatever the backend (the folds are computed
+before anything is sent), so results equal a local run with the same seeds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -18,7 +21,16 @@ BACKENDS = (None, "loky", "threading", "dask")
 
 
 class ParallelConfig:
-    """The joblib backend to run work under; the Dask client is created on first use."""
+    """The joblib backend to run work under; the Dask client is created on first use.
+
+    Parameters
+    ----------
+    backend : {None, "loky", "threading", "dask"}
+        None leaves the choice to the active ``joblib.parallel_config``.
+    scheduler : str or distributed.Client, optional
+        For ``"dask"``: a scheduler address, a client, or None for the
+        client that is already running (``distributed.default_client()``).
+    """
 
     def __init__(self, backend: str | None = None, scheduler: Any = None) -> None:
         if backend not in BACKENDS:
@@ -28,6 +40,10 @@ class ParallelConfig:
         self.backend = backend
         self.scheduler = scheduler
         self._client: Any = None
+        self._owns_client = False
+
+    def __repr__(self) -> str:
+        return f"ParallelConfig(backend={self.backend!r}, scheduler={self.scheduler!r})"
 
     def context(self) -> AbstractContextManager[Any]:
         """A context manager activating the backend (a no-op for the default)."""
@@ -36,11 +52,26 @@ class ParallelConfig:
         import joblib
 
         if self.backend == "dask":
-            self.client()
+            # Name the client explicitly: another client may be the process default.
+            return joblib.parallel_config(backend="dask", client=self.client())
         return joblib.parallel_config(backend=self.backend)
 
+    def starmap(self, func: Callable[..., Any], args: Iterable[tuple[Any, ...]], *,
+                n_jobs: int | None = None) -> Iterator[Any]:
+        """``func(*a)`` for each tuple of ``args`` under the backend, yielded in order.
+
+        Under the default (no backend, no active ``parallel_config``) the calls
+        run one after the other in this process, as a plain loop would.
+        """
+        from joblib import Parallel, delayed
+
+        with self.context():
+            yield from Parallel(n_jobs=n_jobs, return_as="generator")(
+                delayed(func)(*a) for a in args
+            )
+
     def client(self) -> Any:
-        """The ``distributed.Client`` (connects to ``scheduler`` or the default one)."""
+        """The ``distributed.Client`` (connects to ``scheduler`` or the running one)."""
         if self._client is None:
             try:
                 from distributed import Client
@@ -51,7 +82,14 @@ class ParallelConfig:
             if isinstance(self.scheduler, Client):
                 self._client = self.scheduler
             elif self.scheduler is not None:
-                self._client = Client(self.scheduler)
+                try:
+                    self._client = Client(self.scheduler, set_as_default=False)
+                except OSError as err:
+                    raise InvalidInputError(
+                        f"Cannot reach the Dask scheduler {self.scheduler!r}: {err}. Check the "
+                        "address (tcp://host:8786) and that the scheduler is running."
+                    ) from err
+                self._owns_client = True
             else:
                 from distributed import default_client
 
@@ -65,11 +103,8 @@ class ParallelConfig:
         return self._client
 
     def close(self) -> None:
-        """Close a client this object created."""
-        if self._client is not None and not _same(self._client, self.scheduler):
+        """Close the client if this object connected it; a client it was given stays open."""
+        if self._client is not None and self._owns_client:
             self._client.close()
         self._client = None
-
-
-def _same(client: Any, scheduler: Any) -> bool:
-    return client is scheduler
+        self._owns_client = False

@@ -347,7 +347,7 @@ class ModelService:
         Rows are sorted best first (accuracy or R²). Mixing classification and
         regression models raises `IncompatibleModelsError`.
         """
-        from .evaluation import check_same_task, comparison_frame
+        from .evaluation import check_same_task, comparison_frame, evaluate_estimator
 
         if isinstance(model_ids, str):
             model_ids = [model_ids]
@@ -356,9 +356,19 @@ class ModelService:
             raise InvalidInputError("compare_models needs at least one model id.")
         rows = [self._row(ref) for ref in refs]
         check_same_task(rows)
+        X_test, y_test = training.check_xy(X_test, y_test)
+        jobs = []
+        for ref, row in zip(refs, rows):
+            estimator = self._estimator(ref, row)
+            task = row.get("task_type") or training.infer_task(estimator, y_test)
+            jobs.append((estimator, X_test, y_test, task))
         results = []
-        for done, (ref, row) in enumerate(zip(refs, rows), 1):
-            results.append(self._evaluate(ref, row, self._estimator(ref, row), X_test, y_test, None))
+        # The evaluations run under the parallel backend (a Dask cluster if set); rows are written here.
+        evaluated = self.parallel.starmap(evaluate_estimator, jobs)
+        for done, (ref, row, metrics) in enumerate(zip(refs, rows, evaluated), 1):
+            self._update_row(ref, {"metrics": metrics})
+            results.append({"model_id": ref.model_id, "version": ref.version,
+                            "model_class": row["model_class"], **metrics})
             if progress is not None:
                 progress(done, len(refs))
         return comparison_frame(results)

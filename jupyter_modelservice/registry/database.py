@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import json
+import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
@@ -30,6 +32,7 @@ _SORTABLE = frozenset(
      "status", "training_samples", "feature_count", "fit_seconds", "file_bytes"]
 )
 _SCHEMA_LOCK_KEY = 0x6D6F64656C737663  # "modelsvc": serializes schema creation on PostgreSQL
+_EVENT_FIELDS = ("model_id", "version", "event", "from_status", "to_status", "actor", "at", "details")
 
 
 def utcnow() -> str:
@@ -68,6 +71,11 @@ class Registry:
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
+        if not url.startswith("sqlite"):
+            # Long notebook sessions outlive idle server connections; PostgreSQL's json
+            # type refuses NaN / Infinity, which are stored as null there.
+            engine_kwargs.setdefault("pool_pre_ping", True)
+            engine_kwargs.setdefault("json_serializer", _json_dumps_finite)
         try:
             self.engine = sa.create_engine(url, **engine_kwargs)
         except (sa.exc.ArgumentError, ImportError) as err:
@@ -151,8 +159,7 @@ class Registry:
         values.setdefault("training_date", utcnow())
         values.setdefault("status", "trained")
         with self.atomic() as conn:
-            if self.dialect == "postgresql":
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_advisory_key(model_id))))
+            self._lock(conn, model_id)
             version = (self._latest(conn, model_id) or 0) + 1
             values["version"] = version
             conn.execute(model_metadata.insert().values(values))
@@ -167,8 +174,7 @@ class Registry:
         """
         values = _clean(values)
         with self.atomic() as conn:
-            if self.dialect == "postgresql":
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_advisory_key(model_id))))
+            self._lock(conn, model_id)
             current = self._get(conn, model_id, version)
             new_status = values.get("status")
             if new_status is not None and new_status != current["status"]:
@@ -205,6 +211,7 @@ class Registry:
     def delete(self, model_id: str, version: int | None = None) -> list[dict[str, Any]]:
         """Delete one version (or every version) and return the deleted rows."""
         with self.atomic() as conn:
+            self._lock(conn, model_id)
             where = [model_metadata.c.model_id == model_id]
             if version is not None:
                 where.append(model_metadata.c.version == version)
@@ -215,6 +222,40 @@ class Registry:
             for row in rows:
                 self._event(conn, model_id, row["version"], "deleted", row["status"], None)
         return rows
+
+    def import_version(self, row: Mapping[str, Any],
+                       history: Iterable[Mapping[str, Any]] = ()) -> bool:
+        """Insert a row that keeps its version number, with its recorded history.
+
+        Used to copy a registry elsewhere (:func:`jupyter_modelservice.migrate.migrate_registry`):
+        ``row`` must carry ``model_id`` and ``version``; ``history`` rows are
+        events as returned by :meth:`events` and keep their actor and time.
+        Returns False, writing nothing, when that version already exists.
+        """
+        values = _clean(row)
+        model_id, version = values["model_id"], int(values["version"])
+        with self.atomic() as conn:
+            self._lock(conn, model_id)
+            exists = conn.execute(
+                sa.select(model_metadata.c.version).where(
+                    model_metadata.c.model_id == model_id, model_metadata.c.version == version)
+            ).first()
+            if exists is not None:
+                return False
+            conn.execute(model_metadata.insert().values(values))
+            records = [{k: e.get(k) for k in _EVENT_FIELDS} for e in history]
+            if records:
+                conn.execute(events.insert(), records)
+        return True
+
+    def _lock(self, conn: sa.Connection, model_id: str) -> None:
+        """Serialize writers of one model id until the transaction ends (PostgreSQL).
+
+        SQLite needs nothing here: ``BEGIN IMMEDIATE`` already holds the
+        database's single write lock.
+        """
+        if self.dialect == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_advisory_key(model_id))))
 
     def _event(self, conn: sa.Connection, model_id: str, version: int, event: str,
                from_status: str | None, to_status: str | None,
@@ -347,6 +388,24 @@ class Registry:
             query = query.where(events.c.version == version)
         with self.atomic(write=False) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json_dumps_finite(value: Any) -> str:
+    """JSON text for servers that follow the JSON standard: NaN and ±Infinity become null."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), allow_nan=False)
 
 
 def _escape_like(text: str) -> str:
