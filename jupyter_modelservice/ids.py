@@ -1,24 +1,46 @@
-"""Model ids, versions and ``"id:version"`` references.
+"""Model ids, versions, ``"id:version"`` references and search text.
 
-Ids become folder names and SQL values, so they are checked before any I/O:
-``^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$``, no ``..``, no trailing ``.``, no
-Windows device name (``CON``, ``NUL``, ``COM1`` ... with or without extension).
+Ids become folder names, file names and SQL values, so they are checked
+before any I/O: ``^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`` (ASCII only), no
+``..``, no trailing ``.``, no Windows device name (``CON``, ``NUL``, ``COM1``
+... with or without extension). That one rule shuts out every way of leaving
+the models folder or confusing a file system: separators of any kind
+(``/``, ``\\``, look-alikes such as ``∕``), percent-encoded text (``%2e%2e``),
+absolute paths, drive letters and URLs (``:``), control characters, spaces,
+non-ASCII look-alikes and non-NFC text, and SQL or shell metacharacters.
+The error says which rule a rejected id broke.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from datetime import datetime, timezone
 from typing import NamedTuple
 
-from .exceptions import InvalidModelIdError
+from .exceptions import InvalidInputError, InvalidModelIdError
 
-__all__ = ["ModelRef", "generate_model_id", "parse_ref", "validate_model_id", "validate_version"]
+__all__ = [
+    "ID_RULE",
+    "MAX_ID_LENGTH",
+    "MAX_SEARCH_LENGTH",
+    "ModelRef",
+    "generate_model_id",
+    "parse_ref",
+    "validate_model_id",
+    "validate_search",
+    "validate_version",
+]
 
+MAX_ID_LENGTH = 128
+MAX_VERSION = 10**9 - 1
+MAX_SEARCH_LENGTH = 200
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+_VERSION_RE = re.compile(r"[1-9][0-9]{0,8}")
 _WINDOWS_DEVICES = frozenset(
-    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$"]
     + [f"COM{i}" for i in range(10)]
     + [f"LPT{i}" for i in range(10)]
 )
@@ -35,8 +57,32 @@ class ModelRef(NamedTuple):
         return self.model_id if self.version is None else f"{self.model_id}:{self.version}"
 
 
+def _describe(char: str) -> str:
+    """A readable description of one character, e.g. ``'а' (U+0430 CYRILLIC SMALL LETTER A)``."""
+    label = f"U+{ord(char):04X} {unicodedata.name(char, '')}".rstrip()
+    visible = char.isprintable() and not char.isspace() and not unicodedata.combining(char)
+    return f"{char!r} ({label})" if visible else label
+
+
+def _bad_char_reason(char: str) -> str:
+    if char in "/\\":
+        return f"contains the path separator {char!r}"
+    if char == ":":
+        return "contains ':' (drive letters, URLs and 'id:version' references are not ids)"
+    if char == "%":
+        return "contains '%' (percent-encoded text is not decoded; write the plain name)"
+    if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+        return f"contains the control or invisible character {_describe(char)}"
+    if char.isspace():
+        return f"contains the white-space character {_describe(char)}"
+    if ord(char) > 127:
+        return (f"contains the non-ASCII character {_describe(char)} (ids are plain ASCII, so "
+                "look-alike letters and unnormalized text cannot pass for another id)")
+    return f"contains {char!r}, which is not allowed"
+
+
 def validate_model_id(model_id: object) -> str:
-    """Return ``model_id`` unchanged if it is a safe id, else raise `InvalidModelIdError`.
+    """Return ``model_id`` (as a plain ``str``) if it is a safe id, else raise `InvalidModelIdError`.
 
     >>> validate_model_id("rf_baseline-2.1")
     'rf_baseline-2.1'
@@ -45,11 +91,22 @@ def validate_model_id(model_id: object) -> str:
         raise InvalidModelIdError(
             f"model_id must be a string, not {type(model_id).__name__}; use {ID_RULE}."
         )
-    if not _ID_RE.fullmatch(model_id):
-        raise InvalidModelIdError(f"Invalid model_id {model_id!r}: use {ID_RULE}.")
+    model_id = str.__str__(model_id)  # a str subclass cannot smuggle in other behaviour
+    if _ID_RE.fullmatch(model_id) is None:
+        if not model_id:
+            reason = "is empty"
+        elif len(model_id) > MAX_ID_LENGTH:
+            reason = f"is {len(model_id)} characters long (at most {MAX_ID_LENGTH})"
+        else:
+            bad = next((c for c in model_id if c not in _ID_CHARS), None)
+            reason = (_bad_char_reason(bad) if bad is not None
+                      else f"starts with {model_id[0]!r} instead of a letter or digit")
+        raise InvalidModelIdError(f"Invalid model_id {_shorten(model_id)}: it {reason}; use {ID_RULE}.")
     if ".." in model_id or model_id.endswith("."):
+        reason = "contains '..'" if ".." in model_id else "ends with '.'"
         raise InvalidModelIdError(
-            f"Invalid model_id {model_id!r}: '..' and a trailing '.' are not allowed."
+            f"Invalid model_id {model_id!r}: it {reason}, which names another folder on some "
+            f"file systems; use {ID_RULE}."
         )
     if model_id.split(".", 1)[0].upper() in _WINDOWS_DEVICES:
         raise InvalidModelIdError(
@@ -58,22 +115,41 @@ def validate_model_id(model_id: object) -> str:
     return model_id
 
 
+def _shorten(text: str, limit: int = 60) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 5] + "...'" + f" ({len(text)} characters)"
+
+
 def validate_version(version: object) -> int:
-    """Return ``version`` as an int if it is a positive integer (or its decimal string)."""
+    """Return ``version`` as an int if it is a positive integer (or its decimal string).
+
+    Booleans, floats, signs, spaces, leading zeros and non-ASCII digits are refused.
+
+    >>> validate_version("3")
+    3
+    """
     if isinstance(version, bool):
         raise InvalidModelIdError(f"Invalid version {version!r}: use a positive integer.")
-    if isinstance(version, str) and re.fullmatch(r"[1-9][0-9]{0,8}", version):
-        return int(version)
-    if isinstance(version, int) and not isinstance(version, bool) and 0 < version < 10**9:
-        return int(version)
-    try:  # numpy integers
+    if isinstance(version, str):
+        if _VERSION_RE.fullmatch(version):
+            return int(version)
+    elif isinstance(version, int):
+        if 0 < version <= MAX_VERSION:
+            return int(version)
+    else:
         import numbers
 
-        if isinstance(version, numbers.Integral) and 0 < int(version) < 10**9:
-            return int(version)
-    except TypeError:  # pragma: no cover - defensive
-        pass
-    raise InvalidModelIdError(f"Invalid version {version!r}: use a positive integer such as 1 or 3.")
+        if isinstance(version, numbers.Integral):  # numpy integers
+            try:
+                value = int(version)
+            except (TypeError, ValueError):  # pragma: no cover - defensive
+                value = 0
+            if 0 < value <= MAX_VERSION:
+                return value
+    raise InvalidModelIdError(
+        f"Invalid version {_shorten(version) if isinstance(version, str) else repr(version)[:60]}: "
+        "use a positive integer such as 1 or 3."
+    )
 
 
 def parse_ref(ref: object, version: object = None) -> ModelRef:
@@ -84,12 +160,14 @@ def parse_ref(ref: object, version: object = None) -> ModelRef:
     """
     if isinstance(ref, ModelRef):
         model_id, ref_version = ref
+        if ref_version is not None:
+            ref_version = validate_version(ref_version)
     elif isinstance(ref, str) and ":" in ref:
         model_id, _, text = ref.rpartition(":")
         ref_version = validate_version(text)
     else:
         model_id, ref_version = ref, None
-    validate_model_id(model_id)
+    model_id = validate_model_id(model_id)
     if version is not None:
         version = validate_version(version)
         if ref_version is not None and ref_version != version:
@@ -98,6 +176,37 @@ def parse_ref(ref: object, version: object = None) -> ModelRef:
             )
         ref_version = version
     return ModelRef(model_id, ref_version)
+
+
+def validate_search(search: object) -> str | None:
+    """Return search text that is safe to match against ids and class names.
+
+    The text is matched literally (``%``, ``_``, quotes and backslashes have no
+    special meaning). None and ``""`` mean "no filter" (None is returned).
+    Control characters and unencodable text (lone surrogates) are refused with
+    `InvalidInputError`, as is text longer than 200 characters.
+
+    >>> validate_search("Forest_%")
+    'Forest_%'
+    """
+    if search is None:
+        return None
+    if not isinstance(search, str):
+        raise InvalidInputError(f"search must be text, not {type(search).__name__}.")
+    search = str.__str__(search)
+    if not search:
+        return None
+    if len(search) > MAX_SEARCH_LENGTH:
+        raise InvalidInputError(
+            f"search text is {len(search)} characters long; use at most {MAX_SEARCH_LENGTH}."
+        )
+    bad = next((c for c in search if unicodedata.category(c) in ("Cc", "Cs")), None)
+    if bad is not None:
+        raise InvalidInputError(
+            f"search text contains the control character {_describe(bad)}; ids and class names "
+            "never do, so remove it."
+        )
+    return search
 
 
 def generate_model_id(class_name: str) -> str:

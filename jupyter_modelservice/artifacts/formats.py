@@ -22,7 +22,7 @@ EXTENSIONS = {"joblib": "joblib", "pickle": "pkl", "skops": "skops"}
 _ZIP_MAGIC = b"PK\x03\x04"
 #: joblib's compressors: zlib, gzip, bz2, xz, lzma, lz4.
 _COMPRESSED_MAGICS = (b"\x78", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x5d\x00", b"\x04\x22\x4d\x18")
-#: Module prefixes whose types a skops file may contain without being listed by the user.
+#: Module prefixes whose classes (not functions) a skops file may contain without being listed.
 TRUSTED_SKOPS_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "scipy.stats.")
 
 
@@ -64,13 +64,20 @@ def detect_format(data: bytes | memoryview) -> str:
     raise ArtifactError("The file is neither a joblib, a pickle nor a skops file.")
 
 
-def trusted_skops_types(data: bytes, extra: Iterable[str] = ()) -> list[str]:
-    """The types in a skops file that we trust, or `UntrustedTypesError` naming the others."""
+def trusted_skops_types(data: bytes, extra: Iterable[str] | str = ()) -> list[str]:
+    """The explicit list of types to trust in a skops file, or `UntrustedTypesError` naming the others.
+
+    Beyond skops' own defaults, a type is trusted when the caller lists it in
+    ``extra`` or when it is a *class* of scikit-learn, NumPy or SciPy (sparse,
+    stats). Functions are never trusted by prefix (``numpy.load`` inside a
+    ``FunctionTransformer`` must be listed by name), and the result is always
+    a list of names, never ``trusted=True``.
+    """
     import skops.io
 
+    allowed = set(_trusted_names(extra))
     found = skops.io.get_untrusted_types(data=data)
-    allowed = set(extra)
-    untrusted = [t for t in found if t not in allowed and not t.startswith(TRUSTED_SKOPS_PREFIXES)]
+    untrusted = [t for t in found if t not in allowed and not _is_library_class(t)]
     if untrusted:
         raise UntrustedTypesError(
             f"The skops file contains types that are not trusted: {', '.join(untrusted)}. "
@@ -80,8 +87,42 @@ def trusted_skops_types(data: bytes, extra: Iterable[str] = ()) -> list[str]:
     return list(found)
 
 
-def loads(data: bytes, file_format: str | None = None, trusted: Iterable[str] = ()) -> Any:
+def _trusted_names(extra: Iterable[str] | str | None) -> list[str]:
+    if extra is None:
+        return []
+    if isinstance(extra, str):
+        return [extra]
+    if isinstance(extra, bool) or not isinstance(extra, Iterable):
+        raise InvalidInputError(
+            f"trusted must be a list of type names such as ['mypackage.MyEstimator'], not "
+            f"{extra!r}; trusting everything (trusted=True) is not offered."
+        )
+    names = list(extra)
+    bad = [n for n in names if not isinstance(n, str)]
+    if bad:
+        raise InvalidInputError(f"trusted must list type names as strings; got {bad[0]!r}.")
+    return names
+
+
+def _is_library_class(name: str) -> bool:
+    """Whether ``name`` is a class (not a function) in one of `TRUSTED_SKOPS_PREFIXES`."""
+    if not name.startswith(TRUSTED_SKOPS_PREFIXES):
+        return False
+    module_name, _, attr = name.rpartition(".")
+    if not attr or not all(part.isidentifier() for part in name.split(".")):
+        return False
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except Exception:  # noqa: BLE001 - an unknown module is simply not trusted
+        return False
+    return isinstance(getattr(module, attr, None), type)
+
+
+def loads(data: bytes, file_format: str | None = None, trusted: Iterable[str] | str = ()) -> Any:
     """Deserialize verified ``data``; ``file_format`` is detected when None."""
+    trusted = _trusted_names(trusted)
     file_format = file_format or detect_format(data)
     try:
         if file_format == "skops":
@@ -93,7 +134,7 @@ def loads(data: bytes, file_format: str | None = None, trusted: Iterable[str] = 
         import joblib
 
         return joblib.load(io.BytesIO(data))
-    except UntrustedTypesError:
+    except (UntrustedTypesError, InvalidInputError):
         raise
     except Exception as err:  # unpickling errors come in every type
         raise ArtifactError(
