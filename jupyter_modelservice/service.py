@@ -21,11 +21,12 @@ from .exceptions import (
     ArtifactIntegrityError,
     EnvironmentMismatchWarning,
     InvalidInputError,
+    InvalidModelIdError,
     ModelServiceWarning,
     NoModelError,
 )
 from .parallel import ParallelConfig
-from .ids import ModelRef, generate_model_id, parse_ref, validate_model_id
+from .ids import ModelRef, generate_model_id, parse_ref, validate_model_id, validate_search
 from .registry import STATUSES, Registry
 from .sidecar import sidecar_path, sidecar_text
 
@@ -179,7 +180,7 @@ class ModelService:
             sample and feature counts, ``training_date``, ``fit_seconds``, ...
         """
         if model_id is not None:
-            validate_model_id(model_id)
+            model_id = self._new_version_id(model_id)
         estimator = training.make_estimator(model_class, params)
         task_type = training.infer_task(estimator, y)
         X, y = training.check_xy(X, y, task_type)
@@ -228,7 +229,7 @@ class ModelService:
         recorded too. The model becomes the current one; `save_model` writes it.
         """
         if model_id is not None:
-            validate_model_id(model_id)
+            model_id = self._new_version_id(model_id)
         if not hasattr(estimator, "predict"):
             raise InvalidInputError(
                 f"register_model needs a fitted estimator with predict(); got {type(estimator).__name__}."
@@ -469,6 +470,11 @@ class ModelService:
             return self.current_model
         if (ref.model_id, ref.version) in self._unsaved:
             return self._unsaved[(ref.model_id, ref.version)]
+        if not row["file_path"] and row.get("artifact_state") == "removed":
+            raise NoModelError(
+                f"The file of {ref} was removed by garbage collection after the version was "
+                "archived; only its metadata is kept. Train it again to get it back."
+            )
         if not row["file_path"]:
             raise NoModelError(
                 f"{ref} was trained but never saved, and this session does not hold it; "
@@ -536,7 +542,8 @@ class ModelService:
         ``order_by`` is a column, ``-`` prefixed for descending.
         """
         if model_id is not None:
-            validate_model_id(model_id)
+            model_id = validate_model_id(model_id)
+        search = validate_search(search)
         return self.registry.list(status=status, model_id=model_id, search=search,
                                   order_by=order_by, limit=limit, offset=offset,
                                   latest_only=latest_only)
@@ -610,7 +617,7 @@ class ModelService:
             self._unsaved.pop((row["model_id"], row["version"]), None)
             if row["file_path"]:
                 self.store.delete(row["file_path"])
-                self.store.delete(sidecar_path(row["model_id"], row["version"]))
+            self.store.delete(sidecar_path(row["model_id"], row["version"]))
             if self.current_ref == f"{row['model_id']}:{row['version']}":
                 self._set_current(None, {})
         return len(rows)
@@ -630,11 +637,40 @@ class ModelService:
             self.registry.get(ref.model_id)  # raises ModelNotFoundError
         return [ModelRef(r["model_id"], r["version"]) for r in rows]
 
+    def _new_version_id(self, model_id: str) -> str:
+        """Check an id about to get a new version; refuse one differing only in case from another.
+
+        ``"RF"`` and ``"rf"`` would share one folder on Windows and macOS, where
+        their files would overwrite each other.
+        """
+        model_id = validate_model_id(model_id)
+        folded = model_id.lower()
+        for row in self.registry.list(search=model_id, latest_only=True):
+            if row["model_id"] != model_id and row["model_id"].lower() == folded:
+                raise InvalidModelIdError(
+                    f"Invalid model_id {model_id!r}: the registry already has {row['model_id']!r}, "
+                    "which differs only in letter case; both would share one folder on Windows "
+                    f"and macOS. Use {row['model_id']!r} to add a version, or another name."
+                )
+        return model_id
+
     def _update_row(self, ref: ModelRef, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Update the registry row and its JSON sidecar; keep `model_metadata` in step."""
+        """Update the registry row and its JSON sidecar; keep `model_metadata` in step.
+
+        A promotion to ``production`` also demotes the id's other production
+        versions (in the same transaction); their sidecars are rewritten too.
+        """
+        demoted = []
+        if values.get("status") == "production":
+            demoted = [r["version"] for r in self.registry.list(model_id=ref.model_id, status="production")
+                       if r["version"] != ref.version]
         row = self.registry.update(ref.model_id, ref.version, values)
         if row.get("file_path") and row.get("artifact_state") == "ready":
             self.store.write_text(sidecar_path(ref.model_id, ref.version), sidecar_text(row))
+        for version in demoted:
+            other = self.registry.get(ref.model_id, version)
+            if other.get("file_path") and other.get("artifact_state") == "ready":
+                self.store.write_text(sidecar_path(ref.model_id, version), sidecar_text(other))
         if self.model_metadata and self.current_ref == str(ref):
             self.model_metadata = row
         return row
