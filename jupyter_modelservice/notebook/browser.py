@@ -3,27 +3,32 @@
 A composite of standard ipywidgets (no custom JavaScript). The table is one
 page of registry rows fetched with ``Registry.list(limit=, offset=)`` and
 counted with ``Registry.count``, so it stays responsive with many thousands of
-versions. Results and errors are written into ``Output`` widgets with
-``append_stdout`` / ``append_stderr`` and MIME bundles, which both a real
-JupyterLab and a test can read.
+versions. Results and errors are written into ``Output`` widgets (see
+:mod:`.panel_base`), which both a real JupyterLab and a test can read.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import keyword
-import sys
-import traceback
 import warnings
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from ..display.tables import css, format_value, html_kv_table
 from ..exceptions import InvalidInputError, ModelServiceError, NoImportanceWarning
+from .panel_base import (
+    ActionRunner,
+    compare_with_progress,
+    png_bundle,
+    resolve_service,
+    show_bundle,
+    show_rich,
+    user_namespace,
+)
+from .registry_rows import details_html, table_lines
+from .resolve import lookup
 
 if TYPE_CHECKING:
     from ..service import ModelService
@@ -50,7 +55,6 @@ SORTS = (
 #: Statuses a user can set from the panel (``trained`` only comes from training).
 SETTABLE_STATUSES = ("saved", "production", "archived")
 
-_NBSP = "\u00a0"  # padding that a <select> does not collapse
 _STYLE = """<style>
 .jms-browser select, .jms-browser .jms-browser-header {
   font-family: var(--jp-code-font-family, monospace);
@@ -58,226 +62,6 @@ _STYLE = """<style>
 }
 .jms-browser .jms-browser-header { white-space: pre; padding: 0 0 0 6px; font-weight: 600; }
 </style>"""
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-def user_namespace() -> dict[str, Any] | None:
-    """The running IPython shell's ``user_ns``, or None outside IPython."""
-    if "IPython" not in sys.modules:
-        return None
-    shell = sys.modules["IPython"].get_ipython()
-    return None if shell is None else shell.user_ns
-
-
-def resolve_service(service: ModelService | None) -> ModelService:
-    """``service``, or a new ``ModelService()`` on ``./models`` when None."""
-    if service is not None:
-        return service
-    from ..service import ModelService
-
-    return ModelService()
-
-
-def lookup(namespace: Mapping[str, Any], name: str, what: str) -> Any:
-    """The variable ``name`` of the notebook namespace, or an `InvalidInputError` saying what to do."""
-    name = name.strip()
-    if not name:
-        raise InvalidInputError(f"Type the name of the {what} variable first.")
-    if name not in namespace:
-        raise InvalidInputError(
-            f"No variable {name!r} in the notebook namespace; define it in a cell or type "
-            f"the name of an existing {what} variable."
-        )
-    return namespace[name]
-
-
-def show_bundle(out: widgets.Output, bundle: Mapping[str, Any]) -> None:
-    """Append a MIME bundle to ``out`` (what ``append_display_data`` stores).
-
-    Writing the output dictionary directly needs no IPython shell, so it works
-    the same in a kernel, in a test and in a benchmark.
-    """
-    out.outputs += ({"output_type": "display_data", "data": dict(bundle), "metadata": {}},)
-
-
-def show_rich(out: widgets.Output, result: Any) -> None:
-    """Append a display result (``_repr_mimebundle_``) to ``out``."""
-    show_bundle(out, result._repr_mimebundle_())
-
-
-def png_bundle(png: bytes, text: str) -> dict[str, str]:
-    """A MIME bundle of a PNG chart with its text fallback."""
-    return {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": text}
-
-
-class ActionRunner:
-    """Run panel actions: buttons disabled while busy, one-line results, readable errors.
-
-    A `ModelServiceError` shows its message only; any other exception shows
-    its one-line summary followed by the traceback (nothing is hidden).
-    Warnings raised during the action are shown as ``warning: ...`` lines.
-    """
-
-    def __init__(self, message: widgets.Output, buttons: Sequence[widgets.Button],
-                 after: Any = None) -> None:
-        self.message = message
-        self.buttons = list(buttons)
-        self.after = after  # called with no argument when an action ends (re-enables buttons)
-        self.busy = False
-
-    def say(self, line: str) -> None:
-        self.message.append_stdout(line.rstrip("\n") + "\n")
-
-    def error(self, line: str) -> None:
-        self.message.append_stderr(line.rstrip("\n") + "\n")
-
-    @contextmanager
-    def run(self, clear: bool = True) -> Iterator[None]:
-        if clear:
-            self.message.outputs = ()
-        self.busy = True
-        for button in self.buttons:
-            button.disabled = True
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                yield
-            seen: set[str] = set()
-            for w in caught:
-                text = str(w.message)
-                if text not in seen:
-                    seen.add(text)
-                    self.error(f"warning: {text}")
-        except ModelServiceError as err:
-            self.error(f"Error: {err}")
-        except Exception as err:  # a bug or a library error: say it, keep the traceback visible
-            self.error(f"Error ({type(err).__name__}): {err}")
-            self.message.append_stderr("".join(traceback.format_exception(err)))
-        finally:
-            self.busy = False
-            for button in self.buttons:
-                button.disabled = False
-            if self.after is not None:
-                self.after()
-
-
-def message_text(out: widgets.Output) -> str:
-    """Every stream text of an ``Output`` widget, concatenated (for tests and scripts)."""
-    return "".join(o.get("text", "") for o in out.outputs if o.get("output_type") == "stream")
-
-
-# ----------------------------------------------------------------------------- table cells
-
-
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _short_date(value: Any) -> str:
-    if isinstance(value, str) and len(value) >= 16 and value[10] == "T":
-        return value[:10] + " " + value[11:16]
-    return format_value(value)
-
-
-#: (title, row → cell text, max width, right-aligned) of the table columns.
-_COLUMNS = (
-    ("model", lambda r: str(r["model_id"]), 28, False),
-    ("ver", lambda r: str(r["version"]), 5, True),
-    ("class", lambda r: str(r["model_class"]), 28, False),
-    ("status", lambda r: str(r["status"]), 10, False),
-    ("train", lambda r: format_value(r.get("train_score")), 9, True),
-    ("validation", lambda r: format_value(r.get("validation_score")), 10, True),
-    ("trained", lambda r: _short_date(r.get("training_date")), 16, False),
-)
-
-
-def table_lines(rows: Sequence[Mapping[str, Any]]) -> tuple[str, list[str]]:
-    """The header and one line per row, aligned in columns with non-breaking spaces."""
-    cells = [[_fit(get(r), cap) for _, get, cap, _ in _COLUMNS] for r in rows]
-    widths = [max([len(title)] + [len(c[j]) for c in cells]) for j, (title, *_) in enumerate(_COLUMNS)]
-
-    def line(values: Sequence[str]) -> str:
-        parts = [v.rjust(w) if right else v.ljust(w)
-                 for v, w, (_, _, _, right) in zip(values, widths, _COLUMNS)]
-        return "  ".join(parts).rstrip().replace(" ", _NBSP)
-
-    return line([title for title, *_ in _COLUMNS]), [line(c) for c in cells]
-
-
-# ----------------------------------------------------------------------------- details
-
-
-def _flat(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return "; ".join(f"{k}: {format_value(v)}" for k, v in value.items()) or "—"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(format_value(v) for v in value) or "—"
-    return format_value(value)
-
-
-def _section(title: str, items: Mapping[str, Any]) -> str:
-    body = html_kv_table({k: _flat(v) for k, v in items.items()}) if items else (
-        '<div class="jms-muted">none</div>')
-    return (f'<div class="jms-section"><div class="jms-section-title">{html.escape(title)}</div>'
-            f"{body}</div>")
-
-
-def details_html(row: Mapping[str, Any], history: Sequence[Mapping[str, Any]] = ()) -> str:
-    """The details of one registry row as scoped, escaped HTML."""
-    ref = f"{row['model_id']}:{row['version']}"
-    status = str(row.get("status"))
-    title = (f'<div class="jms-title">{html.escape(ref)} — {html.escape(str(row["model_class"]))} '
-             f'<span class="jms-badge jms-status-{html.escape(status, quote=True)}">'
-             f"{html.escape(status)}</span></div>")
-    subtitle = (f'<div class="jms-subtitle">{html.escape(str(row.get("task_type") or "task unknown"))}'
-                f", trained {html.escape(_short_date(row.get('training_date')))}</div>")
-    scoring = row.get("scoring") or "score"
-    scores: dict[str, Any] = {
-        f"train {scoring}": row.get("train_score"),
-        f"validation {scoring}": row.get("validation_score"),
-    }
-    cv = row.get("cv_scores") or {}
-    if cv:
-        scores[f"CV {cv.get('scoring') or scoring}"] = (
-            f"{format_value(cv.get('mean_score'))} ± {format_value(cv.get('std_score'))} "
-            f"({cv.get('cv_folds', len(cv.get('cv_scores') or []))} folds)")
-    for name, value in (row.get("metrics") or {}).items():
-        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-            scores[f"test {name}"] = value
-    file_items: dict[str, Any] = {}
-    if row.get("file_path"):
-        size = row.get("file_bytes")
-        file_items = {
-            "file": row["file_path"],
-            "format": row.get("file_format"),
-            "size": f"{size:,} bytes" if isinstance(size, int) else size,
-            "sha256": (row.get("file_sha256") or "")[:16] + "…",
-        }
-    provenance = {
-        "training samples": row.get("training_samples"),
-        "validation samples": row.get("validation_samples"),
-        "features": row.get("feature_count"),
-        "fit time": f"{row['fit_seconds']:.3f} s" if row.get("fit_seconds") is not None else None,
-        "data": row.get("data_fingerprint"),
-        "source": row.get("source"),
-        "environment": row.get("environment"),
-        "parent": row.get("parent"),
-        "tags": row.get("tags"),
-        **file_items,
-    }
-    provenance = {k: v for k, v in provenance.items() if v not in (None, {}, "")}
-    events = {
-        _short_date(e.get("at")): f"{e.get('event')}: {e.get('from_status') or '—'} → "
-        f"{e.get('to_status') or '—'} ({e.get('actor')})"
-        for e in list(history)[-6:]
-    }
-    sections = (_section("Parameters", row.get("model_params") or {})
-                + _section("Scores", scores) + _section("Provenance", provenance)
-                + _section("History", events))
-    return (f'<div class="jms jms-details"><style>{css()}</style>{title}{subtitle}'
-            f'<div class="jms-row">{sections}</div></div>')
 
 
 # ----------------------------------------------------------------------------- the panel
@@ -312,13 +96,13 @@ class RegistryBrowser(widgets.VBox):
     """
 
     def __init__(self, service: ModelService | None = None, *,
-                 namespace: MutableMapping[str, Any] | None = None, page_size: int = 15) -> None:
+                 namespace: dict[str, Any] | None = None, page_size: int = 15) -> None:
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}.")
         self.service = resolve_service(service)
         if namespace is None:
             namespace = user_namespace()
-        self.namespace: MutableMapping[str, Any] = {} if namespace is None else namespace
+        self.namespace: dict[str, Any] = {} if namespace is None else namespace
         self.page_size = page_size
         self.page = 0
         self.total_ = 0
@@ -353,10 +137,13 @@ class RegistryBrowser(widgets.VBox):
         self.confirm_button = w.Button(description="Confirm delete", button_style="danger",
                                        layout=w.Layout(display="none"))
         self.cancel_button = w.Button(description="Cancel", layout=w.Layout(display="none"))
-        self.x_name = w.Text(value="X_test", description="X", layout=w.Layout(width="180px"))
-        self.y_name = w.Text(value="y_test", description="y", layout=w.Layout(width="180px"))
+        self.x_name = w.Text(value="X_test", description="X", continuous_update=False,
+                             layout=w.Layout(width="180px"))
+        self.y_name = w.Text(value="y_test", description="y", continuous_update=False,
+                             layout=w.Layout(width="180px"))
         self.compare_button = w.Button(description="Compare selected", icon="balance-scale")
         self.message = w.Output()
+        self.progress = w.Output()
         self.details = w.Output()
         self.comparison = w.Output()
 
@@ -377,6 +164,7 @@ class RegistryBrowser(widgets.VBox):
                     self.delete_button, self.confirm_button, self.cancel_button]),
             w.HBox([self.x_name, self.y_name, self.compare_button]),
             self.message,
+            self.progress,
             self.details,
             self.comparison,
         ])
@@ -538,12 +326,13 @@ class RegistryBrowser(widgets.VBox):
                 refs = self.selected
                 if not refs:
                     raise InvalidInputError("Select the versions to compare first.")
-                X = lookup(self.namespace, self.x_name.value, "X (test features)")
-                y = lookup(self.namespace, self.y_name.value, "y (test target)")
+                X = lookup(self.x_name.value.strip(), self.namespace, "X")
+                y = lookup(self.y_name.value.strip(), self.namespace, "y")
                 from ..display import ComparisonResult
 
-                result = ComparisonResult(self.service.compare_models(refs, X, y))
                 self.comparison.outputs = ()
+                frame = compare_with_progress(self.service, refs, X, y, self.progress)
+                result = ComparisonResult(frame)
                 show_rich(self.comparison, result)
                 self.actions.say(
                     f"Compared {len(refs)} version(s) on {self.x_name.value.strip()}/"

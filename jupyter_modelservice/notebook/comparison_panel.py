@@ -1,0 +1,196 @@
+"""`ComparisonPanel`: pick registered models and a metric; see the comparison table and chart.
+
+A composite of standard ipywidgets. Each model version is evaluated once per
+test set and the results are cached, so changing the metric or adding a model
+to the selection only evaluates what is new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from ..exceptions import InvalidInputError
+from .panel_base import ActionRunner, compare_with_progress, resolve_service, show_rich, user_namespace
+from .registry_rows import short_date
+from .resolve import lookup
+
+if TYPE_CHECKING:
+    from ..display import ComparisonResult
+    from ..service import ModelService
+
+__all__ = ["ComparisonPanel"]
+
+
+def _option_label(row: Mapping[str, Any]) -> str:
+    score = row.get("validation_score")
+    score_text = f"validation {score:.4f}" if isinstance(score, float) else "no validation score"
+    return (f"{row['model_id']}:{row['version']} · {row['model_class']} · {row['status']} · "
+            f"{score_text} · {short_date(row.get('training_date'))}")
+
+
+class ComparisonPanel(widgets.VBox):
+    """Compare model versions on one test set: a multi-select of versions and a metric menu.
+
+    Parameters
+    ----------
+    service : ModelService, optional
+        The registry; a ``ModelService()`` on ``./models`` when None.
+    X_test, y_test : array-like, optional
+        The test data. When not given, the panel shows two text boxes for the
+        names of notebook variables (``X_test`` and ``y_test`` by default).
+    namespace : dict, optional
+        Where those names are looked up: IPython's ``user_ns`` when running in
+        IPython, else an empty dict.
+    limit : int, default 200
+        At most this many versions are listed (newest first); the search box
+        narrows the list.
+
+    Attributes
+    ----------
+    result_ : ComparisonResult or None
+        The comparison on screen.
+    """
+
+    def __init__(self, service: ModelService | None = None, X_test: Any = None, y_test: Any = None,
+                 *, namespace: dict[str, Any] | None = None, limit: int = 200) -> None:
+        if (X_test is None) != (y_test is None):
+            raise InvalidInputError("Pass both X_test and y_test, or neither (to name notebook variables).")
+        self.service = resolve_service(service)
+        if namespace is None:
+            namespace = user_namespace()
+        self.namespace: dict[str, Any] = {} if namespace is None else namespace
+        self.X_test = X_test
+        self.y_test = y_test
+        self.limit = limit
+        self.result_: ComparisonResult | None = None
+        self._cache: dict[str, dict[str, Any]] = {}
+        self._cached_data: tuple[Any, Any] | None = None
+        self._updating = False
+
+        w = widgets
+        self.search = w.Text(description="Search", placeholder="id or class, then Enter",
+                             continuous_update=False, layout=w.Layout(width="280px"))
+        self.reload_button = w.Button(description="Reload list", icon="refresh")
+        self.models = w.SelectMultiple(options=[], rows=8, description="Models",
+                                       layout=w.Layout(width="100%"))
+        self.listed = w.Label()
+        self.metric = w.Dropdown(options=[], description="Metric", layout=w.Layout(width="260px"))
+        self.x_name = w.Text(value="X_test", description="X", continuous_update=False,
+                             layout=w.Layout(width="180px"))
+        self.y_name = w.Text(value="y_test", description="y", continuous_update=False,
+                             layout=w.Layout(width="180px"))
+        self.message = w.Output()
+        self.progress = w.Output()
+        self.output = w.Output()
+        data_row = [] if X_test is not None else [self.x_name, self.y_name]
+        self.actions = ActionRunner(self.message, [self.reload_button])
+        super().__init__(children=[
+            w.HBox([self.search, self.reload_button, self.listed]),
+            self.models,
+            w.HBox([self.metric, *data_row]),
+            self.message,
+            self.progress,
+            self.output,
+        ])
+        self.add_class("jms-comparison-panel")
+
+        self.search.observe(self._on_search, names="value")
+        self.reload_button.on_click(lambda _: self._on_search(None))
+        self.models.observe(self._on_change, names="value")
+        self.metric.observe(self._on_change, names="value")
+        for name_box in (self.x_name, self.y_name):
+            name_box.observe(self._on_change, names="value")
+        with self.actions.run(clear=False):
+            self.list_models()
+        self._hint()
+
+    # -- state -------------------------------------------------------------
+    @property
+    def selected(self) -> tuple[str, ...]:
+        """``"model_id:version"`` of the chosen versions."""
+        return tuple(self.models.value)
+
+    def list_models(self) -> None:
+        """Fill the version list from the registry (keeping the chosen versions)."""
+        search = self.search.value.strip() or None
+        registry = self.service.registry
+        rows = registry.list(search=search, limit=self.limit)
+        total = registry.count(search=search)
+        refs = [f"{r['model_id']}:{r['version']}" for r in rows]
+        keep = tuple(ref for ref in self.selected if ref in refs)
+        self._updating = True
+        try:
+            self.models.options = [(_option_label(r), ref) for r, ref in zip(rows, refs)]
+            self.models.value = keep
+        finally:
+            self._updating = False
+        self.listed.value = (f"{len(rows)} of {total:,} versions listed" if total > len(rows)
+                             else f"{total:,} versions")
+
+    def _data(self) -> tuple[Any, Any]:
+        if self.X_test is not None:
+            return self.X_test, self.y_test
+        X = lookup(self.x_name.value.strip(), self.namespace, "X")
+        y = lookup(self.y_name.value.strip(), self.namespace, "y")
+        return X, y
+
+    def _hint(self) -> None:
+        if not self.selected:
+            self.message.outputs = ()
+            self.actions.say("Select one or more model versions (Ctrl/Shift-click for several).")
+
+    # -- handlers ------------------------------------------------------------
+    def _on_search(self, _change: Any) -> None:
+        with self.actions.run(clear=False):
+            self.list_models()
+
+    def _on_change(self, _change: Any) -> None:
+        if self._updating:
+            return
+        if not self.selected:
+            self.output.outputs = ()
+            self.progress.outputs = ()
+            self.result_ = None
+            self._hint()
+            return
+        with self.actions.run():
+            self.update()
+
+    def update(self) -> None:
+        """Evaluate what is not cached yet and show the table and chart of the chosen versions."""
+        from ..display import ComparisonResult
+        from ..display.comparison import metric_columns
+        from ..evaluation import comparison_frame
+
+        refs = self.selected
+        if not refs:
+            raise InvalidInputError("Select one or more model versions to compare.")
+        X, y = self._data()
+        if self._cached_data is None or self._cached_data[0] is not X or self._cached_data[1] is not y:
+            self._cache.clear()
+            self._cached_data = (X, y)
+        missing = [ref for ref in refs if ref not in self._cache]
+        if missing:
+            frame = compare_with_progress(self.service, missing, X, y, self.progress)
+            for row in frame.to_dict(orient="records"):
+                self._cache[f"{row['model_id']}:{row['version']}"] = row
+        frame = comparison_frame([self._cache[ref] for ref in refs])
+        metrics = metric_columns(frame)
+        self._updating = True
+        try:
+            if list(self.metric.options) != metrics:
+                current = self.metric.value
+                self.metric.options = metrics
+                self.metric.value = current if current in metrics else (metrics[0] if metrics else None)
+        finally:
+            self._updating = False
+        result = ComparisonResult(frame, sort_by=self.metric.value)
+        self.output.outputs = ()
+        show_rich(self.output, result)
+        self.result_ = result
+        best = result.frame.iloc[0][result.sort_by] if result.sort_by else None
+        score = f" ({best:.4f})" if isinstance(best, float) else ""
+        self.actions.say(f"{len(refs)} version(s): best {result.best} by {result.sort_by}{score}.")
