@@ -20,6 +20,7 @@ Two ways to stage, chosen from the file system:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import uuid
@@ -28,12 +29,37 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..exceptions import ArtifactError, ArtifactIntegrityError, InvalidInputError
-from .local import TEMP_PREFIX, Staged, _HashingWriter
+from .local import TEMP_PREFIX, Staged
 
 __all__ = ["ATOMIC_PUT_PROTOCOLS", "FsspecStore"]
 
 #: Protocols whose writes become visible all at once, only when complete.
 ATOMIC_PUT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"})
+
+
+class _HashingWriter:
+    """A binary writer that hashes and counts what passes through to ``raw``."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._hash = hashlib.sha256()
+        self.nbytes = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._raw.write(data)
+        self._hash.update(data)
+        size = memoryview(data).nbytes
+        self.nbytes += size
+        return size
+
+    def tell(self) -> int:
+        return self.nbytes
+
+    def flush(self) -> None:
+        self._raw.flush()
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
 
 
 class FsspecStore:
@@ -130,14 +156,11 @@ class FsspecStore:
         try:
             with self.fs.open(temp, "wb") as raw:
                 writer = _HashingWriter(raw)
-                try:
-                    write(writer)  # type: ignore[arg-type]
-                finally:
-                    digest = writer.hexdigest()
+                write(writer)  # type: ignore[arg-type]
         except BaseException:
             self._remove(temp)
             raise
-        return Staged(relpath, temp, digest, writer.nbytes)  # type: ignore[arg-type]
+        return Staged(relpath, temp, writer.hexdigest(), writer.nbytes)  # type: ignore[arg-type]
 
     def _stage_local(self, relpath: str, write: Callable[[IO[bytes]], None]) -> Staged:
         fd, name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}modelservice-")
@@ -145,14 +168,11 @@ class FsspecStore:
         try:
             with os.fdopen(fd, "wb") as raw:
                 writer = _HashingWriter(raw)
-                try:
-                    write(writer)  # type: ignore[arg-type]
-                finally:
-                    digest = writer.hexdigest()
+                write(writer)  # type: ignore[arg-type]
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        return Staged(relpath, temp, digest, writer.nbytes)
+        return Staged(relpath, temp, writer.hexdigest(), writer.nbytes)
 
     def publish(self, staged: Staged) -> None:
         """Make the staged bytes appear under their final key, all at once."""

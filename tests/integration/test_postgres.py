@@ -1,0 +1,189 @@
+"""The whole ModelService API on a PostgreSQL registry (local or S3 model files)."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+from jupyter_modelservice import ModelService
+from jupyter_modelservice.exceptions import (
+    ArtifactIntegrityError,
+    InvalidInputError,
+    ModelNotFoundError,
+    SchemaVersionError,
+)
+from jupyter_modelservice.registry import Registry
+from jupyter_modelservice.registry import database as database_module
+from jupyter_modelservice.registry.schema import SCHEMA_VERSION, schema_info
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(params=["local", "s3"])
+def team(request, pg_url, tmp_path):
+    """A ModelService on PostgreSQL with local files, or with files on S3 (moto)."""
+    if request.param == "s3":
+        request.applymarker(pytest.mark.s3)
+        options = request.getfixturevalue("s3_options")
+        where = {"models_directory": request.getfixturevalue("s3_url"), "storage_options": options}
+    else:
+        where = {"models_directory": tmp_path / "models"}
+    svc = ModelService(db_type="postgresql", db_url=pg_url, **where)
+    yield svc, where
+    svc.close()
+
+
+def test_whole_api_round_trip(team, iris, diabetes):
+    svc, where = team
+    X, y = iris
+    assert svc.registry.dialect == "postgresql"
+    first = svc.train_model(RandomForestClassifier, X, y, model_id="rf", n_estimators=10, random_state=0)
+    assert (first["model_id"], first["version"]) == ("rf", 1)
+    svc.train_model(LogisticRegression, X, y, model_id="rf", max_iter=500)
+    assert svc.current_ref == "rf:2"
+    cv = svc.cross_validate_model(LogisticRegression, X, y, cv_folds=3, model_id="rf:2", max_iter=500)
+    assert len(cv["cv_scores"]) == 3 and svc.get_model_metadata("rf:2")["cv_scores"]["cv_folds"] == 3
+    metrics = svc.evaluate_model(X, y, model_id="rf:1")
+    assert metrics["accuracy"] > 0.9 and svc.get_model_metadata("rf", 1)["metrics"]["accuracy"] == metrics["accuracy"]
+    importance = list(svc.get_feature_importance(model_id="rf:1").values())
+    assert len(importance) == 4 and importance == sorted(importance, reverse=True)
+    frame = svc.compare_models(["rf:1", "rf:2"], X, y)
+    assert sorted(frame["version"]) == [1, 2]
+    assert list(frame["accuracy"]) == sorted(frame["accuracy"], reverse=True)
+
+    for fmt, version in (("joblib", 1), ("pickle", 2)):
+        assert svc.save_model("rf", version=version, save_format=fmt)
+    expected = svc.get_model("rf:1").predict(X)
+    fresh = ModelService(db_type="postgresql", db_url=svc.registry.url, **where)
+    try:
+        assert fresh.load_model("rf:1")
+        np.testing.assert_array_equal(fresh.predict(X), expected)
+        assert fresh.get_model_metadata("rf")["file_format"] == "pickle"
+        sidecar = json.loads(fresh.store.read_bytes("rf/v1.json"))
+        assert sidecar["file_sha256"] == fresh.get_model_metadata("rf:1")["file_sha256"]
+    finally:
+        fresh.close()
+
+    svc.update_model_metadata("rf:1", {"status": "production", "tags": {"team": "eu"}})
+    svc.update_model_metadata("rf:2", {"status": "production"})
+    assert [r["status"] for r in svc.list_models(model_id="rf", order_by="version")] == ["saved", "production"]
+    assert svc.get_model_metadata("rf:1")["tags"] == {"team": "eu"}
+    history = [(e["version"], e["event"], e["from_status"], e["to_status"]) for e in svc.model_history("rf")]
+    assert history[-2:] == [(1, "status", "production", "saved"), (2, "status", "saved", "production")]
+
+    Xr, yr = diabetes
+    svc.train_model(LinearRegression, Xr, yr, model_id="lin_reg")
+    assert [r["model_id"] for r in svc.list_models(search="lin_")] == ["lin_reg"]
+    assert svc.list_models(search="%") == [] and svc.list_models(search="' OR 1=1 --") == []
+    assert {(r["model_id"], r["version"]) for r in svc.list_models(latest_only=True)} == {("rf", 2), ("lin_reg", 1)}
+    assert [r["version"] for r in svc.list_models(model_id="rf", order_by="-version", limit=1, offset=1)] == [1]
+    assert svc.list_models(status="production")[0]["version"] == 2
+    assert svc.registry.count() == 3
+
+    assert svc.archive_model("rf") == 2
+    assert svc.delete_model("rf:1") == 1
+    assert not svc.store.exists("rf/v1.joblib") and not svc.store.exists("rf/v1.json")
+    assert svc.store.exists("rf/v2.pkl")
+    assert svc.model_history("rf", 1)[-1]["event"] == "deleted"
+    with pytest.raises(ModelNotFoundError):
+        svc.get_model_metadata("rf:1")
+
+
+def test_tampered_file_is_refused(team, iris):
+    svc, where = team
+    X, y = iris
+    svc.train_model(LogisticRegression, X, y, model_id="lr", max_iter=500)
+    svc.save_model("lr")
+    staged = svc.store.stage("lr/v1.joblib", lambda fh: fh.write(b"\x80\x04N."))
+    svc.store.publish(staged)
+    fresh = ModelService(db_type="postgresql", db_url=svc.registry.url, **where)
+    try:
+        with pytest.raises(ArtifactIntegrityError, match="sha256"):
+            fresh.load_model("lr")
+    finally:
+        fresh.close()
+
+
+def test_db_url_from_environment(pg_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("MODELSERVICE_DB_URL", pg_url.replace("postgresql+psycopg://", "postgresql://"))
+    with ModelService(db_type="postgresql", models_directory=tmp_path / "m") as svc:
+        assert svc.registry.dialect == "postgresql"
+        assert svc.registry.schema_version() == SCHEMA_VERSION
+    monkeypatch.delenv("MODELSERVICE_DB_URL")
+    with pytest.raises(InvalidInputError, match="MODELSERVICE_DB_URL"):
+        ModelService(db_type="postgresql", models_directory=tmp_path / "m")
+
+
+def test_non_finite_json_values_are_stored_as_null(pg_url):
+    with Registry(pg_url) as reg:
+        reg.add_version({"model_id": "m", "model_class": "X",
+                         "metrics": {"r2": float("nan"), "ok": 1.0, "all": [float("inf"), 2.0]}})
+        assert reg.get("m")["metrics"] == {"r2": None, "ok": 1.0, "all": [None, 2.0]}
+
+
+def _open_registry(url, barrier, queue):
+    try:
+        barrier.wait(timeout=60)
+        with Registry(url) as reg:
+            queue.put(("ok", reg.add_version({"model_id": "first", "model_class": "X"})))
+    except Exception as err:  # noqa: BLE001 - reported to the parent
+        queue.put(("error", repr(err)))
+
+
+def test_schema_is_created_once_when_processes_start_together(pg_url):
+    ctx = mp.get_context("spawn")
+    n = 6
+    barrier, queue = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=_open_registry, args=(pg_url, barrier, queue)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert [r for r in results if r[0] == "error"] == []
+    assert sorted(r[1] for r in results) == list(range(1, n + 1))
+    with Registry(pg_url) as reg, reg.atomic(write=False) as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema_info)).scalar_one() == 1
+
+
+def test_migration_runs_in_one_transaction(pg_url, monkeypatch):
+    from jupyter_modelservice.registry import schema as schema_module
+
+    Registry(pg_url).close()
+    calls = []
+
+    def add_column(conn):
+        calls.append(1)
+        conn.exec_driver_sql("ALTER TABLE model_metadata ADD COLUMN extra_col text")
+
+    def broken(conn):
+        raise RuntimeError("migration step failed")
+
+    monkeypatch.setattr(database_module, "SCHEMA_VERSION", SCHEMA_VERSION + 2)
+    monkeypatch.setitem(schema_module.MIGRATIONS, SCHEMA_VERSION, add_column)
+    monkeypatch.setitem(schema_module.MIGRATIONS, SCHEMA_VERSION + 1, broken)
+    with pytest.raises(RuntimeError, match="step failed"):
+        Registry(pg_url)
+    monkeypatch.undo()
+    with Registry(pg_url) as reg, reg.atomic(write=False) as conn:
+        assert reg.schema_version() == SCHEMA_VERSION
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("model_metadata")}
+    assert calls == [1] and "extra_col" not in columns  # the first step was rolled back too
+
+    monkeypatch.setattr(database_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setitem(schema_module.MIGRATIONS, SCHEMA_VERSION, add_column)
+    with Registry(pg_url) as reg:
+        assert reg.schema_version() == SCHEMA_VERSION + 1
+
+
+def test_newer_schema_is_refused(pg_url):
+    with Registry(pg_url) as reg, reg.atomic() as conn:
+        conn.execute(schema_info.update().values(value=str(SCHEMA_VERSION + 3)))
+    with pytest.raises(SchemaVersionError, match=str(SCHEMA_VERSION + 3)):
+        Registry(pg_url)
