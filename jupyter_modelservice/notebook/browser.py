@@ -79,6 +79,12 @@ class RegistryBrowser(widgets.VBox):
         IPython's ``user_ns`` when running in IPython, else a new dict.
     page_size : int, default 15
         Rows per page (the table queries one page at a time).
+    search : str, optional
+        Initial search text (matches model ids and class names).
+    status : {"trained", "saved", "production", "archived"}, optional
+        Initial status filter; None shows every status.
+    order_by : str, default "-training_date"
+        Initial sort: one of the ``order_by`` values of :data:`SORTS`.
 
     Attributes
     ----------
@@ -96,9 +102,18 @@ class RegistryBrowser(widgets.VBox):
     """
 
     def __init__(self, service: ModelService | None = None, *,
-                 namespace: dict[str, Any] | None = None, page_size: int = 15) -> None:
+                 namespace: dict[str, Any] | None = None, page_size: int = 15,
+                 search: str = "", status: str | None = None,
+                 order_by: str = "-training_date") -> None:
         if page_size < 1:
-            raise ValueError(f"page_size must be at least 1, got {page_size}.")
+            raise InvalidInputError(f"page_size must be at least 1, got {page_size}.")
+        statuses = [value for _, value in STATUS_FILTERS if value != "all"]
+        if status is not None and status not in statuses:
+            raise InvalidInputError(f"Unknown status {status!r}; use one of {', '.join(statuses)}.")
+        sorts = [value for _, value in SORTS]
+        if order_by not in sorts:
+            raise InvalidInputError(f"Cannot sort the browser by {order_by!r}; use one of "
+                                    f"{', '.join(sorts)}.")
         self.service = resolve_service(service)
         if namespace is None:
             namespace = user_namespace()
@@ -112,11 +127,12 @@ class RegistryBrowser(widgets.VBox):
         self._updating = False
 
         w = widgets
-        self.search = w.Text(placeholder="search id or class, then Enter", continuous_update=False,
-                             description="Search", layout=w.Layout(width="280px"))
-        self.status_filter = w.Dropdown(options=STATUS_FILTERS, value="all", description="Status",
-                                        layout=w.Layout(width="210px"))
-        self.sort = w.Dropdown(options=SORTS, value="-training_date", description="Sort by",
+        self.search = w.Text(value=search or "", placeholder="search id or class, then Enter",
+                             continuous_update=False, description="Search",
+                             layout=w.Layout(width="280px"))
+        self.status_filter = w.Dropdown(options=STATUS_FILTERS, value=status or "all",
+                                        description="Status", layout=w.Layout(width="210px"))
+        self.sort = w.Dropdown(options=SORTS, value=order_by, description="Sort by",
                                layout=w.Layout(width="300px"))
         self.refresh_button = w.Button(description="Refresh", icon="refresh",
                                        layout=w.Layout(width="90px"))
@@ -185,6 +201,18 @@ class RegistryBrowser(widgets.VBox):
         self.compare_button.on_click(self._on_compare)
         with self.actions.run(clear=False):
             self.refresh()
+
+    # -- display -----------------------------------------------------------
+    def to_text(self) -> str:
+        """The page on screen as plain text (what a notebook without widget state shows)."""
+        header, lines = table_lines(self.rows_)
+        body = "\n".join([header, *lines]).replace("\u00a0", " ")
+        return f"Registry browser: {self.page_label.value}\n{body}"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = self.to_text()
+        return bundle
 
     # -- state -------------------------------------------------------------
     @property

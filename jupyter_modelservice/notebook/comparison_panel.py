@@ -107,6 +107,18 @@ class ComparisonPanel(widgets.VBox):
             self.list_models()
         self._hint()
 
+    # -- display -----------------------------------------------------------
+    def to_text(self) -> str:
+        """The comparison on screen as plain text (what a notebook without widget state shows)."""
+        if self.result_ is None:
+            return f"Comparison panel: {self.listed.value}, none chosen"
+        return f"Comparison panel: {self.listed.value}\n{self.result_.to_text()}"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = self.to_text()
+        return bundle
+
     # -- state -------------------------------------------------------------
     @property
     def selected(self) -> tuple[str, ...]:

@@ -315,3 +315,22 @@ def test_the_public_module_reexports_the_panels():
 
     assert public.__all__ == ["ComparisonPanel", "RegistryBrowser"]
     assert public.RegistryBrowser is Browser and public.ComparisonPanel is ComparisonPanel
+
+
+def test_initial_filters_and_a_plain_text_fallback(registry, namespace):
+    browser = RegistryBrowser(registry, namespace=namespace, search="rf", status="saved",
+                              order_by="-validation_score")
+    assert sorted(refs(browser)) == ["rf:1", "rf:2"]
+    bundle = browser._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    text = bundle["text/plain"]
+    assert text.startswith("Registry browser: page 1 of 1 (2 versions)\nmodel")
+    assert "\u00a0" not in text and "RandomForestClassifier" in text
+
+
+@pytest.mark.parametrize("kwargs", [{"status": "gone"}, {"order_by": "fit_seconds"}, {"page_size": 0}])
+def test_bad_initial_options_say_what_to_use(registry, kwargs):
+    from jupyter_modelservice import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="use one of|at least 1"):
+        RegistryBrowser(registry, namespace={}, **kwargs)

@@ -111,3 +111,11 @@ def test_search_narrows_the_list_and_keeps_the_selection(registry, iris):
 def test_test_data_must_come_in_pairs(registry, iris):
     with pytest.raises(InvalidInputError):
         ComparisonPanel(registry, X_test=iris[0])
+
+
+def test_plain_text_fallback_shows_the_comparison(registry, iris):
+    panel = ComparisonPanel(registry, *iris)
+    assert panel._repr_mimebundle_()["text/plain"] == "Comparison panel: 6 versions, none chosen"
+    panel.models.value = ("lr:1",)
+    text = panel._repr_mimebundle_()["text/plain"]
+    assert text.startswith("Comparison panel: 6 versions\nComparison of 1 models") and "lr" in text
