@@ -1,0 +1,174 @@
+"""What is in a model store: a scan of its files, their kinds, sizes, ages and hashes.
+
+Works on a `LocalStore` (walking the folder without following links, so a
+symlink is seen as a symlink) and on any store offering ``iter_files()``
+(`FsspecStore`). Nothing here deserializes a model file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..artifacts.local import TEMP_PREFIX
+from ..exceptions import ArtifactError
+from ..sidecar import sidecar_text
+
+__all__ = ["LAYOUT_RE", "REGISTRY_FILES", "StoreFile", "comparable_row", "expected_path", "file_digest",
+           "scan"]
+
+#: ``<model_id>/v<N>.<ext>``: a model file or (``json``) its sidecar.
+LAYOUT_RE = re.compile(r"(?P<model_id>[^/]+)/v(?P<version>[1-9][0-9]{0,8})\.(?P<ext>joblib|pkl|skops|json)")
+#: The SQLite registry and its companions, at the top of the models directory.
+REGISTRY_FILES = frozenset(["registry.db", "registry.db-wal", "registry.db-shm", "registry.db-journal"])
+_CHUNK = 1 << 22
+
+
+@dataclass(frozen=True)
+class StoreFile:
+    """One entry of the store.
+
+    ``kind`` is ``"model"``, ``"sidecar"``, ``"temp"``, ``"registry"`` or
+    ``"other"``; ``escapes`` is True for a symlink resolving outside the store.
+    """
+
+    relpath: str
+    kind: str
+    size: int | None
+    mtime: float | None
+    symlink: bool = False
+    escapes: bool = False
+
+    @property
+    def model_id(self) -> str | None:
+        match = LAYOUT_RE.fullmatch(self.relpath)
+        return match["model_id"] if match else None
+
+    @property
+    def version(self) -> int | None:
+        match = LAYOUT_RE.fullmatch(self.relpath)
+        return int(match["version"]) if match else None
+
+
+def _kind(relpath: str) -> str:
+    name = relpath.rsplit("/", 1)[-1]
+    if name.startswith(TEMP_PREFIX):
+        return "temp"
+    if relpath in REGISTRY_FILES:
+        return "registry"
+    match = LAYOUT_RE.fullmatch(relpath)
+    if match:
+        return "sidecar" if match["ext"] == "json" else "model"
+    return "other"
+
+
+def scan(store: Any) -> list[StoreFile]:
+    """Every file of ``store``, sorted by path."""
+    root = getattr(store, "root", None)
+    if isinstance(root, Path):
+        return sorted(_scan_local(root), key=lambda f: f.relpath)
+    if hasattr(store, "iter_files"):
+        return [_remote_entry(store, rel) for rel in store.iter_files()]
+    raise ArtifactError(f"Cannot list the files of {store!r}: it has no iter_files().")
+
+
+def _scan_local(root: Path) -> Iterator[StoreFile]:
+    if not root.exists():
+        return
+    real_root = root.resolve()
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        base = Path(folder)
+        for name in list(dirs):
+            path = base / name
+            if path.is_symlink():  # os.walk does not descend into it: report it as an entry
+                yield _local_entry(path, root, real_root)
+        for name in names:
+            yield _local_entry(base / name, root, real_root)
+
+
+def _local_entry(path: Path, root: Path, real_root: Path) -> StoreFile:
+    relpath = path.relative_to(root).as_posix()
+    link = path.is_symlink()
+    escapes = False
+    if link:
+        target = path.resolve()
+        escapes = target != real_root and real_root not in target.parents
+    try:
+        info = path.lstat()
+        size, mtime = info.st_size, info.st_mtime
+    except OSError:
+        size = mtime = None
+    return StoreFile(relpath, _kind(relpath), size, mtime, link, escapes)
+
+
+def _remote_entry(store: Any, relpath: str) -> StoreFile:
+    size = mtime = None
+    try:
+        info = store.fs.info(store.key(relpath))
+        size = info.get("size")
+        for key in ("mtime", "LastModified", "last_modified", "created", "updated"):
+            value = info.get(key)
+            if isinstance(value, datetime):
+                mtime = value.timestamp()
+            elif isinstance(value, (int, float)):
+                mtime = float(value)
+            if mtime is not None:
+                break
+    except Exception:  # noqa: BLE001 - size and age are best effort on remote stores
+        pass
+    return StoreFile(relpath, _kind(relpath), size, mtime)
+
+
+def file_digest(store: Any, relpath: str) -> tuple[str, int]:
+    """``(sha256 hex, size)`` of a stored file, streamed for local stores.
+
+    Raises `ArtifactError` when it is missing and `ArtifactIntegrityError` when
+    its path resolves outside the store.
+    """
+    if isinstance(getattr(store, "root", None), Path):
+        full = store.path(relpath)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with open(full, "rb") as fh:
+                while chunk := fh.read(_CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+        except FileNotFoundError as err:
+            raise ArtifactError(f"Model file {full} is missing.") from err
+        return digest.hexdigest(), size
+    data = store.read_bytes(relpath)
+    return hashlib.sha256(data).hexdigest(), len(data)
+
+
+def expected_path(model_id: str, version: int, file_format: str | None) -> str | None:
+    """Where the layout puts the file of ``model_id:version`` in ``file_format``."""
+    from ..artifacts.formats import EXTENSIONS
+
+    ext = EXTENSIONS.get(file_format or "")
+    return f"{model_id}/v{version}.{ext}" if ext else None
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def comparable_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row as its sidecar would hold it, NaN as None, without the protocol key."""
+    data = json.loads(sidecar_text(row))
+    data.pop("sidecar_protocol", None)
+    return _finite(data)

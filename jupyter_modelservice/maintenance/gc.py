@@ -1,0 +1,130 @@
+"""`collect_garbage`: remove what no model needs: stale temp files and archived versions' files.
+
+Never removes a file that could be the only copy of a model the registry
+does not know about: orphan model files and sidecars are reported, not
+deleted (``rebuild-index`` can bring them back).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..registry.database import utcnow
+from ..registry.schema import events, model_metadata
+from ..sidecar import sidecar_path, sidecar_text
+from .files import scan
+from .verify import DEFAULT_GRACE
+
+__all__ = ["GcReport", "collect_garbage"]
+
+
+@dataclass
+class GcReport:
+    """What `collect_garbage` removed (or would remove, with ``dry_run``) and what it kept."""
+
+    dry_run: bool
+    removed: list[dict[str, Any]] = field(default_factory=list)
+    kept: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def bytes_freed(self) -> int:
+        return sum(int(item.get("bytes") or 0) for item in self.removed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dry_run": self.dry_run, "bytes_freed": self.bytes_freed, "removed": self.removed,
+                "kept": self.kept}
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def collect_garbage(service: Any, *, dry_run: bool = False, grace: float = DEFAULT_GRACE,
+                    now: float | None = None) -> GcReport:
+    """Remove stale ``.tmp-*`` files and the files of archived versions.
+
+    Temp files younger than ``grace`` seconds are kept (a save may be writing
+    them). An archived version's row is updated first, in one transaction and
+    only if it is still archived and still points at that file: ``file_path``
+    becomes NULL, ``artifact_state`` ``'removed'`` (hash and size are kept),
+    an event ``file_removed`` is recorded and the sidecar rewritten; then the
+    file goes. A file left by an interrupted earlier run (its row already says
+    ``removed``) is removed too.
+    """
+    now = time.time() if now is None else now
+    report = GcReport(dry_run=dry_run)
+    files = scan(service.store)
+    rows = {(r["model_id"], r["version"]): r for r in service.registry.list(order_by="model_id")}
+    referenced = {r["file_path"] for r in rows.values() if r.get("file_path")}
+    sizes = {f.relpath: f.size for f in files}
+
+    for entry in files:
+        if entry.escapes or entry.symlink:
+            report.kept.append({"path": entry.relpath, "reason": "symlink; remove it by hand"})
+        elif entry.kind == "temp":
+            age = None if entry.mtime is None else now - entry.mtime
+            if age is not None and age >= grace:
+                _remove(service, report, entry.relpath, entry.size, "stale temp file")
+            else:
+                report.kept.append({"path": entry.relpath, "reason": "temp file of a save that may be running"})
+        elif entry.kind == "model" and entry.relpath not in referenced:
+            row = rows.get((entry.model_id, entry.version))
+            if row is not None and row.get("artifact_state") == "removed":
+                _remove(service, report, entry.relpath, entry.size, "file of an archived version")
+            elif row is not None and row.get("artifact_state") == "ready" and (
+                    entry.mtime is not None and now - entry.mtime >= grace):
+                _remove(service, report, entry.relpath, entry.size,
+                        f"replaced by {row['file_path']} when the version was saved again")
+            else:
+                report.kept.append({"path": entry.relpath,
+                                    "reason": "orphan model file: no row points at it (see verify)"})
+
+    for row in rows.values():
+        if row["status"] != "archived" or not row.get("file_path") or row.get("artifact_state") != "ready":
+            continue
+        relpath = row["file_path"]
+        if dry_run:
+            report.removed.append({"path": relpath, "bytes": row.get("file_bytes") or sizes.get(relpath),
+                                   "reason": f"archived version {row['model_id']}:{row['version']}"})
+            continue
+        updated = _detach_file(service, row)
+        if updated is not None:
+            service.store.write_text(sidecar_path(row["model_id"], row["version"]), sidecar_text(updated))
+            _remove(service, report, relpath, row.get("file_bytes") or sizes.get(relpath),
+                    f"archived version {row['model_id']}:{row['version']}")
+    return report
+
+
+def _remove(service: Any, report: GcReport, relpath: str, size: int | None, reason: str) -> None:
+    if not report.dry_run:
+        service.store.delete(relpath)
+    report.removed.append({"path": relpath, "bytes": size, "reason": reason})
+
+
+def _detach_file(service: Any, row: dict[str, Any]) -> dict[str, Any] | None:
+    """Mark an archived row's file removed, if it is still archived and still has that file."""
+    where = (model_metadata.c.model_id == row["model_id"], model_metadata.c.version == row["version"],
+             model_metadata.c.status == "archived", model_metadata.c.file_path == row["file_path"],
+             model_metadata.c.artifact_state == "ready")
+    with service.registry.atomic() as conn:
+        result = conn.execute(model_metadata.update().where(*where)
+                              .values(file_path=None, artifact_state="removed"))
+        if result.rowcount != 1:
+            return None  # promoted, deleted or re-saved meanwhile: leave it
+        conn.execute(events.insert().values(
+            model_id=row["model_id"], version=row["version"], event="file_removed",
+            from_status="archived", to_status="archived", actor=_actor(), at=utcnow(),
+            details={"path": row["file_path"], "bytes": row.get("file_bytes"), "by": "gc"}))
+        updated = conn.execute(sa.select(model_metadata).where(
+            model_metadata.c.model_id == row["model_id"],
+            model_metadata.c.version == row["version"])).first()
+    return dict(updated._mapping)

@@ -1,0 +1,287 @@
+"""`verify`: does every registry row have its file, with the right hash, and its sidecar?
+
+Read-only. Files are hashed, never deserialized. `repair` fixes what a crash
+can leave behind: saves that never completed and missing or stale sidecars.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..exceptions import ArtifactError, ArtifactIntegrityError
+from ..ids import ModelRef
+from ..sidecar import SIDECAR_PROTOCOL, sidecar_path, sidecar_text
+from .files import StoreFile, comparable_row, expected_path, file_digest, scan
+
+__all__ = ["DEFAULT_GRACE", "Problem", "RepairReport", "VerifyReport", "repair", "verify"]
+
+#: Temp files younger than this (seconds) may belong to a save that is running now.
+DEFAULT_GRACE = 3600.0
+
+#: Problem kinds, with what to do about each.
+ADVICE = {
+    "missing_file": "save the model again or delete this version",
+    "hash_mismatch": "the file was changed or damaged after saving; restore it from a backup or "
+                     "delete this version",
+    "incomplete_save": "run `modelservice verify --repair`",
+    "unsafe_path": "remove the link; files must live inside the models directory",
+    "unexpected_path": "the row points outside its model's folder; check who edited the registry",
+    "missing_sidecar": "run `modelservice verify --repair`",
+    "stale_sidecar": "run `modelservice verify --repair`",
+    "orphan_file": "no row points at it; `modelservice rebuild-index` restores it if its sidecar is "
+                   "there, else delete it",
+    "orphan_sidecar": "no row for it; `modelservice rebuild-index` restores the row if the file is there",
+    "stale_temp": "left by an interrupted save; `modelservice gc` removes it",
+    "no_file": "the status says saved but there is no file; save the model again",
+}
+
+
+@dataclass
+class Problem:
+    """One thing that is wrong (or, in `VerifyReport.notes`, worth knowing)."""
+
+    kind: str
+    message: str
+    ref: str | None = None
+    path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "ref": self.ref, "path": self.path, "message": self.message,
+                "advice": ADVICE.get(self.kind)}
+
+
+@dataclass
+class VerifyReport:
+    """What `verify` found; ``ok`` is False when anything in ``problems``."""
+
+    rows: int = 0
+    files: int = 0
+    bytes_hashed: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def kinds(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for problem in self.problems:
+            counts[problem.kind] = counts.get(problem.kind, 0) + 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "rows": self.rows, "files": self.files,
+                "bytes_hashed": self.bytes_hashed, "problems": [p.to_dict() for p in self.problems],
+                "notes": [p.to_dict() for p in self.notes]}
+
+
+def _ref(row: dict[str, Any]) -> str:
+    return str(ModelRef(row["model_id"], row["version"]))
+
+
+def check_row_file(store: Any, row: dict[str, Any]) -> Problem | None:
+    """Whether a row's file is there, complete and unchanged; None when it is."""
+    ref, relpath = _ref(row), row["file_path"]
+    try:
+        digest, size = file_digest(store, relpath)
+    except ArtifactIntegrityError as err:
+        return Problem("unsafe_path", f"{ref}: {err}", ref, relpath)
+    except (ArtifactError, OSError, ValueError) as err:
+        if row.get("artifact_state") == "pending":
+            return Problem("incomplete_save", f"{ref}: its save never completed; the file {relpath} "
+                           "was never published (the version is not loadable)", ref, relpath)
+        return Problem("missing_file", f"{ref}: the file {relpath} is missing ({err})", ref, relpath)
+    if digest != row.get("file_sha256") or (row.get("file_bytes") not in (None, size)):
+        return Problem("hash_mismatch", f"{ref}: {relpath} has sha256 {digest[:16]}… and {size} bytes; "
+                       f"the registry expects {str(row.get('file_sha256'))[:16]}… and "
+                       f"{row.get('file_bytes')} bytes", ref, relpath)
+    if row.get("artifact_state") == "pending":
+        return Problem("incomplete_save", f"{ref}: the file {relpath} is complete but the save was "
+                       "not marked done (interrupted after the rename)", ref, relpath)
+    return None
+
+
+def check_sidecar(store: Any, row: dict[str, Any]) -> Problem | None:
+    """Whether a saved row's sidecar exists and agrees with the row."""
+    ref, relpath = _ref(row), sidecar_path(row["model_id"], row["version"])
+    try:
+        text = store.read_bytes(relpath).decode("utf-8")
+    except ArtifactError:
+        return Problem("missing_sidecar", f"{ref}: the sidecar {relpath} is missing", ref, relpath)
+    except (ArtifactIntegrityError, OSError, UnicodeDecodeError) as err:
+        return Problem("stale_sidecar", f"{ref}: the sidecar {relpath} cannot be read: {err}", ref, relpath)
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        return Problem("stale_sidecar", f"{ref}: the sidecar {relpath} is not JSON: {err}", ref, relpath)
+    if not isinstance(data, dict):
+        return Problem("stale_sidecar", f"{ref}: the sidecar {relpath} is not a JSON object", ref, relpath)
+    data.pop("sidecar_protocol", None)
+    expected = comparable_row(row)
+    differ = sorted(k for k in set(expected) | set(data)
+                    if json.dumps(expected.get(k), sort_keys=True) != json.dumps(data.get(k), sort_keys=True))
+    if differ:
+        return Problem("stale_sidecar", f"{ref}: the sidecar {relpath} disagrees with the registry on "
+                       f"{', '.join(differ)}", ref, relpath)
+    return None
+
+
+def verify(service: Any, *, grace: float = DEFAULT_GRACE, now: float | None = None) -> VerifyReport:
+    """Check every row against the files of ``service``'s store, and every file against the rows.
+
+    Problems: rows whose file is missing, changed or never completed (dangling
+    rows), symlinks leaving the store, missing or stale sidecars, files and
+    sidecars no row points at (orphans) and temp files older than ``grace``
+    seconds. Younger temp files and unknown files are listed as notes.
+    """
+    now = time.time() if now is None else now
+    files = scan(service.store)  # files first: a file published after this has its row already
+    rows = service.registry.list(order_by="model_id")
+    report = VerifyReport(rows=len(rows), files=len(files))
+    referenced: set[str] = set()
+    for row in rows:
+        ref = _ref(row)
+        referenced.add(sidecar_path(row["model_id"], row["version"]))
+        if not row.get("file_path"):
+            if row.get("status") in ("saved", "production") and row.get("artifact_state") != "removed":
+                report.problems.append(Problem("no_file", f"{ref} is {row['status']!r} but has no file", ref))
+            continue
+        referenced.add(row["file_path"])
+        expected = expected_path(row["model_id"], row["version"], row.get("file_format"))
+        if row["file_path"] != expected:
+            report.problems.append(Problem(
+                "unexpected_path", f"{ref}: the registry points at {row['file_path']!r} instead of "
+                f"{expected!r}", ref, row["file_path"]))
+        problem = check_row_file(service.store, row)
+        if problem is None:
+            report.bytes_hashed += int(row.get("file_bytes") or 0)
+        else:
+            report.problems.append(problem)
+        if row.get("artifact_state") == "ready":
+            problem = check_sidecar(service.store, row)
+            if problem is not None:
+                report.problems.append(problem)
+    for entry in files:
+        _check_file(report, entry, referenced, grace, now)
+    return report
+
+
+def _check_file(report: VerifyReport, entry: StoreFile, referenced: set[str], grace: float,
+                now: float) -> None:
+    if entry.escapes:
+        report.problems.append(Problem("unsafe_path", f"{entry.relpath} is a symlink pointing outside "
+                                       "the models directory", path=entry.relpath))
+        return
+    if entry.relpath in referenced or entry.kind == "registry":
+        return
+    if entry.kind == "temp":
+        age = None if entry.mtime is None else now - entry.mtime
+        if age is not None and age >= grace:
+            report.problems.append(Problem("stale_temp", f"{entry.relpath} ({entry.size} bytes) was "
+                                           f"left by a save {age / 60:.0f} minutes ago", path=entry.relpath))
+        else:
+            report.notes.append(Problem("temp", f"{entry.relpath} may belong to a save in progress",
+                                        path=entry.relpath))
+    elif entry.kind == "model":
+        report.problems.append(Problem("orphan_file", f"{entry.relpath} ({entry.size} bytes) belongs to "
+                                       "no registry row", path=entry.relpath))
+    elif entry.kind == "sidecar":
+        report.problems.append(Problem("orphan_sidecar", f"{entry.relpath} describes a version the "
+                                       "registry does not have", path=entry.relpath))
+    else:
+        report.notes.append(Problem("other", f"{entry.relpath} is not a registry file", path=entry.relpath))
+
+
+@dataclass
+class RepairReport:
+    """What `repair` changed, one line per version or file."""
+
+    completed: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    cleared: list[str] = field(default_factory=list)
+    sidecars: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"completed": self.completed, "restored": self.restored, "cleared": self.cleared,
+                "sidecars": self.sidecars}
+
+    def __bool__(self) -> bool:
+        return bool(self.completed or self.restored or self.cleared or self.sidecars)
+
+
+def repair(service: Any, refs: Iterable[str] | None = None) -> RepairReport:
+    """Finish or undo interrupted saves and rewrite missing or stale sidecars.
+
+    * a ``pending`` row whose file is complete (hash right) is marked ready;
+    * a ``pending`` row whose file never appeared gets back the file it had
+      before (a re-save in another format) when its sidecar still describes a
+      complete, unchanged file, and otherwise loses its file fields: it is then
+      an unsaved version, refused on load with a clear message;
+    * a saved row's missing or stale sidecar is rewritten from the row.
+
+    Files with a wrong hash are never touched.
+    """
+    wanted = None if refs is None else set(refs)
+    report = RepairReport()
+    for row in service.registry.list(order_by="model_id"):
+        ref = ModelRef(row["model_id"], row["version"])
+        if wanted is not None and str(ref) not in wanted:
+            continue
+        if row.get("artifact_state") == "pending" and row.get("file_path"):
+            problem = check_row_file(service.store, row)
+            if problem is not None and problem.kind == "incomplete_save":
+                _finish_pending(service, ref, row, report)
+                continue
+        if row.get("artifact_state") == "ready" and row.get("file_path"):
+            if check_row_file(service.store, row) is None and check_sidecar(service.store, row):
+                service.store.write_text(sidecar_path(ref.model_id, ref.version), sidecar_text(row))
+                report.sidecars.append(str(ref))
+    return report
+
+
+_FILE_FIELDS = ("file_path", "file_format", "file_sha256", "file_bytes", "artifact_state")
+
+
+def _finish_pending(service: Any, ref: ModelRef, row: dict[str, Any], report: RepairReport) -> None:
+    try:
+        present = service.store.exists(row["file_path"])
+    except ArtifactIntegrityError:
+        return
+    if present:  # complete (check_row_file found the hash right): finish the save
+        status = "saved" if row["status"] == "trained" else row["status"]
+        service._update_row(ref, {"artifact_state": "ready", "status": status})
+        report.completed.append(str(ref))
+        return
+    previous = _previous_from_sidecar(service, ref)
+    if previous is not None:
+        service._update_row(ref, previous)
+        report.restored.append(f"{ref} ({previous['file_path']})")
+        return
+    values: dict[str, Any] = {k: None for k in _FILE_FIELDS}
+    if row["status"] in ("saved", "production"):
+        values["status"] = "trained"  # it has no file any more
+    service._update_row(ref, values)
+    report.cleared.append(str(ref))
+
+
+def _previous_from_sidecar(service: Any, ref: ModelRef) -> dict[str, Any] | None:
+    """The file fields of the sidecar, if they describe a complete file other than the pending one."""
+    try:
+        data = json.loads(service.store.read_bytes(sidecar_path(ref.model_id, ref.version)))
+    except (ArtifactError, ValueError):
+        return None
+    if not isinstance(data, dict) or int(data.get("sidecar_protocol") or 0) > SIDECAR_PROTOCOL:
+        return None
+    if data.get("artifact_state") != "ready" or not data.get("file_path"):
+        return None
+    previous = {k: data.get(k) for k in _FILE_FIELDS}
+    if previous["file_path"] != expected_path(ref.model_id, ref.version, previous["file_format"]):
+        return None
+    if check_row_file(service.store, {"model_id": ref.model_id, "version": ref.version, **previous}):
+        return None
+    return previous
