@@ -1,7 +1,7 @@
 """`LocalStore`: model files in a folder, written atomically and hashed on the way.
 
-Write protocol: serialize into a temp file in the target folder (hashing
-while writing) → fsync → the caller registers the row as pending → `publish`
+Write protocol: serialize into a temp file in the target folder → fsync
+(while a second thread hashes the file) → the caller registers the row as pending → `publish`
 renames the temp file to its final name and fsyncs the folder. A crash at any
 point leaves either no final file or a complete one; temp files are named
 ``.tmp-*`` so that ``gc`` can find them.
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -23,12 +23,17 @@ from ..exceptions import ArtifactError, ArtifactIntegrityError
 __all__ = ["LocalStore", "Staged", "sha256_bytes"]
 
 TEMP_PREFIX = ".tmp-"
-_BATCH = 1 << 20
 
 
 def sha256_bytes(data: bytes | memoryview) -> str:
     """Hex sha256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's content, read in chunks (the GIL is released while hashing)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 @dataclass(frozen=True)
@@ -39,52 +44,6 @@ class Staged:
     temp: Path
     sha256: str
     nbytes: int
-
-
-class _HashingWriter:
-    """A binary writer that hashes what passes through on a second thread.
-
-    ``hashlib`` releases the GIL on large buffers, so hashing overlaps with
-    serialization; small writes are batched to keep the hand-off cheap.
-    """
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self._raw = raw
-        self._hash = hashlib.sha256()
-        self._batch = bytearray()
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="modelservice-sha256")
-        self._last: Future[None] | None = None
-        self.nbytes = 0
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        n = self._raw.write(data)
-        self.nbytes += len(data) if n is None else n
-        if len(data) >= _BATCH:
-            self._flush_batch()
-            self._last = self._pool.submit(self._hash.update, bytes(data) if isinstance(data, bytearray) else data)
-        else:
-            self._batch += data
-            if len(self._batch) >= _BATCH:
-                self._flush_batch()
-        return len(data)
-
-    def _flush_batch(self) -> None:
-        if self._batch:
-            chunk, self._batch = bytes(self._batch), bytearray()
-            self._last = self._pool.submit(self._hash.update, chunk)
-
-    def hexdigest(self) -> str:
-        self._flush_batch()
-        self._pool.shutdown(wait=True)
-        if self._last is not None:
-            self._last.result()
-        return self._hash.hexdigest()
-
-    def tell(self) -> int:
-        return self.nbytes
-
-    def flush(self) -> None:
-        self._raw.flush()
 
 
 class LocalStore:
@@ -111,23 +70,31 @@ class LocalStore:
         return full
 
     def stage(self, relpath: str, write: Callable[[IO[bytes]], None]) -> Staged:
-        """Write a temp file beside ``relpath`` with ``write(fileobj)``, fsync it, hash it."""
+        """Write a temp file beside ``relpath`` with ``write(fileobj)``, fsync it, hash it.
+
+        The sha256 is computed from the page cache on a second thread while the
+        fsync waits for the disk, so hashing costs almost nothing extra.
+        """
         final = self.path(relpath)
         final.parent.mkdir(parents=True, exist_ok=True)
         temp = final.parent / f"{TEMP_PREFIX}{final.name}-{uuid.uuid4().hex[:12]}"
         try:
-            with open(temp, "xb") as raw:
-                writer = _HashingWriter(raw)
-                try:
-                    write(writer)  # type: ignore[arg-type]
-                finally:
-                    digest = writer.hexdigest()
-                raw.flush()
-                os.fsync(raw.fileno())
+            with open(temp, "xb") as fh:
+                write(fh)
+                fh.flush()
+                digest: dict[str, str] = {}
+                hasher = threading.Thread(target=lambda: digest.update(sha256=sha256_file(temp)))
+                hasher.start()
+                os.fsync(fh.fileno())
+                hasher.join()
+                nbytes = fh.tell()
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        return Staged(relpath, temp, digest, writer.nbytes)
+        if "sha256" not in digest:
+            temp.unlink(missing_ok=True)
+            raise ArtifactError(f"Could not hash the new model file {temp}.")
+        return Staged(relpath, temp, digest["sha256"], nbytes)
 
     def publish(self, staged: Staged) -> None:
         """Atomically move a staged file to its final name and make the rename durable."""
