@@ -48,7 +48,7 @@ class ComparisonResult(RichResult):
         What ``ModelService.compare_models`` returns.
     sort_by : str, optional
         The metric to rank by; by default the first metric of the task
-        (``accuracy`` or ``r2_score``).
+        (``accuracy`` or ``r2_score``). Ties are broken by the other metrics.
 
     Attributes
     ----------
@@ -75,9 +75,10 @@ class ComparisonResult(RichResult):
                 f"Cannot sort by {sort_by!r}: choose one of {', '.join(self.metrics) or 'no metric'}."
             )
         self.sort_by = sort_by
-        if sort_by is not None:
+        if sort_by is not None:  # ties are broken by the other metrics, in display order
+            keys = [sort_by, *(m for m in self.metrics if m != sort_by)]
             frame = frame.sort_values(
-                sort_by, ascending=not higher_is_better(sort_by), na_position="last", kind="stable"
+                keys, ascending=[not higher_is_better(k) for k in keys], na_position="last", kind="stable"
             )
         self.frame = frame.reset_index(drop=True)
 
@@ -94,13 +95,14 @@ class ComparisonResult(RichResult):
         row = self.frame.iloc[0]
         return f"{row['model_id']}:{row['version']}" if "version" in row else str(row["model_id"])
 
-    def best_cells(self) -> dict[str, int]:
-        """Row position of the best value of each metric column."""
+    def best_cells(self) -> dict[str, list[int]]:
+        """Row positions holding the best value of each metric column (several on a tie)."""
         best = {}
         for metric in self.metrics:
             column = self.frame[metric]
             if column.notna().any():
-                best[metric] = int(column.idxmax() if higher_is_better(metric) else column.idxmin())
+                value = column.max() if higher_is_better(metric) else column.min()
+                best[metric] = [int(i) for i in column.index[column == value]]
         return best
 
     def _table(self) -> tuple[list[str], list[list[Any]], list[tuple[int, int]]]:
@@ -111,7 +113,8 @@ class ComparisonResult(RichResult):
             for i, (_, row) in enumerate(self.frame.iterrows())
         ]
         first_metric = 1 + len(ids)
-        cells = [(r, first_metric + self.metrics.index(m)) for m, r in self.best_cells().items()]
+        cells = [(r, first_metric + self.metrics.index(m))
+                 for m, rows in self.best_cells().items() for r in rows]
         return headers, rows, cells
 
     def _subtitle(self) -> str:
