@@ -69,7 +69,8 @@ def export_version(service: Any, ref: str, archive: str | os.PathLike[str], *,
             "it was changed or damaged after saving and was not exported.")
     target = Path(archive)
     if target.exists() and not overwrite:
-        raise InvalidInputError(f"{target} already exists; choose another name (or overwrite it).")
+        raise InvalidInputError(f"{target} already exists; choose another name, or overwrite it "
+                                "(--force, overwrite=True).")
     fmt = detect_format(data)
     name = f"model.{EXTENSIONS[fmt]}"
     from .. import __version__

@@ -1,0 +1,9 @@
+"""``python -m jupyter_modelservice``: the ``modelservice`` command."""
+
+from __future__ import annotations
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,426 @@
+"""The ``modelservice`` command: inspect and look after a registry from a shell.
+
+::
+
+    modelservice [--dir PATH] [--db-url URL] [--json] COMMAND ...
+
+    list [--status S] [--search TEXT] [--limit N]   registry rows, newest first
+    show REF                                        one version ("rf" latest, "rf:3")
+    verify [--repair]                               files present, hashes right, sidecars agree
+    gc [--dry-run]                                  remove stale temp files, archived versions' files
+    rebuild-index                                   registry rows from the JSON sidecars
+    export REF ARCHIVE                              one version as one .zip file
+    import ARCHIVE [--as ID]                        add an exported version
+    migrate --to URL [--copy-files URL]             copy the registry to another database
+
+Exit status: 0 success, 1 failure (including problems found by ``verify``),
+2 usage error (bad option, bad reference or id). Errors are one line on
+stderr; ``--json`` prints one JSON document on stdout. Also runnable as
+``python -m jupyter_modelservice``. The logic lives in
+:mod:`jupyter_modelservice.maintenance`; this module only parses and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import ENV_DB_URL, is_remote
+from .exceptions import InvalidInputError, InvalidModelIdError, ModelServiceError
+
+__all__ = ["build_parser", "main"]
+
+PROG = "modelservice"
+
+
+class UsageError(Exception):
+    """Bad command line input detected after parsing (exit status 2)."""
+
+
+class Failure(Exception):
+    """The command ran and found something wrong (exit status 1, message already clear)."""
+
+
+# -- output -------------------------------------------------------------------
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _emit_json(data: Any) -> None:
+    print(json.dumps(_jsonable(data), indent=2, sort_keys=True, default=str))
+
+
+def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in [header, *rows]]
+    return "\n".join(lines)
+
+
+def _score(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+
+
+def _file_cell(row: dict[str, Any]) -> str:
+    state = row.get("artifact_state")
+    if state == "ready":
+        return f"{row.get('file_format')} {_size(row.get('file_bytes'))}"
+    if state == "pending":
+        return "save incomplete"
+    if state == "removed":
+        return "removed by gc"
+    return "-"
+
+
+def _size(n: Any) -> str:
+    if n is None:
+        return "?"
+    n = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+# -- opening the registry -------------------------------------------------------
+def _db_type(url: str) -> str:
+    return "postgresql" if url.startswith(("postgresql", "postgres")) else "sqlite"
+
+
+def _open(args: argparse.Namespace, *, create: bool = False) -> Any:
+    """The `ModelService` named by ``--dir`` / ``--db-url``; refuse a missing SQLite registry."""
+    from .service import ModelService
+
+    url = args.db_url or os.environ.get(ENV_DB_URL) or None
+    directory = args.dir
+    if url is None:
+        if is_remote(directory):
+            raise UsageError(f"--dir {directory} is remote; give the registry's PostgreSQL URL with "
+                             f"--db-url or {ENV_DB_URL}.")
+        folder = Path(directory).expanduser()
+        if not create and not (folder / "registry.db").is_file():
+            raise Failure(f"no registry in {folder} (there is no registry.db); pass --dir with your "
+                          "models folder, or --db-url")
+        return ModelService("sqlite", folder)
+    return ModelService(_db_type(url), directory, db_url=url)
+
+
+# -- commands -------------------------------------------------------------------
+def cmd_list(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be a positive number")
+    with _open(args) as service:
+        rows = service.list_models(status=args.status, search=args.search, limit=args.limit)
+    if args.json:
+        _emit_json(rows)
+        return 0
+    if not rows:
+        print("No models" + (" match." if args.status or args.search else " in the registry."))
+        return 0
+    body = [(f"{r['model_id']}:{r['version']}", r["status"], r["model_class"], _score(r.get("validation_score")),
+             _file_cell(r), (r.get("training_date") or "")[:19].replace("T", " ")) for r in rows]
+    print(_table(body, ("REF", "STATUS", "CLASS", "VAL SCORE", "FILE", "TRAINED (UTC)")))
+    return 0
+
+
+_SHOW_KEYS = ("model_id", "version", "status", "model_class", "model_module", "task_type", "scoring",
+              "train_score", "validation_score", "training_samples", "validation_samples", "feature_count",
+              "training_date", "fit_seconds", "file_path", "file_format", "file_bytes", "file_sha256",
+              "artifact_state", "data_fingerprint", "parent", "tags", "model_params", "metrics",
+              "cv_scores", "environment", "source")
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from .ids import parse_ref
+
+    ref = parse_ref(args.ref)
+    with _open(args) as service:
+        row = service.get_model_metadata(ref.model_id, ref.version)
+        history = service.model_history(row["model_id"], row["version"])
+    if args.json:
+        _emit_json({**row, "history": history})
+        return 0
+    width = max(len(k) for k in _SHOW_KEYS)
+    for key in _SHOW_KEYS:
+        value = row.get(key)
+        if value is None or value == {} or value == []:
+            continue
+        text = json.dumps(_jsonable(value), sort_keys=True, default=str) if isinstance(value, (dict, list)) else value
+        print(f"{key.ljust(width)}  {text}")
+    print("history")
+    for event in history:
+        change = f"{event['from_status'] or '-'} -> {event['to_status'] or '-'}"
+        print(f"  {event['at'][:19].replace('T', ' ')}  {event['event']:<12} {change:<24} {event['actor']}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from . import maintenance
+
+    with _open(args) as service:
+        repaired = maintenance.repair(service) if args.repair else None
+        report = maintenance.verify(service, grace=args.grace)
+    if args.json:
+        _emit_json({**report.to_dict(), **({"repaired": repaired.to_dict()} if repaired is not None else {})})
+        return 0 if report.ok else 1
+    if repaired:
+        for key, label in (("completed", "save completed"), ("restored", "previous file restored"),
+                           ("cleared", "incomplete save cleared"), ("sidecars", "sidecar rewritten")):
+            for item in getattr(repaired, key):
+                print(f"repaired: {item}: {label}")
+    for problem in report.problems:
+        print(f"{problem.kind}: {problem.message}")
+    for note in report.notes:
+        print(f"note: {note.message}")
+    summary = (f"{report.rows} rows, {report.files} files, {_size(report.bytes_hashed)} hashed: "
+               + ("OK" if report.ok else f"{len(report.problems)} problem(s) "
+                  + ", ".join(f"{k}={n}" for k, n in sorted(report.kinds().items()))))
+    print(summary)
+    if not report.ok and not args.repair and any(p.kind in ("incomplete_save", "missing_sidecar", "stale_sidecar")
+                                                 for p in report.problems):
+        print("run `modelservice verify --repair` to finish interrupted saves and rewrite sidecars")
+    return 0 if report.ok else 1
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from . import maintenance
+
+    with _open(args) as service:
+        report = maintenance.collect_garbage(service, dry_run=args.dry_run, grace=args.grace)
+    if args.json:
+        _emit_json(report.to_dict())
+        return 0
+    verb = "would remove" if args.dry_run else "removed"
+    for item in report.removed:
+        print(f"{verb} {item['path']} ({_size(item['bytes'])}): {item['reason']}")
+    for item in report.kept:
+        print(f"kept {item['path']}: {item['reason']}")
+    print(f"{len(report.removed)} file(s), {_size(report.bytes_freed)} "
+          + ("would be freed (dry run)" if args.dry_run else "freed"))
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from . import maintenance
+
+    with _open(args, create=True) as service:
+        report = maintenance.rebuild_index(service)
+    if args.json:
+        _emit_json(report.to_dict())
+        return 0 if report.ok else 1
+    for ref in report.added:
+        print(f"restored {ref}")
+    for item in report.conflicts:
+        print(f"conflict {item['ref']}: {item['reason']}")
+    for item in report.refused:
+        print(f"refused {item['path']}: {item['reason']}")
+    for ref in report.demoted:
+        print(f"demoted {ref} to saved (a newer version is in production)")
+    print(f"{len(report.added)} version(s) restored, {len(report.present)} already present, "
+          f"{len(report.conflicts)} conflict(s), {len(report.refused)} sidecar(s) refused")
+    return 0 if report.ok else 1
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from . import maintenance
+
+    with _open(args) as service:
+        manifest = maintenance.export_version(service, args.ref, args.archive, overwrite=args.force)
+    if args.json:
+        _emit_json(manifest)
+    else:
+        print(f"exported {manifest['model_id']}:{manifest['version']} ({manifest['file_format']}, "
+              f"{_size(manifest['bytes'])}, sha256 {manifest['sha256'][:12]}…) to {manifest['archive']}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from . import maintenance
+
+    if not Path(args.archive).is_file():
+        raise Failure(f"no archive at {args.archive}")
+    with _open(args, create=True) as service:
+        result = maintenance.import_version(service, args.archive, model_id=args.as_id)
+    if args.json:
+        _emit_json(result)
+    else:
+        how = "" if result["kept_version"] else f" (version {result['original'].rsplit(':', 1)[1]} was taken)"
+        print(f"imported {result['original']} as {result['ref']}{how}, sha256 verified")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    try:
+        from .migrate import migrate_registry
+    except ImportError as err:
+        raise Failure(f"this installation cannot migrate registries ({err})") from err
+    from .service import ModelService
+
+    with _open(args) as source:
+        if args.to == source.registry.url:
+            raise UsageError("--to names the registry being migrated; give another database URL")
+        directory = args.copy_files or source.models_directory
+        progress = None if args.json else _ProgressLine()
+        with ModelService(_db_type(args.to), directory, db_url=args.to) as target:
+            result = migrate_registry(source, target, copy_files=bool(args.copy_files), progress=progress)
+    if progress is not None and progress.shown:
+        print(file=sys.stderr)
+    if args.json:
+        _emit_json(result)
+    else:
+        for key, value in (result or {}).items():
+            print(f"{key}: {value}")
+    return 0
+
+
+class _ProgressLine:
+    """``progress(done, total)`` shown as one updating line on stderr."""
+
+    shown = False
+
+    def __call__(self, *values: Any, **_: Any) -> None:
+        if len(values) >= 2 and all(isinstance(v, int) for v in values[:2]):
+            print(f"\rmigrated {values[0]}/{values[1]}", end="", file=sys.stderr, flush=True)
+            self.shown = True
+
+
+# -- parser ---------------------------------------------------------------------
+def _add_globals(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
+    parser.add_argument("--dir", metavar="PATH", default=default("./models"),
+                        help="models directory (default: ./models)")
+    parser.add_argument("--db-url", metavar="URL", default=default(None),
+                        help=f"registry database URL (default: ${ENV_DB_URL}, else PATH/registry.db)")
+    parser.add_argument("--json", action="store_true", default=default(False),
+                        help="print one JSON document for scripts")
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be 0 or more seconds")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``modelservice`` (global options also work after the command)."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Inspect and look after a jupyter_modelservice registry.",
+        epilog="Exit status: 0 ok, 1 failure or problems found, 2 usage error.")
+    _add_globals(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, func: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _add_globals(p, suppress=True)
+        p.set_defaults(func=func)
+        return p
+
+    p = command("list", cmd_list, "List registry rows (one per version), newest first.")
+    p.add_argument("--status", choices=("trained", "saved", "production", "archived"))
+    p.add_argument("--search", metavar="TEXT", help="only ids or class names containing TEXT (plain text)")
+    p.add_argument("--limit", metavar="N", type=int, help="at most N rows")
+
+    p = command("show", cmd_show, "Show one version's metadata and history.")
+    p.add_argument("ref", metavar="REF", help='"id" (latest version) or "id:N"')
+
+    grace_help = "temp files younger than this many seconds may belong to a running save (default: 3600)"
+    p = command("verify", cmd_verify, "Check every file is present with the right hash; list orphans "
+                "and dangling rows. Exit status 1 when anything is wrong.")
+    p.add_argument("--repair", action="store_true",
+                   help="first finish or undo interrupted saves and rewrite missing or stale sidecars")
+    p.add_argument("--grace", type=_positive_seconds, default=3600.0, metavar="SECONDS", help=grace_help)
+
+    p = command("gc", cmd_gc, "Remove stale .tmp-* files and archived versions' files; report bytes freed.")
+    p.add_argument("--dry-run", action="store_true", help="only report what would be removed")
+    p.add_argument("--grace", type=_positive_seconds, default=3600.0, metavar="SECONDS", help=grace_help)
+
+    command("rebuild-index", cmd_rebuild, "Restore missing registry rows from the JSON sidecars "
+            "(after losing the database). Existing rows are kept.")
+
+    p = command("export", cmd_export, "Write one version (model file + metadata) to a .zip archive.")
+    p.add_argument("ref", metavar="REF", help='"id" (latest version) or "id:N"')
+    p.add_argument("archive", metavar="ARCHIVE", help="the .zip file to write")
+    p.add_argument("--force", action="store_true", help="overwrite ARCHIVE if it exists")
+
+    p = command("import", cmd_import, "Add a version from an archive written by export; its sha256 is "
+                "verified. It keeps its version number when that is free, else becomes the next version.")
+    p.add_argument("archive", metavar="ARCHIVE")
+    p.add_argument("--as", dest="as_id", metavar="ID", help="import under another model id")
+
+    p = command("migrate", cmd_migrate, "Copy this registry to another database (e.g. PostgreSQL).")
+    p.add_argument("--to", required=True, metavar="URL", help="target registry database URL")
+    p.add_argument("--copy-files", metavar="URL",
+                   help="also copy the model files to this models directory (default: share them)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``modelservice`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help (0) and usage errors (2)
+        return int(exit_.code or 0) if not isinstance(exit_.code, str) else 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            status = args.func(args)
+        except UsageError as err:
+            parser.print_usage(sys.stderr)
+            _error(str(err))
+            status = 2
+        except (InvalidModelIdError, InvalidInputError) as err:
+            _error(str(err))
+            status = 2
+        except (Failure, ModelServiceError, OSError) as err:
+            _error(_one_line(err))
+            status = 1
+        except BrokenPipeError:  # e.g. `modelservice list | head`: the reader has gone
+            _silence_stdout()
+            status = 1
+        except KeyboardInterrupt:
+            _error("interrupted")
+            status = 130
+    for warning in caught:
+        print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
+    return status
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err) or type(err).__name__
+    if isinstance(err, OSError) and not isinstance(err, ModelServiceError) and err.filename:
+        text = f"{err.strerror or text}: {err.filename}"
+    return " ".join(text.split())
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (captured output)
+        pass
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
