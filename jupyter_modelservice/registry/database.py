@@ -248,6 +248,27 @@ class Registry:
                 conn.execute(events.insert(), records)
         return True
 
+    def import_events(self, model_id: str, history: Iterable[Mapping[str, Any]]) -> int:
+        """Append recorded events of ``model_id`` that this registry does not hold yet.
+
+        An event is already held when one with the same version, event,
+        statuses, actor and time exists, so importing twice adds nothing.
+        Returns the number of events added.
+        """
+        records = [{k: e.get(k) for k in _EVENT_FIELDS} for e in history]
+        if any(r["model_id"] != model_id for r in records):
+            raise InvalidInputError(f"import_events({model_id!r}) got events of other model ids.")
+        with self.atomic() as conn:
+            self._lock(conn, model_id)
+            held = {
+                _event_key(dict(r._mapping))
+                for r in conn.execute(sa.select(events).where(events.c.model_id == model_id))
+            }
+            new = [r for r in records if _event_key(r) not in held]
+            if new:
+                conn.execute(events.insert(), new)
+        return len(new)
+
     def _lock(self, conn: sa.Connection, model_id: str) -> None:
         """Serialize writers of one model id until the transaction ends (PostgreSQL).
 
@@ -388,6 +409,10 @@ class Registry:
             query = query.where(events.c.version == version)
         with self.atomic(write=False) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def _event_key(event: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(event.get(k) for k in ("version", "event", "from_status", "to_status", "actor", "at"))
 
 
 def _finite(value: Any) -> Any:
