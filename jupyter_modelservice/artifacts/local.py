@@ -69,13 +69,37 @@ class LocalStore:
             )
         return full
 
+    def target(self, relpath: str) -> Path:
+        """Where to write or delete ``relpath``: its folder must be a real folder of the store.
+
+        Unlike `path`, the last component is not followed, so replacing or
+        deleting a planted symlink acts on the link, never on what it points
+        at; and no folder on the way may be a symlink (``rf -> other_model``
+        would make one model's save overwrite another's files).
+        """
+        text = str(relpath)
+        if (not text or text.startswith("/") or "\\" in text or "\x00" in text
+                or any(part in ("", ".", "..") for part in text.split("/"))):
+            raise ArtifactIntegrityError(
+                f"{relpath!r} is not a plain relative path inside the models directory {self.root}; "
+                "refusing it."
+            )
+        root = self.root.resolve()
+        final = root.joinpath(*text.split("/"))
+        if final.parent.resolve() != final.parent:
+            raise ArtifactIntegrityError(
+                f"{final.parent} is (or passes through) a symbolic link; model folders must be real "
+                "folders inside the models directory. Refusing to write there."
+            )
+        return final
+
     def stage(self, relpath: str, write: Callable[[IO[bytes]], None]) -> Staged:
         """Write a temp file beside ``relpath`` with ``write(fileobj)``, fsync it, hash it.
 
         The sha256 is computed from the page cache on a second thread while the
         fsync waits for the disk, so hashing costs almost nothing extra.
         """
-        final = self.path(relpath)
+        final = self.target(relpath)
         final.parent.mkdir(parents=True, exist_ok=True)
         temp = final.parent / f"{TEMP_PREFIX}{final.name}-{uuid.uuid4().hex[:12]}"
         try:
@@ -98,7 +122,7 @@ class LocalStore:
 
     def publish(self, staged: Staged) -> None:
         """Atomically move a staged file to its final name and make the rename durable."""
-        final = self.path(staged.relpath)
+        final = self.target(staged.relpath)
         os.replace(staged.temp, final)
         _fsync_dir(final.parent)
 
@@ -117,7 +141,7 @@ class LocalStore:
 
     def write_text(self, relpath: str, text: str) -> None:
         """Write a small text file atomically (temp + rename, no fsync)."""
-        final = self.path(relpath)
+        final = self.target(relpath)
         final.parent.mkdir(parents=True, exist_ok=True)
         temp = final.parent / f"{TEMP_PREFIX}{final.name}-{uuid.uuid4().hex[:12]}"
         temp.write_text(text, encoding="utf-8")
@@ -128,8 +152,8 @@ class LocalStore:
         return self.path(relpath).exists()
 
     def delete(self, relpath: str) -> None:
-        """Remove a file if present."""
-        self.path(relpath).unlink(missing_ok=True)
+        """Remove a file if present (a symlink is removed itself, never what it points at)."""
+        self.target(relpath).unlink(missing_ok=True)
 
 
 def _fsync_dir(folder: Path) -> None:
