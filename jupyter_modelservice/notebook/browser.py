@@ -61,6 +61,7 @@ _STYLE = """<style>
   font-size: var(--jp-code-font-size, 12px);
 }
 .jms-browser .jms-browser-header { white-space: pre; padding: 0 0 0 6px; font-weight: 600; }
+.jms-browser .jms-details td.jms-left { white-space: normal; overflow-wrap: anywhere; }
 </style>"""
 
 
@@ -157,7 +158,8 @@ class RegistryBrowser(widgets.VBox):
                              layout=w.Layout(width="180px"))
         self.y_name = w.Text(value="y_test", description="y", continuous_update=False,
                              layout=w.Layout(width="180px"))
-        self.compare_button = w.Button(description="Compare selected", icon="balance-scale")
+        self.compare_button = w.Button(description="Compare selected", icon="balance-scale",
+                                       layout=w.Layout(width="170px"))
         self.message = w.Output()
         self.progress = w.Output()
         self.details = w.Output()
@@ -245,6 +247,7 @@ class RegistryBrowser(widgets.VBox):
         try:
             self.header.value = html.escape(header)
             self.table.options = list(zip(lines, refs))
+            self.table.rows = max(3, min(self.page_size, len(lines)))
             self.table.value = keep
         finally:
             self._updating = False
