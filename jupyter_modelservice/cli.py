@@ -278,12 +278,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             result = migrate_registry(source, target, copy_files=bool(args.copy_files), progress=progress)
     if progress is not None and progress.shown:
         print(file=sys.stderr)
+    result = result or {}
     if args.json:
         _emit_json(result)
     else:
-        for key, value in (result or {}).items():
+        for key, value in result.items():
+            if isinstance(value, list):
+                value = f"{len(value)}" + (f" ({', '.join(map(str, value[:10]))}{', …' if len(value) > 10 else ''})"
+                                           if value else "")
             print(f"{key}: {value}")
-    return 0
+    return 0 if result.get("ok", True) else 1
 
 
 class _ProgressLine:

@@ -2,6 +2,9 @@
 
 One row of ``model_metadata`` per model version; every status change is an
 append-only row of ``model_events``; ``schema_info`` records the schema version.
+``artifact_state`` is NULL (no file), ``'pending'`` (a save started, the file
+may not exist yet), ``'ready'`` or ``'removed'`` (the file of an archived
+version was deleted by ``modelservice gc``; hash and size are kept).
 """
 
 from __future__ import annotations
@@ -10,7 +13,10 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-__all__ = ["METADATA", "MIGRATIONS", "SCHEMA_VERSION", "events", "model_metadata", "schema_info"]
+from ..exceptions import RegistryError
+
+__all__ = ["METADATA", "MIGRATIONS", "SCHEMA_VERSION", "Migrations", "events", "model_metadata",
+           "schema_info"]
 
 SCHEMA_VERSION = 1
 
@@ -43,7 +49,7 @@ model_metadata = sa.Table(
     sa.Column("file_format", sa.String(10)),
     sa.Column("file_sha256", sa.String(64)),
     sa.Column("file_bytes", sa.BigInteger),
-    sa.Column("artifact_state", sa.String(10)),  # NULL (no file), 'pending', 'ready'
+    sa.Column("artifact_state", sa.String(10)),  # NULL (no file), 'pending', 'ready', 'removed'
     sa.Column("data_fingerprint", sa.String(80)),
     sa.Column("environment", _Json),
     sa.Column("source", _Json),
@@ -77,6 +83,46 @@ schema_info = sa.Table(
     sa.Column("value", sa.String(200), nullable=False),
 )
 
-#: ``MIGRATIONS[n]`` upgrades a schema of version ``n`` to ``n + 1`` inside the
-#: caller's transaction. Keep old steps forever: registries of any age must open.
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {}
+Migration = Callable[[sa.Connection], None]
+
+
+class Migrations(dict[int, Migration]):
+    """``MIGRATIONS[n]`` upgrades a schema of version ``n`` to ``n + 1``.
+
+    `Registry` runs every needed step, then records the new version, inside
+    the one transaction that opened the registry: a failing step rolls back
+    all of them and leaves the file as it was. Looking a step up returns it
+    wrapped so that a failure names both versions (a `RegistryError`), and
+    a missing step is a `RegistryError` too, never a bare ``KeyError``.
+    Keep old steps forever: registries of any age must open.
+    """
+
+    def __missing__(self, step: int) -> Migration:
+        raise RegistryError(
+            f"This version of jupyter_modelservice cannot upgrade a registry from schema version "
+            f"{step} to {step + 1} (it knows no such step; it understands versions 1 to "
+            f"{SCHEMA_VERSION}). The registry was left untouched."
+        )
+
+    def __getitem__(self, step: int) -> Migration:
+        func = super().__getitem__(step)
+
+        def run(conn: sa.Connection) -> None:
+            try:
+                func(conn)
+            except RegistryError:
+                raise
+            except Exception as err:
+                raise RegistryError(
+                    f"Upgrading the registry from schema version {step} to {step + 1} failed "
+                    f"({type(err).__name__}: {err}); the upgrade was rolled back and the registry "
+                    "left as it was."
+                ) from err
+
+        run.__name__ = getattr(func, "__name__", "migration")
+        run.__doc__ = func.__doc__
+        return run
+
+
+#: The schema upgrades, by the version they start from.
+MIGRATIONS: Migrations = Migrations()
