@@ -3,7 +3,8 @@
 Ids become folder names, file names and SQL values, so they are checked
 before any I/O: ``^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`` (ASCII only), no
 ``..``, no trailing ``.``, no Windows device name (``CON``, ``NUL``, ``COM1``
-... with or without extension). That one rule shuts out every way of leaving
+... with or without extension), not the registry's own file name
+(``registry.db``). That one rule shuts out every way of leaving
 the models folder or confusing a file system: separators of any kind
 (``/``, ``\\``, look-alikes such as ``∕``), percent-encoded text (``%2e%2e``),
 absolute paths, drive letters and URLs (``:``), control characters, spaces,
@@ -44,6 +45,8 @@ _WINDOWS_DEVICES = frozenset(
     + [f"COM{i}" for i in range(10)]
     + [f"LPT{i}" for i in range(10)]
 )
+#: Names of the registry's own files at the top of the models directory.
+_RESERVED = frozenset(["registry.db", "registry.db-wal", "registry.db-shm", "registry.db-journal"])
 ID_RULE = "letters, digits, '.', '_' or '-', starting with a letter or digit, at most 128 characters"
 
 
@@ -111,6 +114,10 @@ def validate_model_id(model_id: object) -> str:
     if model_id.split(".", 1)[0].upper() in _WINDOWS_DEVICES:
         raise InvalidModelIdError(
             f"Invalid model_id {model_id!r}: it is a reserved device name on Windows; pick another."
+        )
+    if model_id.lower() in _RESERVED:
+        raise InvalidModelIdError(
+            f"Invalid model_id {model_id!r}: it is the name of the registry's own file; pick another."
         )
     return model_id
 

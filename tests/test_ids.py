@@ -79,6 +79,7 @@ def test_generated_ids_are_valid_and_distinct():
     ("rf.", "ends with '.'"),
     ("aux.joblib", "device name"),
     ("a'b", "contains \"'\""),
+    ("registry.db", "registry's own file"),
 ])
 def test_errors_say_which_rule_was_broken(model_id, reason):
     with pytest.raises(InvalidModelIdError) as info:
