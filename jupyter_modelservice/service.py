@@ -659,18 +659,17 @@ class ModelService:
 
         A promotion to ``production`` also demotes the id's other production
         versions (in the same transaction); their sidecars are rewritten too.
+        Sidecars are written inside the transaction, so concurrent writers of
+        one id leave them in the database's final state.
         """
-        demoted = []
-        if values.get("status") == "production":
-            demoted = [r["version"] for r in self.registry.list(model_id=ref.model_id, status="production")
-                       if r["version"] != ref.version]
-        row = self.registry.update(ref.model_id, ref.version, values)
-        if row.get("file_path") and row.get("artifact_state") == "ready":
-            self.store.write_text(sidecar_path(ref.model_id, ref.version), sidecar_text(row))
-        for version in demoted:
-            other = self.registry.get(ref.model_id, version)
-            if other.get("file_path") and other.get("artifact_state") == "ready":
-                self.store.write_text(sidecar_path(ref.model_id, version), sidecar_text(other))
+
+        def write_sidecars(rows: list[dict[str, Any]]) -> None:
+            for changed in rows:
+                if changed.get("file_path") and changed.get("artifact_state") == "ready":
+                    self.store.write_text(sidecar_path(changed["model_id"], changed["version"]),
+                                          sidecar_text(changed))
+
+        row = self.registry.update(ref.model_id, ref.version, values, on_change=write_sidecars)
         if self.model_metadata and self.current_ref == str(ref):
             self.model_metadata = row
         return row

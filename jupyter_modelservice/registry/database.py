@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
@@ -166,20 +166,29 @@ class Registry:
             self._event(conn, model_id, version, "registered", None, values["status"])
         return version
 
-    def update(self, model_id: str, version: int, values: Mapping[str, Any]) -> dict[str, Any]:
+    def update(self, model_id: str, version: int, values: Mapping[str, Any], *,
+               on_change: Callable[[list[dict[str, Any]]], None] | None = None) -> dict[str, Any]:
         """Update columns of one version; a ``status`` change is recorded as an event.
 
         Promoting a version to ``production`` demotes the id's other production
         versions to ``saved`` in the same transaction.
+
+        ``on_change(rows)`` is called inside the transaction, after the writes
+        and before the commit, with every row this call changed as it now is
+        (this version first, then any demoted one). Writers of one model id run
+        it one after the other in commit order, so files mirroring the rows
+        (the JSON sidecars) end up like the database; if it raises, nothing is
+        committed.
         """
         values = _clean(values)
         with self.atomic() as conn:
             self._lock(conn, model_id)
             current = self._get(conn, model_id, version)
             new_status = values.get("status")
+            demoted: list[dict[str, Any]] = []
             if new_status is not None and new_status != current["status"]:
                 if new_status == "production":
-                    self._demote_production(conn, model_id, version)
+                    demoted = self._demote_production(conn, model_id, version)
                 self._event(conn, model_id, version, "status", current["status"], new_status)
             if values:
                 conn.execute(
@@ -188,25 +197,33 @@ class Registry:
                     .values(values)
                 )
             current.update(values)
+            if on_change is not None:
+                on_change([dict(current), *demoted])
         return current
 
-    def _demote_production(self, conn: sa.Connection, model_id: str, keep: int) -> None:
-        others = conn.execute(
-            sa.select(model_metadata.c.version, model_metadata.c.file_path).where(
-                model_metadata.c.model_id == model_id,
-                model_metadata.c.status == "production",
-                model_metadata.c.version != keep,
+    def _demote_production(self, conn: sa.Connection, model_id: str, keep: int) -> list[dict[str, Any]]:
+        others = [
+            dict(r._mapping)
+            for r in conn.execute(
+                sa.select(model_metadata).where(
+                    model_metadata.c.model_id == model_id,
+                    model_metadata.c.status == "production",
+                    model_metadata.c.version != keep,
+                )
             )
-        ).all()
-        for other, file_path in others:
-            demoted = "saved" if file_path else "trained"
+        ]
+        for other in others:
+            demoted = "saved" if other["file_path"] else "trained"
             conn.execute(
                 model_metadata.update()
-                .where(model_metadata.c.model_id == model_id, model_metadata.c.version == other)
+                .where(model_metadata.c.model_id == model_id,
+                       model_metadata.c.version == other["version"])
                 .values(status=demoted)
             )
-            self._event(conn, model_id, other, "status", "production", demoted,
+            self._event(conn, model_id, other["version"], "status", "production", demoted,
                         {"reason": f"version {keep} promoted"})
+            other["status"] = demoted
+        return others
 
     def delete(self, model_id: str, version: int | None = None) -> list[dict[str, Any]]:
         """Delete one version (or every version) and return the deleted rows."""
