@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ..exceptions import InvalidInputError, ModelServiceError, NoImportanceWarning
+from ..ids import validate_search
 from .panel_base import (
     ActionRunner,
     compare_with_progress,
@@ -230,7 +231,7 @@ class RegistryBrowser(widgets.VBox):
     def _filters(self) -> dict[str, Any]:
         status = self.status_filter.value
         return {"status": None if status == "all" else status,
-                "search": self.search.value.strip() or None}
+                "search": validate_search(self.search.value.strip())}
 
     def refresh(self) -> None:
         """Query the page on screen again (keeping the selection when it is still there)."""
@@ -299,10 +300,13 @@ class RegistryBrowser(widgets.VBox):
                 raise InvalidInputError(
                     f"{name!r} is not a valid Python variable name; type a name such as 'model'.")
             ref = self.selected[0]
-            self.service.load_model(ref)
-            self.namespace[name] = self.service.current_model
-            self.actions.say(f"Loaded {ref} ({type(self.service.current_model).__name__}) "
-                             f"as {name!r}.")
+            try:
+                self.service.load_model(ref)
+                self.namespace[name] = self.service.current_model
+                self.actions.say(f"Loaded {ref} ({type(self.service.current_model).__name__}) "
+                                 f"as {name!r}.")
+            finally:
+                self.refresh()
 
     def _on_set_status(self, _button: Any = None) -> None:
         self._cancel_delete()

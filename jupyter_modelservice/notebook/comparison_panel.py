@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ..exceptions import InvalidInputError
+from ..ids import validate_search
 from .panel_base import ActionRunner, compare_with_progress, resolve_service, show_rich, user_namespace
 from .registry_rows import short_date
 from .resolve import lookup
@@ -127,7 +128,7 @@ class ComparisonPanel(widgets.VBox):
 
     def list_models(self) -> None:
         """Fill the version list from the registry (keeping the chosen versions)."""
-        search = self.search.value.strip() or None
+        search = validate_search(self.search.value.strip())
         registry = self.service.registry
         rows = registry.list(search=search, limit=self.limit)
         total = registry.count(search=search)

@@ -334,3 +334,13 @@ def test_bad_initial_options_say_what_to_use(registry, kwargs):
 
     with pytest.raises(InvalidInputError, match="use one of|at least 1"):
         RegistryBrowser(registry, namespace={}, **kwargs)
+
+
+def test_search_text_is_literal_and_checked(browser):
+    browser.search.value = "r%"
+    assert refs(browser) == []
+    browser.search.value = "bad\x00text"
+    assert stream_text(browser.message, "stderr").startswith("Error: ")
+    assert "Traceback" not in stream_text(browser.message)
+    browser.search.value = "lr"
+    assert refs(browser) == ["lr:1"]
