@@ -485,6 +485,8 @@ class ModelService:
     def _read_file(self, ref: ModelRef, row: dict[str, Any], trusted: Iterable[str]) -> Any:
         try:
             data = self.store.read_bytes(row["file_path"])
+        except ArtifactIntegrityError:  # e.g. a symlink leading outside the store: say so
+            raise
         except ArtifactError as err:
             state = "its save never completed" if row["artifact_state"] == "pending" else "it was removed"
             raise ArtifactError(
