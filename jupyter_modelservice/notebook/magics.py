@@ -281,18 +281,19 @@ class ModelServiceMagics(Magics):
                 f"see %{magic}? for the options."
             )
         namespace = self.shell.user_ns
-        if cell is not None:
-            estimator = evaluate_cell(cell, namespace)
-        else:
-            estimator = resolve_estimator(positionals.pop(0), namespace)
-        X = lookup(positionals[0], namespace, "X")
-        y = lookup(positionals[1], namespace, "y")
-        params = parse_params(items, namespace)
-        for key in params:
+        for item in items:
+            key = item.partition("=")[0]
             if key in _RESERVED_PARAMS:
                 option = _RESERVED_PARAMS[key]
                 use = f"use the option {option}" if option else "it is not an estimator parameter"
                 raise UsageError(f"{key}= cannot be given as key=value: {use}.")
+        params = parse_params(items, namespace)
+        X = lookup(positionals[-2], namespace, "X")
+        y = lookup(positionals[-1], namespace, "y")
+        if cell is not None:  # the user's code runs once the cheap checks passed
+            estimator = evaluate_cell(cell, namespace)
+        else:
+            estimator = resolve_estimator(positionals[0], namespace)
         return estimator, X, y, params
 
     # -- %evaluate -------------------------------------------------------------
@@ -328,7 +329,10 @@ class ModelServiceMagics(Magics):
 
     # -- %compare --------------------------------------------------------------
     @magic_arguments()
-    @argument("words", nargs="+", metavar="ARG", help="REF [REF ...] X_test y_test")
+    @kwds(usage="%(prog)s REF [REF ...] X_test y_test [options]")
+    @argument("words", nargs="+", metavar="ARG",
+              help="REF [REF ...] X_test y_test: model ids (latest version) or id:version, then "
+                   "the notebook variables of the test features and target")
     @argument("--sort", metavar="METRIC",
               help="metric to rank by (default accuracy / r2_score); mse, rmse, mae rank lowest first")
     @_output_options

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import io
+from types import SimpleNamespace
+
+import pytest
+from IPython.utils.capture import capture_output
+
+from jupyter_modelservice.notebook.progress import TextProgress, WidgetProgress, progress_bar
+
+
+def test_text_progress_rewrites_one_line_and_ends_with_a_summary():
+    stream = io.StringIO()
+    with TextProgress(3, "Cross-validation", "folds", stream=stream) as bar:
+        for done in (1, 2, 3):
+            bar(done, 3)
+        bar.finish("accuracy 0.95")
+    text = stream.getvalue()
+    assert text.count("\n") == 1 and text.endswith("\n")
+    assert "Cross-validation: 2/3 folds" in text
+    last = text.rsplit("\r", 1)[1]
+    assert last.startswith("Cross-validation · 3/3 folds · accuracy 0.95 · ")
+    assert last.rstrip().endswith(" s")
+
+
+def test_text_progress_marks_a_failure():
+    stream = io.StringIO()
+    with pytest.raises(RuntimeError):
+        with TextProgress(5, "CV", "folds", stream=stream) as bar:
+            bar(1, 5)
+            raise RuntimeError("boom")
+    assert "CV · failed · 1/5 folds" in stream.getvalue()
+    assert bar.closed
+
+
+def test_widget_progress_updates_the_bar_and_ends_as_a_summary():
+    pytest.importorskip("ipywidgets")
+    with capture_output() as cap:
+        bar = WidgetProgress(4, "Cross-validation", "folds")
+    bundle = cap.outputs[0].data
+    assert bundle["text/plain"] == "Cross-validation: 4 folds"
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    bar(2, 4)
+    assert bar.bar.value == 2 and bar.label.value == "2/4 folds"
+    bar(4, 4)
+    bar.finish("accuracy 0.9")
+    assert bar.bar.bar_style == "success"
+    assert bar.label.value.startswith("Cross-validation · 4/4 folds · accuracy 0.9 · ")
+    bar.box.close()
+
+
+def test_widgets_in_a_kernel_text_elsewhere():
+    pytest.importorskip("ipywidgets")
+    terminal = SimpleNamespace()
+    kernel = SimpleNamespace(kernel=object())
+    assert isinstance(progress_bar(2, "x", stream_check := "folds", shell=terminal), TextProgress)
+    with capture_output():
+        widget = progress_bar(2, "x", stream_check, shell=kernel)
+    assert isinstance(widget, WidgetProgress)
+    widget.box.close()

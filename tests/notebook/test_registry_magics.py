@@ -1,0 +1,80 @@
+"""%models and %ms_config."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from IPython.core.error import UsageError
+
+from jupyter_modelservice.display import RegistryTable, ServiceConfig
+from jupyter_modelservice.notebook.magics import _redact
+
+
+def _magics(shell):
+    return shell.magics_manager.registry["ModelServiceMagics"]
+
+
+def test_models_lists_the_registry(classification_data, run):
+    run(classification_data, "train", "GaussianNB X_train y_train --id nb -q")
+    run(classification_data, "train", "DecisionTreeClassifier X_train y_train --id tree --no-save -q random_state=0")
+    table, cap = run(classification_data, "models", "")
+    assert isinstance(table, RegistryTable)
+    html = cap.outputs[0].data["text/html"]
+    assert ">nb</td>" in html and ">tree</td>" in html
+    assert '<span class="jms-badge jms-status-saved">saved</span>' in html
+    assert "2 model versions" in cap.outputs[0].data["text/plain"]
+    assert list(table.frame["model_id"]) == ["tree", "nb"]  # newest first
+
+
+def test_models_filters(classification_data, run):
+    run(classification_data, "train", "GaussianNB X_train y_train --id nb -q")
+    run(classification_data, "train", "DecisionTreeClassifier X_train y_train --id tree -q random_state=0")
+    _magics(classification_data).service.update_model_metadata("tree", {"status": "production"})
+    table, _ = run(classification_data, "models", "--status production -q")
+    assert [r["model_id"] for r in table.rows] == ["tree"]
+    table, _ = run(classification_data, "models", "--search Gaussian -q")
+    assert [r["model_id"] for r in table.rows] == ["nb"]
+    assert "search 'Gaussian'" in table.to_text()
+
+
+def test_ms_config_shows_and_changes_the_registry(classification_data, run, tmp_path):
+    config, cap = run(classification_data, "ms_config", "")
+    assert isinstance(config, ServiceConfig)
+    assert config.data["models_directory"] == str(tmp_path / "models")
+    assert str(tmp_path / "models") in cap.outputs[0].data["text/html"]
+    run(classification_data, "train", "GaussianNB X_train y_train --id nb -q")
+    before = _magics(classification_data).service
+
+    config, _ = run(classification_data, "ms_config", "--dir other -q")
+    service = _magics(classification_data).service
+    assert service is not before
+    assert os.fspath(service.models_directory) == str(tmp_path / "other")
+    table, _ = run(classification_data, "models", "-q")
+    assert table.rows == []  # a different, empty registry
+
+    run(classification_data, "ms_config", "--dir models -q")  # back: the model is read from disk
+    result, _ = run(classification_data, "evaluate", "nb X_test y_test -q")
+    assert result.ref == "nb:1"
+
+
+def test_ms_config_keeps_the_old_settings_when_the_new_ones_fail(shell, run, monkeypatch, tmp_path):
+    monkeypatch.delenv("MODELSERVICE_DB_URL", raising=False)
+    with pytest.raises(UsageError, match="db_url"):
+        run(shell, "ms_config", "--db postgresql")
+    assert _magics(shell).settings["db_type"] == "sqlite"
+    config, _ = run(shell, "ms_config", "-q")
+    assert config.data["db_type"] == "sqlite"
+
+
+def test_ms_config_db_url(shell, run, tmp_path):
+    url = f"sqlite:///{tmp_path}/elsewhere.db"
+    config, _ = run(shell, "ms_config", f"--db-url {url} -q")
+    assert config.data["db_url"] == url
+    assert (tmp_path / "elsewhere.db").is_file()
+
+
+def test_database_passwords_are_not_shown():
+    assert _redact("postgresql+psycopg://me:secret@db/models") == "postgresql+psycopg://me:***@db/models"
+    assert _redact("sqlite:////tmp/registry.db") == "sqlite:////tmp/registry.db"
+    assert _redact(None) is None
