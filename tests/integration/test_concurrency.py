@@ -42,7 +42,8 @@ def _train_and_save(setup, offset, n, barrier, queue):
             model_id = IDS[(offset + i) % len(IDS)]
             try:
                 result = svc.train_model(LogisticRegression, X, y, model_id=model_id,
-                                         validation_split=0, C=1.0 + offset)
+                                         validation_split=0, C=1.0 + offset,
+                                         solver="liblinear")
                 svc.save_model(model_id, version=result["version"])
                 made.append((model_id, result["version"]))
             except Exception as err:  # noqa: BLE001 - counted and asserted on
