@@ -34,6 +34,7 @@ def execute(path: Path, timeout: int = 600) -> float:
         notebook,
         timeout=timeout,
         kernel_name="python3",  # jupyter_client starts it with this interpreter (sys.executable)
+        record_timing=False,  # no per-cell timestamps: a re-run changes only what the outputs show
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()

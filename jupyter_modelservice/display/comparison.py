@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 from typing import TYPE_CHECKING, Any
 
 from .base import RichResult
@@ -165,7 +166,8 @@ class ComparisonResult(RichResult):
                 ax.bar([i + offset for i in range(len(self.metrics))], values.iloc[k].fillna(0),
                        width=width, color=PALETTE[k % len(PALETTE)], label=label)
             ax.set_xticks(range(len(self.metrics)), [METRIC_LABELS.get(m, m) for m in self.metrics])
-            ax.set_ylim(0, 1.05)
+            low = float(values.min().min())  # zoom in when every model scores high
+            ax.set_ylim(max(0.0, math.floor((low - 0.05) * 10) / 10), 1.0)
             ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
             ax.set_title("Metrics per model", fontsize="medium")
             return fig

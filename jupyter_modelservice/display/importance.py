@@ -16,8 +16,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ImportanceResult"]
 
-_BAR_PX = 120
-
 
 class ImportanceResult(RichResult):
     """The most important features of a model, as a table and a horizontal bar chart.
@@ -74,15 +72,8 @@ class ImportanceResult(RichResult):
         return f"{self._title()}\n{text_table(['#', 'feature', 'importance'], rows, align='rlr')}"
 
     def _html_body(self, chart: str) -> str:
-        items = self.top_features
-        scale = max((abs(v) for _, v in items), default=0.0) or 1.0
-        rows = []
-        for i, (name, value) in enumerate(items):
-            sign = " jms-negative" if value < 0 else ""
-            width = round(_BAR_PX * abs(value) / scale)
-            bar = f'<span class="jms-bar{sign}" style="width:{width}px"></span>'
-            rows.append([i + 1, name, value, bar])
-        table = html_table(["#", "feature", "importance", ""], rows, align="rlrl", raw_columns=[3])
+        rows = [[i + 1, name, value] for i, (name, value) in enumerate(self.top_features)]
+        table = html_table(["#", "feature", "importance"], rows, align="rlr")
         return (
             f'<div class="jms-title">{html.escape(self._title())}</div>'
             f'<div class="jms-row"><div class="jms-section">{table}</div>{chart}</div>'
