@@ -43,8 +43,8 @@ class RichResult:
         """Draw the chart on a new Figure, or return None when there is none."""
         return None
 
-    def _summary(self) -> str:
-        """One line for ``repr()``."""
+    def summary(self) -> str:
+        """One line saying what the result holds (used by ``repr()`` and as the chart's alt text)."""
         return ""
 
     # -- shared ------------------------------------------------------------
@@ -72,7 +72,7 @@ class RichResult:
         png = self.to_png()
         chart = ""
         if png is not None:
-            chart = f'<div class="jms-chart">{png_img_tag(png, alt=self._summary())}</div>'
+            chart = f'<div class="jms-chart">{png_img_tag(png, alt=self.summary())}</div>'
         return (
             f'<div class="jms jms-{html.escape(self._kind)}"><style>{css()}</style>'
             f"{self._html_body(chart)}</div>"
@@ -99,5 +99,5 @@ class RichResult:
         return self.to_text()
 
     def __repr__(self) -> str:
-        summary = self._summary()
+        summary = self.summary()
         return f"<{type(self).__name__}{' ' + summary if summary else ''}>"

@@ -124,7 +124,7 @@ class ComparisonResult(RichResult):
         direction = "higher" if higher_is_better(self.sort_by) else "lower"
         return f"sorted by {self.sort_by} ({direction} is better)"
 
-    def _summary(self) -> str:
+    def summary(self) -> str:
         return f"{len(self.frame)} models, best {self.best} by {self.sort_by}"
 
     def to_text(self) -> str:

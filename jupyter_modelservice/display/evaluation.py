@@ -131,7 +131,7 @@ class EvaluationResult(RichResult):
     def _title(self) -> str:
         return f"Evaluation of {self.ref} on {self.data.get('n_samples', '?')} samples ({self.task_type})"
 
-    def _summary(self) -> str:
+    def summary(self) -> str:
         return self._title()
 
     def _labelled_metrics(self) -> dict[str, Any]:

@@ -64,7 +64,7 @@ class ImportanceResult(RichResult):
         of = f"top {shown} of {len(self.data)}" if shown < len(self.data) else f"{shown}"
         return f"Feature importance of {self.ref or 'the model'} ({of} features)"
 
-    def _summary(self) -> str:
+    def summary(self) -> str:
         return self._title()
 
     def to_text(self) -> str:

@@ -80,7 +80,7 @@ class RegistryTable(RichResult):
         title = f"{count} model version{'s' if count != 1 else ''}"
         return f"{title} ({self.description})" if self.description else title
 
-    def _summary(self) -> str:
+    def summary(self) -> str:
         return self._title()
 
     def to_text(self) -> str:
@@ -132,7 +132,7 @@ class ServiceConfig(RichResult):
             "models directory": self.data.get("models_directory"),
         }
 
-    def _summary(self) -> str:
+    def summary(self) -> str:
         return f"{self.data.get('db_type')} registry in {self.data.get('models_directory')}"
 
     def to_text(self) -> str:

@@ -85,7 +85,7 @@ class CVResult(RichResult):
     def _title(self) -> str:
         return f"{self.n_folds}-fold cross-validation of {self.data.get('model_class', 'model')}"
 
-    def _summary(self) -> str:
+    def summary(self) -> str:
         return ", ".join(
             f"{name} {format_value(mean)} ± {format_value(std)}"
             for name, (mean, std) in self._summaries.items()
@@ -104,7 +104,7 @@ class CVResult(RichResult):
 
     def to_text(self) -> str:
         headers, rows = self._fold_rows()
-        return "\n".join([self._title(), self._summary(), "", text_table(headers, rows)])
+        return "\n".join([self._title(), self.summary(), "", text_table(headers, rows)])
 
     def _html_body(self, chart: str) -> str:
         headers, rows = self._fold_rows()
@@ -174,7 +174,7 @@ class TrainResult(RichResult):
         """``"model_id:version"`` of the trained version."""
         return f"{self.data['model_id']}:{self.data['version']}"
 
-    def _summary(self) -> str:
+    def summary(self) -> str:
         d = self.data
         score = d.get("validation_score")
         if score is None:

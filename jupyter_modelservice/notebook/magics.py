@@ -33,6 +33,7 @@ from ..display import (
     ServiceConfig,
     TrainResult,
 )
+from ..display.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from ..exceptions import ModelNotFoundError, ModelServiceError, NoImportanceWarning
 from .progress import progress_bar
 from .resolve import evaluate_cell, lookup, output_name, parse_params, resolve_estimator, split_params
@@ -59,7 +60,9 @@ def _output_options(func: Any) -> Any:
 
 def _parse(magic: Any, line: str) -> Any:
     """Parse ``line`` for ``magic``, allowing options between the positional words."""
-    return magic.parser.parse_intermixed_args(arg_split(line))
+    args = magic.parser.parse_intermixed_args(arg_split(line))
+    output_name(args.output)  # a bad -o NAME is reported before any work is done
+    return args
 
 
 @contextmanager
@@ -126,9 +129,8 @@ class ModelServiceMagics(Magics):
         when the magic is the last line; it is marked to render as nothing
         until the cell ends (see :meth:`forget_echoes`).
         """
-        name = output_name(args.output)
-        if name:
-            self.shell.user_ns[name] = result
+        if args.output:
+            self.shell.user_ns[args.output] = result
         if not args.quiet:
             display(result)
         result._ipython_display_ = _no_display
@@ -266,7 +268,7 @@ class ModelServiceMagics(Magics):
                                                 n_jobs=n_jobs, progress=bar, model_id=model_id,
                                                 **params)
             result = CVResult(data)
-            bar.finish(result._summary())
+            bar.finish(result.summary())
         return result
 
     def _model_and_data(self, words: list[str], cell: str | None, magic: str,
@@ -351,6 +353,9 @@ class ModelServiceMagics(Magics):
         args = _parse(self.compare, line)
         if len(args.words) < 3:
             raise UsageError("Expected %compare REF [REF ...] X_test y_test.")
+        if args.sort and args.sort not in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS):
+            raise UsageError(f"Cannot sort by {args.sort!r}: choose one of "
+                             f"{', '.join(CLASSIFICATION_METRICS + REGRESSION_METRICS)}.")
         *refs, x_name, y_name = args.words
         namespace = self.shell.user_ns
         X = lookup(x_name, namespace, "X_test")

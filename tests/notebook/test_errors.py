@@ -74,6 +74,8 @@ def test_compare_errors(classification_data, regression_data):
         shell.run_line_magic("compare", "nb ridge X_test y_test")
     with pytest.raises(UsageError, match="Cannot sort by 'rmse': choose one of accuracy"):
         shell.run_line_magic("compare", "nb X_test y_test --sort rmse")
+    with pytest.raises(UsageError, match="Cannot sort by 'acuracy'"):
+        shell.run_line_magic("compare", "nb X_test y_test --sort acuracy")
     with pytest.raises(UsageError, match=r"Expected %compare REF \[REF ...\] X_test y_test"):
         shell.run_line_magic("compare", "X_test y_test")
 

@@ -53,8 +53,8 @@ def test_widgets_in_a_kernel_text_elsewhere():
     pytest.importorskip("ipywidgets")
     terminal = SimpleNamespace()
     kernel = SimpleNamespace(kernel=object())
-    assert isinstance(progress_bar(2, "x", stream_check := "folds", shell=terminal), TextProgress)
     with capture_output():
-        widget = progress_bar(2, "x", stream_check, shell=kernel)
+        assert isinstance(progress_bar(2, "x", "folds", shell=terminal), TextProgress)
+        widget = progress_bar(2, "x", "folds", shell=kernel)
     assert isinstance(widget, WidgetProgress)
     widget.box.close()
