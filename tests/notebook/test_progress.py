@@ -33,7 +33,7 @@ def test_text_progress_marks_a_failure():
     assert bar.closed
 
 
-def test_widget_progress_updates_the_bar_and_ends_as_a_summary():
+def test_widget_progress_updates_the_bar_and_ends_as_a_summary(shell):
     pytest.importorskip("ipywidgets")
     with capture_output() as cap:
         bar = WidgetProgress(4, "Cross-validation", "folds")
@@ -49,7 +49,7 @@ def test_widget_progress_updates_the_bar_and_ends_as_a_summary():
     bar.box.close()
 
 
-def test_widgets_in_a_kernel_text_elsewhere():
+def test_widgets_in_a_kernel_text_elsewhere(shell):
     pytest.importorskip("ipywidgets")
     terminal = SimpleNamespace()
     kernel = SimpleNamespace(kernel=object())
