@@ -89,10 +89,17 @@ class Registry:
     # -- connections -------------------------------------------------------
     @contextmanager
     def atomic(self, write: bool = True) -> Iterator[sa.Connection]:
-        """One transaction; ``write=True`` takes the write lock at BEGIN on SQLite."""
+        """One transaction; ``write=True`` takes the write lock at BEGIN on SQLite.
+
+        On PostgreSQL ``write=False`` runs each statement on its own
+        (autocommit): reads are single statements, and this saves the BEGIN
+        and COMMIT round trips.
+        """
         try:
             with self.engine.connect() as conn:
                 conn.execution_options(modelservice_write=write)
+                if not write and self.dialect == "postgresql":
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
                 with conn.begin():
                     yield conn
         except sa.exc.OperationalError as err:
