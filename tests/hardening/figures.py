@@ -28,6 +28,4 @@ def summary() -> list[str]:
     if "writers" in FIGURES:
         out.append(f"writers x saves: {FIGURES['writers']} x {FIGURES['saves_per_writer']}, lost versions: "
                    f"{FIGURES['lost_versions']}, duplicate versions: {FIGURES['duplicate_versions']}")
-    if "kill_outcomes" in FIGURES:
-        pass
     return out

@@ -158,6 +158,7 @@ def test_ids_differing_only_in_case_are_refused(sandbox, tiny_data):
     assert [r["model_id"] for r in sandbox.service.list_models()] == ["Forest", "Forest"]
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, database=None, print_blob=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.filter_too_much])

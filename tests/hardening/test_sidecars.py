@@ -252,3 +252,29 @@ def test_gc_leaves_a_version_unarchived_meanwhile(tmp_path, tiny_data):
         service.update_model_metadata("lr", {"status": "production"})  # between gc's read and its write
         assert _detach_file(service, seen) is None
         assert service.get_model_metadata("lr")["file_path"] == "lr/v1.joblib" and service.load_model("lr")
+
+
+def test_maintenance_works_on_an_fsspec_store(tmp_path, tiny_data):
+    """verify, gc and rebuild use only the store protocol, so object stores work too."""
+    pytest.importorskip("fsspec")
+    from jupyter_modelservice.artifacts.remote import FsspecStore
+
+    X, y = tiny_data
+    service = ModelService(models_directory=tmp_path / "models")
+    service.store = FsspecStore(f"memory://hardening-{tmp_path.name}")
+    for c in (1.0, 2.0):
+        service.train_model(LogisticRegression, X, y, model_id="lr", C=c)
+        service.save_model("lr")
+    service.archive_model("lr:1")
+    assert maintenance.verify(service, grace=0).ok
+    service.store.write_text("lr/v2.joblib", "changed")
+    assert maintenance.verify(service, grace=0).kinds() == {"hash_mismatch": 1}
+    service.save_model("lr", version=2, save_format="pickle")
+    report = maintenance.collect_garbage(service, grace=0)
+    assert {item["path"] for item in report.removed} == {"lr/v1.joblib"}
+    assert report.kept == [] and maintenance.verify(service, grace=0).ok
+    service.registry.delete("lr")
+    rebuilt = maintenance.rebuild_index(service)
+    assert sorted(rebuilt.added) == ["lr:1", "lr:2"]
+    assert service.load_model("lr:2")
+    service.close()
