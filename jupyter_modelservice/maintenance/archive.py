@@ -21,7 +21,6 @@ history event. Nothing is deserialized.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
