@@ -402,6 +402,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             _error("interrupted")
             status = 130
+        except Exception as err:  # database driver errors the registry did not translate
+            if not type(err).__module__.startswith(("sqlalchemy", "sqlite3", "psycopg")):
+                raise
+            _error(f"the registry database failed: {_one_line(err)}")
+            status = 1
     for warning in caught:
         print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
     return status

@@ -76,6 +76,12 @@ def test_bad_references_are_usage_errors(capsys, models):
     assert status == 2 and "--limit" in err
 
 
+@pytest.mark.parametrize("url", ["nonsense://x", "sqlite:////nonexistent-folder/deeper/registry.db"])
+def test_an_unusable_database_url_is_a_one_line_failure(capsys, tmp_path, url):
+    status, _, err = run(capsys, "--db-url", url, "list")
+    assert status == 1 and err.startswith("modelservice: error:") and err.count("\n") == 1
+
+
 def test_a_missing_registry_is_a_failure_and_creates_nothing(capsys, tmp_path):
     status, _, err = run(capsys, "--dir", tmp_path / "nope", "list")
     assert status == 1 and "no registry in" in err and err.count("\n") == 1
