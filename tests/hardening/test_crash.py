@@ -130,7 +130,10 @@ def _final_files_are_whole(models: Path, rows: dict) -> None:
         row = rows.get(version)
         if row is not None and row["file_path"] == f"crash/{path.name}":
             continue  # checked against its hash by _check_row
-        formats.loads(path.read_bytes())  # a leftover of a re-save in another format: still whole
+        try:  # a leftover of a re-save in another format: still whole
+            formats.loads(path.read_bytes())
+        except ArtifactError as err:
+            raise AssertionError(f"torn file under a final name: {path.name}: {err}") from err
 
 
 def test_sigkill_at_random_points_of_save_never_leaves_an_inconsistent_registry(tmp_path):
@@ -176,7 +179,7 @@ def test_sigkill_at_random_points_of_save_never_leaves_an_inconsistent_registry(
                         outcome = f"{job[0]}: {checked[key]}" + ("" if killed and not finished else " (finished)")
                         outcomes[outcome] = outcomes.get(outcome, 0) + 1
                 _final_files_are_whole(models, rows)
-            except AssertionError as err:
+            except Exception as err:  # noqa: BLE001 - any surprise here is an inconsistent state
                 FIGURES["inconsistent"] += 1
                 raise AssertionError(f"run {i} (seed {seed}, job {job}, delay {delay:.3f}s): {err}") from err
             finally:

@@ -170,7 +170,10 @@ def test_planted_links_to_another_model_never_touch_its_files(tmp_path, tiny_dat
         (models / "rf" / "v1.json").symlink_to(models / "victim" / "v1.json")
         service.save_model("rf")  # replaces the links themselves
         assert not (models / "rf" / "v1.joblib").is_symlink()
-        service.delete_model("rf")
+        (models / "rf" / "v1.joblib").unlink()
+        (models / "rf" / "v1.joblib").symlink_to(victim)  # planted after saving
+        service.delete_model("rf")  # removes the link, not the victim's file
+        assert not (models / "rf" / "v1.joblib").exists()
         (models / "linked").symlink_to(models / "victim", target_is_directory=True)
         service.train_model(LogisticRegression, X, y, model_id="linked")
         with pytest.raises(ArtifactIntegrityError, match="symbolic link"):
