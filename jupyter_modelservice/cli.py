@@ -386,6 +386,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("always")
         try:
             status = args.func(args)
+        except BrokenPipeError:  # e.g. `modelservice list | head`: the reader has gone
+            _silence_stdout()
+            status = 1
         except UsageError as err:
             parser.print_usage(sys.stderr)
             _error(str(err))
@@ -395,9 +398,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = 2
         except (Failure, ModelServiceError, OSError) as err:
             _error(_one_line(err))
-            status = 1
-        except BrokenPipeError:  # e.g. `modelservice list | head`: the reader has gone
-            _silence_stdout()
             status = 1
         except KeyboardInterrupt:
             _error("interrupted")
