@@ -11,8 +11,6 @@ from jupyter_modelservice import ModelService
 from jupyter_modelservice.exceptions import InvalidInputError
 from jupyter_modelservice.migrate import migrate_registry
 
-pytestmark = pytest.mark.postgres
-
 
 @pytest.fixture
 def source(tmp_path, small_data):
@@ -36,10 +34,15 @@ def source(tmp_path, small_data):
     svc.close()
 
 
-@pytest.fixture(params=["local", "s3"])
-def target(request, pg_url, tmp_path):
+#: Where the model files go; PostgreSQL always holds the registry.
+STORES = [pytest.param("local", marks=pytest.mark.postgres),
+          pytest.param("s3", marks=[pytest.mark.postgres, pytest.mark.s3])]
+
+
+@pytest.fixture(params=STORES)
+def target(request, tmp_path):
+    pg_url = request.getfixturevalue("pg_url")
     if request.param == "s3":
-        request.applymarker(pytest.mark.s3)
         where = {"models_directory": request.getfixturevalue("s3_url"),
                  "storage_options": request.getfixturevalue("s3_options")}
     else:
@@ -136,6 +139,16 @@ def test_rows_only(source, target):
     assert report["ok"] and report["files_copied"] == 0
     assert sorted(report["missing_files"]) == ["old:2", "rf:1", "rf:2"]
     assert rows_of(target) == rows_of(source) and not target.store.exists("rf/v1.joblib")
+
+
+def test_sqlite_to_sqlite_without_services(source, tmp_path, small_data):
+    X, _ = small_data
+    with ModelService(models_directory=tmp_path / "copy") as copy:
+        report = migrate_registry(source, copy)
+        assert report["ok"] and sorted(report["copied"]) == ["draft:1", "old:2", "rf:1", "rf:2"]
+        assert rows_of(copy) == rows_of(source)
+        np.testing.assert_array_equal(copy.get_model("rf:2").predict(X), source.get_model("rf:2").predict(X))
+        assert migrate_registry(source, copy)["copied"] == []
 
 
 def test_same_registry_is_refused(source):

@@ -25,11 +25,15 @@ from jupyter_modelservice.registry.schema import SCHEMA_VERSION, schema_info
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture(params=["local", "s3"])
+#: Where the model files go; PostgreSQL always holds the registry.
+STORES = [pytest.param("local", marks=pytest.mark.postgres),
+          pytest.param("s3", marks=[pytest.mark.postgres, pytest.mark.s3])]
+
+
+@pytest.fixture(params=STORES)
 def team(request, pg_url, tmp_path):
     """A ModelService on PostgreSQL with local files, or with files on S3 (moto)."""
     if request.param == "s3":
-        request.applymarker(pytest.mark.s3)
         options = request.getfixturevalue("s3_options")
         where = {"models_directory": request.getfixturevalue("s3_url"), "storage_options": options}
     else:
@@ -150,6 +154,39 @@ def test_schema_is_created_once_when_processes_start_together(pg_url):
     assert sorted(r[1] for r in results) == list(range(1, n + 1))
     with Registry(pg_url) as reg, reg.atomic(write=False) as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(schema_info)).scalar_one() == 1
+
+
+def _open_and_migrate(url, barrier, queue):
+    from jupyter_modelservice.registry import schema as schema_module
+
+    def add_column(conn):
+        conn.exec_driver_sql("ALTER TABLE model_metadata ADD COLUMN extra_col text")  # fails if run twice
+
+    database_module.SCHEMA_VERSION = SCHEMA_VERSION + 1
+    schema_module.MIGRATIONS[SCHEMA_VERSION] = add_column
+    _open_registry(url, barrier, queue)
+
+
+def test_processes_starting_together_migrate_once(pg_url):
+    with Registry(pg_url) as reg:
+        reg.add_version({"model_id": "first", "model_class": "X"})
+    ctx = mp.get_context("spawn")
+    n = 4
+    barrier, queue = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=_open_and_migrate, args=(pg_url, barrier, queue)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert [r for r in results if r[0] == "error"] == []
+    assert sorted(r[1] for r in results) == list(range(2, n + 2))
+    engine = sa.create_engine(pg_url)  # this process's code refuses the newer schema: read it raw
+    with engine.connect() as conn:
+        version = conn.execute(sa.select(schema_info.c.value)).scalar_one()
+        columns = [c["name"] for c in sa.inspect(conn).get_columns("model_metadata")]
+    engine.dispose()
+    assert version == str(SCHEMA_VERSION + 1) and columns.count("extra_col") == 1
 
 
 def test_migration_runs_in_one_transaction(pg_url, monkeypatch):
