@@ -35,9 +35,11 @@ def execute(path: Path, timeout: int = 600) -> float:
         timeout=timeout,
         kernel_name="python3",  # jupyter_client starts it with this interpreter (sys.executable)
         record_timing=False,  # no per-cell timestamps: a re-run changes only what the outputs show
+        store_widget_state=False,  # widgets show their text fallback in a saved notebook; keeps it small
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()
+    notebook.metadata.pop("widgets", None)  # state of an earlier run that stored it
     nbformat.write(notebook, path)
     return time.perf_counter() - start
 

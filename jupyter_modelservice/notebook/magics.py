@@ -35,7 +35,7 @@ from ..display import (
 )
 from ..display.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from ..exceptions import ModelNotFoundError, ModelServiceError, NoImportanceWarning
-from .progress import progress_bar
+from .progress import in_widget_kernel, progress_bar
 from .resolve import evaluate_cell, lookup, output_name, parse_params, resolve_estimator, split_params
 
 if TYPE_CHECKING:
@@ -425,8 +425,12 @@ class ModelServiceMagics(Magics):
     @argument("--limit", type=int, metavar="N", help="at most N rows (newest first)")
     @_output_options
     @line_magic
-    def models(self, line: str) -> RegistryTable:
-        """List the model versions of the registry, newest first.
+    def models(self, line: str) -> Any:
+        """Browse the model versions of the registry, newest first.
+
+        In a Jupyter kernel with ipywidgets this shows the `RegistryBrowser`
+        panel (search, filter, details, load / set status / delete / compare);
+        elsewhere (terminal IPython, ``-o``/``-q`` scripts) an HTML/text table.
 
         Examples::
 
@@ -435,6 +439,16 @@ class ModelServiceMagics(Magics):
             %models --search Forest
         """
         args = _parse(self.models, line)
+        if in_widget_kernel(self.shell):
+            from .browser import RegistryBrowser
+
+            with _user_errors("Cannot open the registry browser"):
+                browser = RegistryBrowser(
+                    self.service, namespace=self.shell.user_ns, status=args.status,
+                    search=args.search or args.model_id or "",
+                    **({"page_size": args.limit} if args.limit else {}),
+                )
+            return self._emit(browser, args)
         with _user_errors("Cannot list the registry"):
             rows = self.service.list_models(status=args.status, model_id=args.model_id,
                                             search=args.search, limit=args.limit)

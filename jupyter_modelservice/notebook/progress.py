@@ -18,7 +18,7 @@ import sys
 import time
 from typing import IO, Any
 
-__all__ = ["TextProgress", "WidgetProgress", "progress_bar"]
+__all__ = ["TextProgress", "WidgetProgress", "in_widget_kernel", "progress_bar"]
 
 
 class _Progress:
@@ -130,7 +130,8 @@ class WidgetProgress(_Progress):
         self.label.value = line
 
 
-def _in_widget_kernel(shell: Any) -> bool:
+def in_widget_kernel(shell: Any) -> bool:
+    """Whether ``shell`` runs in a Jupyter kernel where ipywidgets can render."""
     return getattr(shell, "kernel", None) is not None and importlib.util.find_spec("ipywidgets") is not None
 
 
@@ -156,6 +157,6 @@ def progress_bar(total: int, description: str, unit: str = "steps", *, shell: An
     TextProgress or WidgetProgress
     """
     if widgets is None:
-        widgets = _in_widget_kernel(shell)
+        widgets = in_widget_kernel(shell)
     cls = WidgetProgress if widgets else TextProgress
     return cls(total, description, unit)

@@ -27,6 +27,19 @@ def test_models_lists_the_registry(classification_data, run):
     assert list(table.frame["model_id"]) == ["tree", "nb"]  # newest first
 
 
+def test_models_shows_the_registry_browser_in_a_widget_kernel(classification_data, run, monkeypatch):
+    from jupyter_modelservice.notebook import magics
+    from jupyter_modelservice.widgets import RegistryBrowser
+
+    run(classification_data, "train", "GaussianNB X_train y_train --id nb -q")
+    run(classification_data, "train", "DecisionTreeClassifier X_train y_train --id tree -q random_state=0")
+    monkeypatch.setattr(magics, "in_widget_kernel", lambda shell: True)
+    browser, _ = run(classification_data, "models", "--search tree -q")
+    assert isinstance(browser, RegistryBrowser)
+    assert browser.namespace is classification_data.user_ns
+    assert [f"{r['model_id']}:{r['version']}" for r in browser.rows_] == ["tree:1"]
+
+
 def test_models_filters(classification_data, run):
     run(classification_data, "train", "GaussianNB X_train y_train --id nb -q")
     run(classification_data, "train", "DecisionTreeClassifier X_train y_train --id tree -q random_state=0")

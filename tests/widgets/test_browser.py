@@ -294,9 +294,11 @@ def test_without_a_service_it_opens_models_in_the_working_directory(tmp_path, mo
 
 
 def test_in_ipython_the_namespace_defaults_to_the_users(registry):
+    from IPython.core.interactiveshell import InteractiveShell
     from IPython.testing.globalipapp import start_ipython
 
-    shell = start_ipython()
+    start_ipython()  # returns the shell only on its first call in a test run
+    shell = InteractiveShell.instance()
     browser = RegistryBrowser(registry)
     assert browser.namespace is shell.user_ns
     select(browser, "lr:1")
