@@ -96,9 +96,7 @@ def collect_garbage(service: Any, *, dry_run: bool = False, grace: float = DEFAU
             report.removed.append({"path": relpath, "bytes": row.get("file_bytes") or sizes.get(relpath),
                                    "reason": f"archived version {row['model_id']}:{row['version']}"})
             continue
-        updated = _detach_file(service, row)
-        if updated is not None:
-            service.store.write_text(sidecar_path(row["model_id"], row["version"]), sidecar_text(updated))
+        if _detach_file(service, row) is not None:
             _remove(service, report, relpath, row.get("file_bytes") or sizes.get(relpath),
                     f"archived version {row['model_id']}:{row['version']}")
     return report
@@ -111,7 +109,8 @@ def _remove(service: Any, report: GcReport, relpath: str, size: int | None, reas
 
 
 def _detach_file(service: Any, row: dict[str, Any]) -> dict[str, Any] | None:
-    """Mark an archived row's file removed, if it is still archived and still has that file."""
+    """Mark an archived row's file removed (and rewrite its sidecar), if it is still archived
+    and still has that file; None when it changed meanwhile."""
     where = (model_metadata.c.model_id == row["model_id"], model_metadata.c.version == row["version"],
              model_metadata.c.status == "archived", model_metadata.c.file_path == row["file_path"],
              model_metadata.c.artifact_state == "ready")
@@ -124,7 +123,10 @@ def _detach_file(service: Any, row: dict[str, Any]) -> dict[str, Any] | None:
             model_id=row["model_id"], version=row["version"], event="file_removed",
             from_status="archived", to_status="archived", actor=_actor(), at=utcnow(),
             details={"path": row["file_path"], "bytes": row.get("file_bytes"), "by": "gc"}))
-        updated = conn.execute(sa.select(model_metadata).where(
+        updated = dict(conn.execute(sa.select(model_metadata).where(
             model_metadata.c.model_id == row["model_id"],
-            model_metadata.c.version == row["version"])).first()
-    return dict(updated._mapping)
+            model_metadata.c.version == row["version"])).first()._mapping)
+        # inside the transaction, like ModelService._update_row: concurrent writers of this
+        # version leave the sidecar as the database ends up
+        service.store.write_text(sidecar_path(row["model_id"], row["version"]), sidecar_text(updated))
+    return updated
