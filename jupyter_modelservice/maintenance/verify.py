@@ -266,6 +266,7 @@ def _finish_pending(service: Any, ref: ModelRef, row: dict[str, Any], report: Re
     if row["status"] in ("saved", "production"):
         values["status"] = "trained"  # it has no file any more
     service._update_row(ref, values)
+    service.store.delete(sidecar_path(ref.model_id, ref.version))  # it described a file that is gone
     report.cleared.append(str(ref))
 
 
