@@ -24,6 +24,7 @@ demo: $(VENV)/.installed-demo
 	$(BIN)/python -m jupyter_modelservice.demo
 
 test: $(VENV)/.installed-test
+	$(BIN)/python -m ruff check jupyter_modelservice tests benchmarks notebooks/execute.py
 	MPLBACKEND=Agg $(BIN)/python -m pytest $(NBVAL) tests $(wildcard notebooks/*.ipynb)
 
 bench: $(VENV)/.installed-test

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from .exceptions import InvalidInputError, InvalidModelIdError
@@ -218,7 +218,7 @@ def validate_search(search: object) -> str | None:
 
 def generate_model_id(class_name: str) -> str:
     """``<ClassName>_<yyyymmddTHHMMSS>_<6 hex>``, always a valid id."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", class_name)[:100] or "model"
     if not safe[0].isalnum():
         safe = "m" + safe

@@ -34,7 +34,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .exceptions import ArtifactError, InvalidInputError, ModelNotFoundError
-from .registry.database import COLUMNS, _actor, utcnow
+from .registry.database import COLUMNS
+from .registry.engine import actor, utcnow
 from .sidecar import sidecar_path, sidecar_text
 
 __all__ = ["migrate_registry"]
@@ -165,7 +166,7 @@ class _Migration:
             elif not self._target_has(ref, row):
                 self.report["missing_files"].append(ref)
         imported = {"model_id": row["model_id"], "version": row["version"], "event": "imported",
-                    "from_status": None, "to_status": row["status"], "actor": _actor(),
+                    "from_status": None, "to_status": row["status"], "actor": actor(),
                     "at": utcnow(), "details": {"from": self.origin}}
         if not self.target.registry.import_version(values, [*events, imported]):
             return False

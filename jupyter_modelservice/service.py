@@ -25,8 +25,8 @@ from .exceptions import (
     ModelServiceWarning,
     NoModelError,
 )
-from .parallel import ParallelConfig
 from .ids import ModelRef, generate_model_id, parse_ref, validate_model_id, validate_search
+from .parallel import ParallelConfig
 from .registry import STATUSES, Registry
 from .sidecar import sidecar_path, sidecar_text
 
@@ -640,20 +640,20 @@ class ModelService:
         return [ModelRef(r["model_id"], r["version"]) for r in rows]
 
     def _new_version_id(self, model_id: str) -> str:
-        """Check an id about to get a new version; refuse one differing only in case from another.
+        """Check an id about to get a new version, before any work is done.
 
-        ``"RF"`` and ``"rf"`` would share one folder on Windows and macOS, where
-        their files would overwrite each other.
+        Ids differing only in letter case are refused (they would share one
+        folder on Windows and macOS); `Registry.add_version` checks again
+        under its lock.
         """
         model_id = validate_model_id(model_id)
-        folded = model_id.lower()
-        for row in self.registry.list(search=model_id, latest_only=True):
-            if row["model_id"] != model_id and row["model_id"].lower() == folded:
-                raise InvalidModelIdError(
-                    f"Invalid model_id {model_id!r}: the registry already has {row['model_id']!r}, "
-                    "which differs only in letter case; both would share one folder on Windows "
-                    f"and macOS. Use {row['model_id']!r} to add a version, or another name."
-                )
+        other = self.registry.case_conflict(model_id)
+        if other is not None:
+            raise InvalidModelIdError(
+                f"Invalid model_id {model_id!r}: the registry already has {other!r}, which differs "
+                "only in letter case; both would share one folder on Windows and macOS. "
+                f"Use {other!r} to add a version, or another name."
+            )
         return model_id
 
     def _update_row(self, ref: ModelRef, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -46,7 +46,6 @@ def test_save_and_reload_in_a_new_service(trained, iris, fmt, ext):
 
 def test_format_is_detected_from_bytes_not_name(trained, iris):
     trained.save_model("rf", save_format="pickle")
-    path = trained.store.root / "rf" / "v1.pkl"
     fresh = ModelService(models_directory=trained.store.root)
     fresh.registry.update("rf", 1, {"file_format": "skops"})  # a wrong label must not matter
     assert fresh.load_model("rf")

@@ -1,7 +1,6 @@
 """The examples of spec/ModelService.md, run as written (only data and folder paths filled in)."""
 
 from datetime import datetime
-from typing import List
 
 import numpy as np
 import pandas as pd
@@ -197,7 +196,7 @@ class ModelAnalysisService:
     def __init__(self):
         self.model_service = ModelService()
 
-    def analyze_feature_importance(self, model_id: str, feature_names: List[str]):
+    def analyze_feature_importance(self, model_id: str, feature_names: list[str]):
         """Analyze feature importance for a trained model."""
         # Load model
         self.model_service.load_model(model_id)

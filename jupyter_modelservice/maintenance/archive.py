@@ -33,7 +33,8 @@ from typing import Any
 from ..artifacts.formats import EXTENSIONS, detect_format
 from ..exceptions import ArtifactError, ArtifactIntegrityError, InvalidInputError
 from ..ids import ModelRef, parse_ref, validate_model_id, validate_version
-from ..registry.database import COLUMNS, utcnow
+from ..registry.database import COLUMNS
+from ..registry.engine import utcnow
 from ..sidecar import sidecar_text
 from .rebuild import insert_version
 

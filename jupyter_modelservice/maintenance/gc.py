@@ -7,15 +7,13 @@ deleted (``rebuild-index`` can bring them back).
 
 from __future__ import annotations
 
-import getpass
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
-from ..registry.database import utcnow
+from ..registry.engine import actor, utcnow
 from ..registry.schema import events, model_metadata
 from ..sidecar import sidecar_path, sidecar_text
 from .files import scan
@@ -39,13 +37,6 @@ class GcReport:
     def to_dict(self) -> dict[str, Any]:
         return {"dry_run": self.dry_run, "bytes_freed": self.bytes_freed, "removed": self.removed,
                 "kept": self.kept}
-
-
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in some containers
-        return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
 def collect_garbage(service: Any, *, dry_run: bool = False, grace: float = DEFAULT_GRACE,
@@ -121,7 +112,7 @@ def _detach_file(service: Any, row: dict[str, Any]) -> dict[str, Any] | None:
             return None  # promoted, deleted or re-saved meanwhile: leave it
         conn.execute(events.insert().values(
             model_id=row["model_id"], version=row["version"], event="file_removed",
-            from_status="archived", to_status="archived", actor=_actor(), at=utcnow(),
+            from_status="archived", to_status="archived", actor=actor(), at=utcnow(),
             details={"path": row["file_path"], "bytes": row.get("file_bytes"), "by": "gc"}))
         updated = dict(conn.execute(sa.select(model_metadata).where(
             model_metadata.c.model_id == row["model_id"],

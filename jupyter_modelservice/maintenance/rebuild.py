@@ -16,10 +16,10 @@ from typing import Any
 
 from ..exceptions import ArtifactError, InvalidModelIdError
 from ..ids import ModelRef, validate_model_id
-from ..registry.database import COLUMNS, utcnow
+from ..registry.database import COLUMNS
+from ..registry.engine import actor, utcnow
 from ..sidecar import SIDECAR_PROTOCOL
 from .files import expected_path, scan
-from .gc import _actor
 from .verify import check_row_file, check_sidecar
 
 __all__ = ["RebuildReport", "insert_version", "rebuild_index"]
@@ -48,23 +48,9 @@ class RebuildReport:
 
 def insert_version(registry: Any, row: dict[str, Any], event: dict[str, Any]) -> bool:
     """Insert ``row`` under its own version with one history event; False if the version exists."""
-    history = [{"model_id": row["model_id"], "version": row["version"], "actor": _actor(),
+    history = [{"model_id": row["model_id"], "version": row["version"], "actor": actor(),
                 "at": utcnow(), "from_status": None, "to_status": row.get("status"), **event}]
-    if hasattr(registry, "import_version"):
-        return bool(registry.import_version(row, history))
-    import sqlalchemy as sa  # older Registry without import_version
-
-    from ..registry.schema import events, model_metadata
-
-    with registry.atomic() as conn:
-        exists = conn.execute(sa.select(model_metadata.c.version).where(
-            model_metadata.c.model_id == row["model_id"],
-            model_metadata.c.version == row["version"])).first()
-        if exists is not None:
-            return False
-        conn.execute(model_metadata.insert().values(row))
-        conn.execute(events.insert(), history)
-    return True
+    return bool(registry.import_version(row, history))
 
 
 def read_sidecar(store: Any, relpath: str, model_id: str, version: int) -> dict[str, Any]:

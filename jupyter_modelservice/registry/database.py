@@ -8,22 +8,23 @@ writers never allocate the same version twice.
 
 from __future__ import annotations
 
-import getpass
-import hashlib
-import json
-import math
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
 
-from ..exceptions import InvalidInputError, ModelNotFoundError, RegistryError, SchemaVersionError
+from ..exceptions import (
+    InvalidInputError,
+    InvalidModelIdError,
+    ModelNotFoundError,
+    RegistryError,
+    SchemaVersionError,
+)
+from .engine import actor, advisory_key, escape_like, make_engine, utcnow
 from .schema import METADATA, MIGRATIONS, SCHEMA_VERSION, events, model_metadata, schema_info
 
-__all__ = ["STATUSES", "Registry", "utcnow"]
+__all__ = ["COLUMNS", "STATUSES", "Registry", "utcnow"]
 
 STATUSES = ("trained", "saved", "production", "archived")
 COLUMNS = tuple(c.name for c in model_metadata.columns)
@@ -33,22 +34,6 @@ _SORTABLE = frozenset(
 )
 _SCHEMA_LOCK_KEY = 0x6D6F64656C737663  # "modelsvc": serializes schema creation on PostgreSQL
 _EVENT_FIELDS = ("model_id", "version", "event", "from_status", "to_status", "actor", "at", "details")
-
-
-def utcnow() -> str:
-    """The current UTC time as ISO-8601 with microseconds (sorts as text)."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
-
-
-def _advisory_key(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 class Registry:
@@ -71,20 +56,13 @@ class Registry:
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
-        if not url.startswith("sqlite"):
-            # Long notebook sessions outlive idle server connections; PostgreSQL's json
-            # type refuses NaN / Infinity, which are stored as null there.
-            engine_kwargs.setdefault("pool_pre_ping", True)
-            engine_kwargs.setdefault("json_serializer", _json_dumps_finite)
-        try:
-            self.engine = sa.create_engine(url, **engine_kwargs)
-        except (sa.exc.ArgumentError, ImportError) as err:
-            raise RegistryError(f"Cannot use database URL {url!r}: {err}") from err
+        self.engine = make_engine(url, **engine_kwargs)
         self.dialect = self.engine.dialect.name
-        if self.dialect == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_on_connect)
-            sa.event.listen(self.engine, "begin", _sqlite_on_begin)
-        self._ensure_schema()
+        try:
+            self._ensure_schema()
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     # -- connections -------------------------------------------------------
     @contextmanager
@@ -167,6 +145,7 @@ class Registry:
         values.setdefault("status", "trained")
         with self.atomic() as conn:
             self._lock(conn, model_id)
+            self._refuse_case_conflict(conn, model_id)
             version = (self._latest(conn, model_id) or 0) + 1
             values["version"] = version
             conn.execute(model_metadata.insert().values(values))
@@ -296,11 +275,35 @@ class Registry:
     def _lock(self, conn: sa.Connection, model_id: str) -> None:
         """Serialize writers of one model id until the transaction ends (PostgreSQL).
 
-        SQLite needs nothing here: ``BEGIN IMMEDIATE`` already holds the
-        database's single write lock.
+        The key is the case-folded id, so ``"RF"`` and ``"rf"`` also wait for
+        each other. SQLite needs nothing here: ``BEGIN IMMEDIATE`` already holds
+        the database's single write lock.
         """
         if self.dialect == "postgresql":
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_advisory_key(model_id))))
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(advisory_key(model_id.lower()))))
+
+    def case_conflict(self, model_id: str) -> str | None:
+        """Another registered id equal to ``model_id`` but for letter case, else None."""
+        with self.atomic(write=False) as conn:
+            return self._case_conflict(conn, model_id)
+
+    @staticmethod
+    def _case_conflict(conn: sa.Connection, model_id: str) -> str | None:
+        return conn.execute(
+            sa.select(model_metadata.c.model_id)
+            .where(sa.func.lower(model_metadata.c.model_id) == model_id.lower(),
+                   model_metadata.c.model_id != model_id)
+            .limit(1)
+        ).scalar()
+
+    def _refuse_case_conflict(self, conn: sa.Connection, model_id: str) -> None:
+        other = self._case_conflict(conn, model_id)
+        if other is not None:
+            raise InvalidModelIdError(
+                f"Invalid model_id {model_id!r}: the registry already has {other!r}, which differs "
+                "only in letter case; both would share one folder on Windows and macOS. "
+                f"Use {other!r} to add a version, or another name."
+            )
 
     def _event(self, conn: sa.Connection, model_id: str, version: int, event: str,
                from_status: str | None, to_status: str | None,
@@ -308,7 +311,7 @@ class Registry:
         conn.execute(
             events.insert().values(
                 model_id=model_id, version=version, event=event, from_status=from_status,
-                to_status=to_status, actor=_actor(), at=utcnow(), details=details,
+                to_status=to_status, actor=actor(), at=utcnow(), details=details,
             )
         )
 
@@ -415,7 +418,7 @@ class Registry:
         if model_id is not None:
             where.append(model_metadata.c.model_id == model_id)
         if search:
-            pattern = "%" + _escape_like(str(search)) + "%"
+            pattern = "%" + escape_like(str(search)) + "%"
             where.append(
                 sa.or_(
                     model_metadata.c.model_id.ilike(pattern, escape="\\"),
@@ -439,28 +442,6 @@ def _event_key(event: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(event.get(k) for k in ("version", "event", "from_status", "to_status", "actor", "at"))
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _json_dumps_finite(value: Any) -> str:
-    """JSON text for servers that follow the JSON standard: NaN and ±Infinity become null."""
-    try:
-        return json.dumps(value, allow_nan=False)
-    except ValueError:
-        return json.dumps(_finite(value), allow_nan=False)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
     unknown = set(values) - set(COLUMNS)
     if unknown:
@@ -469,18 +450,3 @@ def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
     if status is not None and status not in STATUSES:
         raise InvalidInputError(f"Unknown status {status!r}; use one of {STATUSES}.")
     return dict(values)
-
-
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout = 30000")
-    cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.execute("PRAGMA synchronous = NORMAL")
-    cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.close()
-
-
-def _sqlite_on_begin(conn: sa.Connection) -> None:
-    write = conn.get_execution_options().get("modelservice_write", True)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

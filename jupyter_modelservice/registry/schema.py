@@ -60,6 +60,9 @@ model_metadata = sa.Table(
     sa.Index("ix_model_metadata_status_date", "status", "training_date"),
     sa.Index("ix_model_metadata_training_date", "training_date"),
 )
+# Ids equal but for letter case would share a folder on Windows and macOS; this index
+# makes the check for them a lookup.
+sa.Index("ix_model_metadata_model_id_lower", sa.func.lower(model_metadata.c.model_id))
 
 events = sa.Table(
     "model_events",

@@ -29,7 +29,7 @@ def _writer(models: str, index: int, n: int, queue) -> None:
     y = (X[:, 0] > 0).astype(int)
     got, errors = [], []
     with ModelService(models_directory=models) as service:
-        for i in range(n):
+        for _ in range(n):
             try:
                 result = service.train_model(DecisionTreeClassifier, X, y, model_id="shared",
                                              validation_split=0, max_depth=1)

@@ -2,7 +2,6 @@ import multiprocessing as mp
 import sqlite3
 
 import pytest
-import sqlalchemy as sa
 
 from jupyter_modelservice.exceptions import InvalidInputError, ModelNotFoundError, SchemaVersionError
 from jupyter_modelservice.registry import Registry
@@ -153,3 +152,17 @@ def test_concurrent_writers_never_collide(tmp_path):
     with Registry(url) as registry:
         versions = [r["version"] for r in registry.list(model_id="shared", order_by="version")]
     assert versions == list(range(1, 201))
+
+
+def test_ids_differing_only_in_case_are_refused_inside_the_write(reg):
+    from jupyter_modelservice.exceptions import InvalidModelIdError
+
+    reg.add_version(row("RF"))
+    assert reg.case_conflict("rf") == "RF" and reg.case_conflict("RF") is None
+    with pytest.raises(InvalidModelIdError, match="letter case"):
+        reg.add_version(row("rf"))
+    assert reg.add_version(row("RF")) == 2
+    with reg.atomic(write=False) as conn:
+        plan = " ".join(str(r) for r in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT model_id FROM model_metadata WHERE lower(model_id) = 'rf'"))
+    assert "ix_model_metadata_model_id_lower" in plan

@@ -9,9 +9,9 @@ import pytest
 def registry(service, iris, diabetes):
     """``service`` holding: rf:1, rf:2, lr:1, knn:1 (saved, iris), ridge:1 (saved, diabetes),
     tree:1 (trained, unsaved, in memory), in training order."""
+    from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.ensemble import RandomForestClassifier
     from sklearn.tree import DecisionTreeClassifier
 
     X, y = iris

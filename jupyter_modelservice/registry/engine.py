@@ -1,0 +1,94 @@
+"""SQLAlchemy engines for the registry, and the small helpers every write uses.
+
+SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` for writes (issued
+here, not by the driver); PostgreSQL gets pre-ping (notebook sessions outlive
+idle connections) and a JSON serializer that stores NaN/±Infinity as null,
+which its ``json`` type refuses.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import math
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..exceptions import RegistryError
+
+__all__ = ["actor", "advisory_key", "escape_like", "make_engine", "utcnow"]
+
+
+def make_engine(url: str, **engine_kwargs: Any) -> sa.Engine:
+    """An engine for ``url`` set up for the registry; `RegistryError` for a bad URL."""
+    if not url.startswith("sqlite"):
+        engine_kwargs.setdefault("pool_pre_ping", True)
+        engine_kwargs.setdefault("json_serializer", _json_dumps_finite)
+    try:
+        engine = sa.create_engine(url, **engine_kwargs)
+    except (sa.exc.ArgumentError, ImportError) as err:
+        raise RegistryError(f"Cannot use database URL {url!r}: {err}") from err
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_on_connect)
+        sa.event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def utcnow() -> str:
+    """The current UTC time as ISO-8601 with microseconds (sorts as text)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def actor() -> str:
+    """Who is making a change: the login name, else the uid."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def advisory_key(text: str) -> int:
+    """A signed 64-bit PostgreSQL advisory-lock key for ``text``."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def escape_like(text: str) -> str:
+    """``text`` with LIKE wildcards escaped (escape character ``\\``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json_dumps_finite(value: Any) -> str:
+    """JSON text for servers that follow the JSON standard: NaN and ±Infinity become null."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), allow_nan=False)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # BEGIN is issued by _sqlite_on_begin
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: sa.Connection) -> None:
+    write = conn.get_execution_options().get("modelservice_write", True)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
