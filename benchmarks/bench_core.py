@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import joblib
-import numpy as np
 
 from jupyter_modelservice import ModelService
 from jupyter_modelservice.registry.schema import model_metadata
