@@ -9,6 +9,7 @@ import math
 import numbers
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -206,7 +207,7 @@ def cross_validate(
     (stratified for classifiers) and run through :class:`joblib.Parallel`, so
     the active joblib backend (loky, threading, dask) is honoured.
     """
-    from joblib import Parallel, delayed
+    from joblib import Parallel, delayed, parallel_config
     from sklearn.base import clone, is_classifier
     from sklearn.model_selection import check_cv
     from sklearn.model_selection import cross_validate as sk_cross_validate
@@ -221,9 +222,14 @@ def cross_validate(
     except ValueError as err:
         raise InvalidInputError(f"Cannot split into {cv_folds} folds: {err}") from err
 
+    # On a Dask cluster each fold is one task: an estimator's own joblib calls (a forest's
+    # trees) run inside it instead of going back to the scheduler as hundreds of tiny tasks.
+    on_dask = _dask_active()
+
     def one_fold(train: np.ndarray, test: np.ndarray) -> dict[str, Any]:
-        return sk_cross_validate(clone(estimator), X, y, cv=[(train, test)], scoring=names,
-                                 n_jobs=1, error_score="raise")
+        with parallel_config(backend="sequential") if on_dask else nullcontext():
+            return sk_cross_validate(clone(estimator), X, y, cv=[(train, test)], scoring=names,
+                                     n_jobs=1, error_score="raise")
 
     total = len(folds)
     results = []
@@ -257,6 +263,14 @@ def cross_validate(
             for n, s in scores.items()
         }
     return out
+
+
+def _dask_active() -> bool:
+    """Whether joblib's active backend sends work to a Dask cluster."""
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    return type(backend).__module__.startswith("joblib._dask")
 
 
 def _check_scorings(names: list[str]) -> None:
