@@ -17,18 +17,14 @@ from . import provenance, training
 from .artifacts import formats
 from .config import make_store, registry_url
 from .exceptions import (
-    ArtifactError,
-    ArtifactIntegrityError,
-    EnvironmentMismatchWarning,
     InvalidInputError,
-    InvalidModelIdError,
     ModelServiceWarning,
     NoModelError,
 )
 from .ids import ModelRef, generate_model_id, parse_ref, validate_model_id, validate_search
+from .model_files import ModelFiles
 from .parallel import ParallelConfig
 from .registry import STATUSES, Registry
-from .sidecar import sidecar_path, sidecar_text
 
 __all__ = ["ModelService"]
 
@@ -91,13 +87,22 @@ class ModelService:
         self.parallel = ParallelConfig(parallel_backend, scheduler)
         self.db_type = db_type
         self.models_directory = models_directory
-        self.store = make_store(models_directory, storage_options)
         self.registry = Registry(url)
+        self.files = ModelFiles(make_store(models_directory, storage_options), self.registry)
         self.current_model: Any = None
         self.model_metadata: dict[str, Any] = {}
         self._unsaved: dict[tuple[str, int], Any] = {}
 
     # -- small helpers -----------------------------------------------------
+    @property
+    def store(self) -> Any:
+        """The model file store (`LocalStore`, or `FsspecStore` for a URL)."""
+        return self.files.store
+
+    @store.setter
+    def store(self, store: Any) -> None:
+        self.files.store = store
+
     @property
     def database_service(self) -> Registry:
         """The registry (the spec's name for the metadata database)."""
@@ -421,25 +426,7 @@ class ModelService:
         row = self._row(ref)
         if row["file_path"] and row["file_format"] == save_format and row["artifact_state"] == "ready":
             return True
-        estimator = self._estimator(ref, row)
-        relpath = f"{ref.model_id}/v{ref.version}.{formats.EXTENSIONS[save_format]}"
-        staged = self.store.stage(relpath, lambda fh: formats.dump(estimator, fh, save_format))
-        before = {k: row[k] for k in ("file_path", "file_format", "file_sha256", "file_bytes",
-                                       "artifact_state")}
-        try:
-            self.registry.update(ref.model_id, ref.version, {
-                "file_path": relpath, "file_format": save_format, "file_sha256": staged.sha256,
-                "file_bytes": staged.nbytes, "artifact_state": "pending",
-            })
-            self.store.publish(staged)
-        except BaseException:
-            self.store.discard(staged)
-            self.registry.update(ref.model_id, ref.version, before)
-            raise
-        status = "saved" if row["status"] == "trained" else row["status"]
-        row = self._update_row(ref, {"artifact_state": "ready", "status": status})
-        if before["file_path"] and before["file_path"] != relpath:
-            self.store.delete(before["file_path"])
+        row = self.files.save(ref, row, self._estimator(ref, row), save_format)
         if self.current_ref == str(ref):
             self.model_metadata = row
         self._unsaved.pop((ref.model_id, ref.version), None)
@@ -480,30 +467,7 @@ class ModelService:
                 f"{ref} was trained but never saved, and this session does not hold it; "
                 "train it again (and call save_model right after training to keep it)."
             )
-        return self._read_file(ref, row, trusted)
-
-    def _read_file(self, ref: ModelRef, row: dict[str, Any], trusted: Iterable[str]) -> Any:
-        try:
-            data = self.store.read_bytes(row["file_path"])
-        except ArtifactIntegrityError:  # e.g. a symlink leading outside the store: say so
-            raise
-        except ArtifactError as err:
-            state = "its save never completed" if row["artifact_state"] == "pending" else "it was removed"
-            raise ArtifactError(
-                f"The file of {ref} ({row['file_path']}) is missing: {state}. "
-                "Save the model again or delete this version."
-            ) from err
-        from .artifacts.local import sha256_bytes
-
-        digest = sha256_bytes(data)
-        if digest != row["file_sha256"]:
-            raise ArtifactIntegrityError(
-                f"The file of {ref} ({row['file_path']}) does not match the sha256 registered "
-                f"when it was saved (expected {row['file_sha256']}, found {digest}); it was "
-                "changed or damaged after saving and was not loaded."
-            )
-        _warn_environment(ref, row.get("environment") or {})
-        return formats.loads(data, None, trusted)
+        return self.files.read(ref, row, trusted)
 
     # -- prediction --------------------------------------------------------
     def predict(self, X: Any) -> Any:
@@ -617,9 +581,7 @@ class ModelService:
         rows = self.registry.delete(ref.model_id, ref.version)
         for row in rows:
             self._unsaved.pop((row["model_id"], row["version"]), None)
-            if row["file_path"]:
-                self.store.delete(row["file_path"])
-            self.store.delete(sidecar_path(row["model_id"], row["version"]))
+            self.files.delete(row)
             if self.current_ref == f"{row['model_id']}:{row['version']}":
                 self._set_current(None, {})
         return len(rows)
@@ -640,38 +602,15 @@ class ModelService:
         return [ModelRef(r["model_id"], r["version"]) for r in rows]
 
     def _new_version_id(self, model_id: str) -> str:
-        """Check an id about to get a new version, before any work is done.
-
-        Ids differing only in letter case are refused (they would share one
-        folder on Windows and macOS); `Registry.add_version` checks again
-        under its lock.
-        """
+        """Check an id about to get a new version, before any work is done."""
         model_id = validate_model_id(model_id)
-        other = self.registry.case_conflict(model_id)
-        if other is not None:
-            raise InvalidModelIdError(
-                f"Invalid model_id {model_id!r}: the registry already has {other!r}, which differs "
-                "only in letter case; both would share one folder on Windows and macOS. "
-                f"Use {other!r} to add a version, or another name."
-            )
+        self.registry.refuse_case_conflict(model_id)
         return model_id
 
     def _update_row(self, ref: ModelRef, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Update the registry row and its JSON sidecar; keep `model_metadata` in step.
+        """Update the registry row and its JSON sidecar; keep `model_metadata` in step."""
 
-        A promotion to ``production`` also demotes the id's other production
-        versions (in the same transaction); their sidecars are rewritten too.
-        Sidecars are written inside the transaction, so concurrent writers of
-        one id leave them in the database's final state.
-        """
-
-        def write_sidecars(rows: list[dict[str, Any]]) -> None:
-            for changed in rows:
-                if changed.get("file_path") and changed.get("artifact_state") == "ready":
-                    self.store.write_text(sidecar_path(changed["model_id"], changed["version"]),
-                                          sidecar_text(changed))
-
-        row = self.registry.update(ref.model_id, ref.version, values, on_change=write_sidecars)
+        row = self.files.update_row(ref, values)
         if self.model_metadata and self.current_ref == str(ref):
             self.model_metadata = row
         return row
@@ -691,16 +630,3 @@ def _train_result(row: Mapping[str, Any]) -> dict[str, Any]:
             "feature_count", "feature_names", "training_date", "fit_seconds", "status",
             "data_fingerprint")
     return {k: row[k] for k in keys}
-
-
-def _warn_environment(ref: ModelRef, saved: Mapping[str, str]) -> None:
-    now = provenance.environment()
-    changed = [f"{lib} {saved[lib]} → {now[lib]}" for lib in ("sklearn", "numpy")
-               if lib in saved and lib in now and saved[lib] != now[lib]]
-    if changed:
-        warnings.warn(
-            f"{ref} was saved with other library versions ({'; '.join(changed)}); "
-            "predictions may differ. Retrain it with the current versions to be safe.",
-            EnvironmentMismatchWarning,
-            stacklevel=3,
-        )

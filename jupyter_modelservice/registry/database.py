@@ -287,6 +287,15 @@ class Registry:
         with self.atomic(write=False) as conn:
             return self._case_conflict(conn, model_id)
 
+    def refuse_case_conflict(self, model_id: str) -> None:
+        """`InvalidModelIdError` when another id differs from ``model_id`` only in letter case.
+
+        Such ids would share one folder on Windows and macOS. `add_version`
+        checks again under its write lock.
+        """
+        with self.atomic(write=False) as conn:
+            self._refuse_case_conflict(conn, model_id)
+
     @staticmethod
     def _case_conflict(conn: sa.Connection, model_id: str) -> str | None:
         return conn.execute(
