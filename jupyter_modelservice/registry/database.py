@@ -146,7 +146,7 @@ class Registry:
         with self.atomic() as conn:
             self._lock(conn, model_id)
             self._refuse_case_conflict(conn, model_id)
-            version = (self._latest(conn, model_id) or 0) + 1
+            version = self._next_version(conn, model_id)
             values["version"] = version
             conn.execute(model_metadata.insert().values(values))
             self._event(conn, model_id, version, "registered", None, values["status"])
@@ -341,6 +341,14 @@ class Registry:
                 model_metadata.c.model_id == model_id
             )
         ).scalar()
+
+    def _next_version(self, conn: sa.Connection, model_id: str) -> int:
+        """One past every version the id ever had: a deleted version's number is not reused,
+        so its history never mixes with a new model's."""
+        used = conn.execute(
+            sa.select(sa.func.max(events.c.version)).where(events.c.model_id == model_id)
+        ).scalar()
+        return max(self._latest(conn, model_id) or 0, used or 0) + 1
 
     def _get(self, conn: sa.Connection, model_id: str, version: int | None) -> dict[str, Any]:
         query = sa.select(model_metadata).where(model_metadata.c.model_id == model_id)

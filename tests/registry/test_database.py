@@ -166,3 +166,13 @@ def test_ids_differing_only_in_case_are_refused_inside_the_write(reg):
         plan = " ".join(str(r) for r in conn.exec_driver_sql(
             "EXPLAIN QUERY PLAN SELECT model_id FROM model_metadata WHERE lower(model_id) = 'rf'"))
     assert "ix_model_metadata_model_id_lower" in plan
+
+
+def test_deleted_version_numbers_are_not_reused(reg):
+    reg.add_version(row())
+    reg.add_version(row())
+    reg.delete("rf", 2)
+    assert reg.add_version(row()) == 3
+    reg.delete("rf")
+    assert reg.add_version(row()) == 4
+    assert {e["version"] for e in reg.events("rf") if e["event"] == "registered"} == {1, 2, 3, 4}
