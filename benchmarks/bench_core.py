@@ -18,24 +18,9 @@ from pathlib import Path
 
 import joblib
 
+from benchmarks.timing import median, median_pair
 from jupyter_modelservice import ModelService
 from jupyter_modelservice.registry.schema import model_metadata
-
-
-def _median_pair(ours, bare, repeats, setup=None):
-    """Interleave the two callables; return (median ours, median bare) in seconds.
-
-    ``setup`` runs untimed before each call of ``ours``.
-    """
-    a, b = [], []
-    for _ in range(repeats):
-        for fn, acc in ((bare, b), (ours, a)):
-            if setup is not None and fn is ours:
-                setup()
-            start = time.perf_counter()
-            fn()
-            acc.append(time.perf_counter() - start)
-    return statistics.median(a), statistics.median(b)
 
 
 def report(name, ours, bare, target, unit="s"):
@@ -64,7 +49,7 @@ def bench_train(tmp: Path) -> None:
         scorer(model, X_tr, y_tr)
         scorer(model, X_val, y_val)
 
-    ours, base = _median_pair(lambda: service.train_model(RandomForestClassifier, X, y, model_id="rf", **params),
+    ours, base = median_pair(lambda: service.train_model(RandomForestClassifier, X, y, model_id="rf", **params),
                               bare, 5)
     report(f"train_model, {base:.2f} s fit+score (RandomForest)", ours, base, 1.05)
 
@@ -76,7 +61,7 @@ def bench_train(tmp: Path) -> None:
         scorer(model, Xs_tr, ys_tr)
         scorer(model, Xs_val, ys_val)
 
-    ours, base = _median_pair(lambda: service.train_model(DummyClassifier, Xs, ys, model_id="dummy"),
+    ours, base = median_pair(lambda: service.train_model(DummyClassifier, Xs, ys, model_id="dummy"),
                               bare_small, 30)
     print(f"{'train_model fixed overhead per call (DummyClassifier)':<58} {(ours - base) * 1000:9.3f} ms  "
           f"(target < 10 ms)  {'ok' if ours - base < 0.010 else 'OVER'}", flush=True)
@@ -102,7 +87,7 @@ def bench_files(tmp: Path, n_estimators: int, n_samples: int) -> None:
     size_mb = bare_path.stat().st_size / 1e6
 
     repeats = 5 if size_mb > 50 else 15
-    ours, base = _median_pair(lambda: service.save_model("rf"), lambda: _fsync_dump(model, bare_path),
+    ours, base = median_pair(lambda: service.save_model("rf"), lambda: _fsync_dump(model, bare_path),
                               repeats, setup=lambda: service.register_model(model, "rf"))
     report(f"save_model {size_mb:6.1f} MB vs joblib.dump + fsync", ours, base, 1.15)
 
@@ -118,9 +103,9 @@ def bench_files(tmp: Path, n_estimators: int, n_samples: int) -> None:
         fresh.current_model = None  # force a real read, hash check and deserialization
         fresh.load_model(ref)
 
-    ours, base = _median_pair(ours_load, lambda: joblib.load(bare_path), repeats)
+    ours, base = median_pair(ours_load, lambda: joblib.load(bare_path), repeats)
     report(f"load_model {size_mb:6.1f} MB vs joblib.load", ours, base, 1.15)
-    ours, floor = _median_pair(ours_load, floor_load, repeats)
+    ours, floor = median_pair(ours_load, floor_load, repeats)
     report(f"load_model {size_mb:6.1f} MB vs read + sha256 + joblib.load", ours, floor, 1.15)
     service.close()
     fresh.close()
@@ -139,18 +124,10 @@ def bench_registry(tmp: Path, n: int = 100_000) -> None:
     with registry.atomic() as conn:
         conn.execute(model_metadata.insert(), rows)
 
-    def timed(fn, repeats):
-        samples = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - start)
-        return statistics.median(samples)
-
-    latest = timed(lambda: registry.latest_version("model_04321"), 500)
+    latest = median(lambda: registry.latest_version("model_04321"), 500)
     print(f"{'latest-version lookup, 100,000 versions':<58} {latest * 1000:9.3f} ms  (target ≤ 1 ms)  "
           f"{'ok' if latest <= 0.001 else 'OVER'}")
-    listing = timed(lambda: service.list_models(status="production", limit=100), 50)
+    listing = median(lambda: service.list_models(status="production", limit=100), 50)
     print(f"{'list_models(status=...) -> 100 rows, 100,000 versions':<58} {listing * 1000:9.3f} ms  "
           f"(target ≤ 20 ms)  {'ok' if listing <= 0.020 else 'OVER'}")
     count = 2000

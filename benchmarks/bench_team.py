@@ -18,7 +18,6 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,31 +29,10 @@ from pathlib import Path
 
 import joblib
 
+from benchmarks.timing import median, median_pair
 from jupyter_modelservice import ModelService
 
 PG_ADMIN_URL = os.environ.get("MODELSERVICE_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _median_pair(ours, bare, repeats, setup=None):
-    """Interleave the two callables; medians in seconds (``setup`` runs untimed before ``ours``)."""
-    a, b = [], []
-    for _ in range(repeats):
-        for fn, acc in ((bare, b), (ours, a)):
-            if setup is not None and fn is ours:
-                setup()
-            start = time.perf_counter()
-            fn()
-            acc.append(time.perf_counter() - start)
-    return statistics.median(a), statistics.median(b)
-
-
-def _median(fn, repeats):
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 def line(name, value, target, ok, ratio=None, against=""):
@@ -157,7 +135,7 @@ def bench_registration(url: str) -> None:
             bare.execute(insert, bare_params(next(counter)))
             bare.commit()
 
-    ours, base = (t / 100 for t in _median_pair(ours_block, bare_block, 7))
+    ours, base = (t / 100 for t in median_pair(ours_block, bare_block, 7))
     line("registration (add_version + read back), 1 process", f"{1 / ours:8.0f} /s", "≥ 300/s",
          1 / ours >= 300, ours / base, f"bare INSERT+COMMIT {1 / base:.0f}/s")
     bare.close()
@@ -184,11 +162,11 @@ def bench_queries(url: str) -> None:
     ids = [f"model_{k:05d}" for k in range(0, 5000, 37)]
     cursor = bare.cursor()
     latest_sql = "SELECT * FROM model_metadata WHERE model_id = %s ORDER BY version DESC LIMIT 1"
-    ours = _median(lambda: [registry.get(m) for m in ids], 20) / len(ids)
-    base = _median(lambda: [cursor.execute(latest_sql, [m]).fetchall() for m in ids], 20) / len(ids)
+    ours = median(lambda: [registry.get(m) for m in ids], 20) / len(ids)
+    base = median(lambda: [cursor.execute(latest_sql, [m]).fetchall() for m in ids], 20) / len(ids)
     line("latest-version lookup (full row), 100,000 versions", f"{ours * 1000:8.3f} ms", "≤ 3 ms",
          ours <= 0.003, ours / base, "bare SELECT")
-    ours_v = _median(lambda: [registry.latest_version(m) for m in ids], 20) / len(ids)
+    ours_v = median(lambda: [registry.latest_version(m) for m in ids], 20) / len(ids)
     line("latest_version(id) number only, 100,000 versions", f"{ours_v * 1000:8.3f} ms", "≤ 3 ms",
          ours_v <= 0.003)
 
@@ -196,12 +174,12 @@ def bench_queries(url: str) -> None:
                            models_directory=tempfile.mkdtemp(prefix="bench-team-"))
     list_sql = ("SELECT * FROM model_metadata ORDER BY training_date DESC, model_id, version DESC "
                 "LIMIT 100")
-    ours = _median(lambda: service.list_models(limit=100), 30)
-    base = _median(lambda: cursor.execute(list_sql).fetchall(), 30)
+    ours = median(lambda: service.list_models(limit=100), 30)
+    base = median(lambda: cursor.execute(list_sql).fetchall(), 30)
     line("list_models(limit=100), newest first, 100,000 rows", f"{ours * 1000:8.2f} ms", "≤ 30 ms",
          ours <= 0.030, ours / base, "bare SELECT")
-    ours = _median(lambda: service.list_models(status="production", limit=100), 30)
-    base = _median(lambda: cursor.execute(list_sql.replace("ORDER", "WHERE status = 'production' ORDER"))
+    ours = median(lambda: service.list_models(status="production", limit=100), 30)
+    base = median(lambda: cursor.execute(list_sql.replace("ORDER", "WHERE status = 'production' ORDER"))
                  .fetchall(), 30)
     line("list_models(status='production', limit=100)", f"{ours * 1000:8.2f} ms", "≤ 30 ms",
          ours <= 0.030, ours / base, "bare SELECT")
@@ -249,9 +227,9 @@ def bench_s3(pg_url: str, options: dict) -> None:
                 fs.pipe_file(bare_key, out.getvalue())
                 fs.pipe_file(bare_key + ".json", sidecar)
 
-            ours, base = _median_pair(lambda: service.save_model(model_id), bare_write, repeats,
+            ours, base = median_pair(lambda: service.save_model(model_id), bare_write, repeats,
                                       setup=lambda: service.register_model(model, model_id))
-            floor = _median(floor_write, repeats)
+            floor = median(floor_write, repeats)
             mode = "one PUT" if atomic_put else ".tmp object + move"
             ratio_line(f"S3 save_model {size} ({mode})", ours, base, 1.5, "bare write",
                        floor, "floor dump+sha256+write+sidecar")
@@ -270,8 +248,8 @@ def bench_s3(pg_url: str, options: dict) -> None:
                 hashlib.sha256(got).hexdigest()
                 joblib.load(io.BytesIO(got))
 
-            ours, base = _median_pair(ours_load, lambda: fs.cat_file(bare_key), repeats)
-            floor = _median(floor_load, repeats)
+            ours, base = median_pair(ours_load, lambda: fs.cat_file(bare_key), repeats)
+            floor = median(floor_load, repeats)
             ratio_line(f"S3 load_model {size}", ours, base, 1.5, "bare read ",
                        floor, "floor read+sha256+load ")
             reader.close()
@@ -321,7 +299,7 @@ def bench_dask() -> None:
             def loky_run():
                 results["loky"] = on_loky.cross_validate_model(estimator, X, y, cv_folds=5, n_jobs=2)
 
-            ours, base = _median_pair(dask_run, loky_run, 3)
+            ours, base = median_pair(dask_run, loky_run, 3)
             same = results["dask"]["cv_scores"] == results["loky"]["cv_scores"]
             print(f"{f'5-fold CV, {fit:.2f} s fits ({name})':<52} Dask 2 workers {ours:6.2f} s  "
                   f"loky n_jobs=2 {base:6.2f} s  ratio {ours / base:5.2f} (target ≤ 1.3)  "

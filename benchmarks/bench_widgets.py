@@ -12,12 +12,13 @@ not trained. Run: ``python -m benchmarks.bench_widgets`` (or ``python -m benchma
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.timing import median
 
 BUDGET = 0.300  # seconds of kernel time per render
 N_VERSIONS = 10_000
@@ -88,12 +89,7 @@ def _rows(n: int) -> list[dict[str, Any]]:
 
 
 def _median(fn: Any, repeats: int = REPEATS) -> float:
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+    return median(fn, repeats)
 
 
 def _line(name: str, seconds: float, floor: float | None, messages: float | None = None,
