@@ -171,10 +171,11 @@ def test_generated_names_never_escape_the_models_folder(sandbox, tiny_data, data
     before_out, before_in = sandbox.snapshot(inside=False), sandbox.snapshot(inside=True)
     if hostile.is_valid_id(name):
         FIGURES["valid_names"] += 1
-        service.train_model(DummyClassifier, X, y, model_id=name)
+        version = service.train_model(DummyClassifier, X, y, model_id=name)["version"]
         service.save_model(name)
         assert service.load_model(name)
-        assert (name, 1) in {(r["model_id"], r["version"]) for r in service.list_models(search=name)}
+        # a name drawn again gets a new number: deleted versions' numbers are not reused
+        assert (name, version) in {(r["model_id"], r["version"]) for r in service.list_models(search=name)}
         created = set(sandbox.snapshot(inside=True)) - set(before_in)
         prefix = (sandbox.models / name).relative_to(sandbox.root).as_posix()
         assert created and all(p == prefix or p.startswith(prefix + "/") for p in created), created
