@@ -314,6 +314,8 @@ class ModelService:
         y_test: Any,
         model_id: str | None = None,
         task_type: str | None = None,
+        *,
+        return_predictions: bool = False,
     ) -> dict[str, Any]:
         """Every metric of the task on test data; stored on the version's row.
 
@@ -321,23 +323,23 @@ class ModelService:
         ``roc_auc`` (when probabilities exist), ``classification_report``,
         ``confusion_matrix`` and its ``labels``. Regression: ``mse``, ``rmse``,
         ``mae``, ``r2_score``. ``model_id`` accepts ``"id"`` or ``"id:3"``;
-        None evaluates the current model.
+        None evaluates the current model. ``return_predictions=True`` adds
+        ``"predictions"`` (``y_pred``, ``y_score``, ``classes``; not stored).
         """
+        from .evaluation import evaluate_estimator
+
         ref = self._resolve(model_id)
         row = self._row(ref)
         estimator = self._estimator(ref, row)
-        return self._evaluate(ref, row, estimator, X_test, y_test, task_type)
-
-    def _evaluate(self, ref: ModelRef, row: dict[str, Any], estimator: Any, X_test: Any,
-                  y_test: Any, task_type: str | None) -> dict[str, Any]:
-        from .evaluation import evaluate_estimator
-
         task = task_type or row.get("task_type") or training.infer_task(estimator, y_test)
         X_test, y_test = training.check_xy(X_test, y_test)
-        metrics = evaluate_estimator(estimator, X_test, y_test, task)
-        self._update_row(ref, {"metrics": metrics})
-        return {"model_id": ref.model_id, "version": ref.version,
-                "model_class": row["model_class"], **metrics}
+        result = evaluate_estimator(estimator, X_test, y_test, task, return_predictions=return_predictions)
+        predictions = result.pop("predictions", None)
+        self._update_row(ref, {"metrics": result})
+        out = {"model_id": ref.model_id, "version": ref.version, "model_class": row["model_class"], **result}
+        if predictions is not None:
+            out["predictions"] = predictions
+        return out
 
     def compare_models(
         self,

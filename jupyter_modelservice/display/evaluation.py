@@ -84,12 +84,37 @@ class EvaluationResult(RichResult):
         -------
         EvaluationResult
         """
+        proba = None
+        if data.get("task_type") != "regression" and hasattr(estimator, "predict_proba"):
+            proba = estimator.predict_proba(X_test)
+        predictions = {"y_pred": estimator.predict(X_test), "y_score": proba,
+                       "classes": list(getattr(estimator, "classes_", []))}
+        return cls.from_predictions(data, y_test, predictions)
+
+    @classmethod
+    def from_predictions(cls, data: Mapping[str, Any], y_test: Any,
+                         predictions: Mapping[str, Any]) -> EvaluationResult:
+        """Build the result from ``evaluate_model(..., return_predictions=True)``.
+
+        Parameters
+        ----------
+        data : mapping
+            The metrics ``ModelService.evaluate_model`` returned.
+        y_test : array-like
+            The evaluated target.
+        predictions : mapping
+            ``y_pred``, ``y_score`` (``predict_proba`` output or None) and ``classes``.
+
+        Returns
+        -------
+        EvaluationResult
+        """
+        data = {k: v for k, v in data.items() if k != "predictions"}
         if data.get("task_type") == "regression":
-            return cls(data, y_true=y_test, y_pred=estimator.predict(X_test))
-        classes = list(getattr(estimator, "classes_", []))
-        if len(classes) == 2 and hasattr(estimator, "predict_proba"):
-            scores = estimator.predict_proba(X_test)[:, 1]
-            return cls(data, y_true=y_test, y_score=scores, pos_label=classes[1])
+            return cls(data, y_true=y_test, y_pred=predictions["y_pred"])
+        classes, proba = list(predictions.get("classes") or []), predictions.get("y_score")
+        if len(classes) == 2 and proba is not None:
+            return cls(data, y_true=y_test, y_score=proba[:, 1], pos_label=classes[1])
         return cls(data)
 
     @property

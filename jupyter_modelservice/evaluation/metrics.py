@@ -19,20 +19,44 @@ CLASSIFICATION_METRICS = {"accuracy": True, "precision": True, "recall": True, "
 REGRESSION_METRICS = {"mse": False, "rmse": False, "mae": False, "r2_score": True}
 
 
-def evaluate_estimator(estimator: Any, X_test: Any, y_test: Any, task_type: str) -> dict[str, Any]:
-    """Every metric of ``task_type`` for ``estimator`` on ``(X_test, y_test)``."""
+def evaluate_estimator(estimator: Any, X_test: Any, y_test: Any, task_type: str, *,
+                       return_predictions: bool = False) -> dict[str, Any]:
+    """Every metric of ``task_type`` for ``estimator`` on ``(X_test, y_test)``.
+
+    With ``return_predictions=True`` the result also holds ``"predictions"``:
+    ``y_pred``, ``y_score`` (``predict_proba`` output, or None) and ``classes``,
+    for charts that need them (ROC curve, residuals).
+    """
     if task_type not in TASK_TYPES:
         raise InvalidInputError(f"task_type must be one of {TASK_TYPES}, got {task_type!r}.")
     try:
         y_pred = estimator.predict(X_test)
     except (ValueError, TypeError) as err:
         raise InvalidInputError(f"predict() failed on X_test: {err}") from err
+    y_true = np.asarray(y_test)
+    proba = _probabilities(estimator, X_test) if task_type == "classification" else None
     if task_type == "classification":
-        return _classification(estimator, X_test, np.asarray(y_test), y_pred)
-    return _regression(np.asarray(y_test), y_pred)
+        result = _classification(y_true, y_pred, proba, list(getattr(estimator, "classes_", [])))
+    else:
+        result = _regression(y_true, y_pred)
+    if return_predictions:
+        result["predictions"] = {"y_pred": y_pred, "y_score": proba,
+                                 "classes": [_plain(c) for c in getattr(estimator, "classes_", [])]}
+    return result
 
 
-def _classification(estimator: Any, X_test: Any, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+def _probabilities(estimator: Any, X_test: Any) -> np.ndarray | None:
+    """``predict_proba`` output, or None when the estimator cannot give it."""
+    if not hasattr(estimator, "predict_proba"):
+        return None
+    try:
+        return np.asarray(estimator.predict_proba(X_test))
+    except (ValueError, AttributeError, TypeError):  # e.g. SVC(probability=False)
+        return None
+
+
+def _classification(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None,
+                    classes: list[Any]) -> dict[str, Any]:
     from sklearn import metrics
 
     labels = np.unique(np.concatenate([np.unique(y_true), np.unique(y_pred)]))
@@ -49,29 +73,25 @@ def _classification(estimator: Any, X_test: Any, y_true: np.ndarray, y_pred: np.
         "precision": float(precision),
         "recall": float(recall),
         "f1_score": float(f1),
-        "roc_auc": _roc_auc(estimator, X_test, y_true),
+        "roc_auc": _roc_auc(y_true, proba, classes),
         "classification_report": _plain(report),
         "confusion_matrix": metrics.confusion_matrix(y_true, y_pred, labels=labels).tolist(),
         "labels": [_plain(v) for v in labels.tolist()],
     }
 
 
-def _roc_auc(estimator: Any, X_test: Any, y_true: np.ndarray) -> float | None:
+def _roc_auc(y_true: np.ndarray, proba: np.ndarray | None, classes: list[Any]) -> float | None:
     """Weighted one-vs-rest ROC AUC, or None without probabilities or with a missing class."""
-    if not hasattr(estimator, "predict_proba"):
+    if proba is None or len(np.unique(y_true)) < 2 or len(np.unique(y_true)) != len(classes):
         return None
     from sklearn.metrics import roc_auc_score
 
     try:
-        proba = estimator.predict_proba(X_test)
-        classes = list(getattr(estimator, "classes_", []))
-        if len(np.unique(y_true)) < 2 or len(np.unique(y_true)) != len(classes):
-            return None
         if proba.shape[1] == 2:
             return float(roc_auc_score(y_true, proba[:, 1]))
         return float(roc_auc_score(y_true, proba, multi_class="ovr", average="weighted",
                                    labels=classes))
-    except (ValueError, AttributeError, TypeError):  # e.g. SVC(probability=False)
+    except ValueError:  # labels of y_true that the model never saw
         return None
 
 

@@ -325,9 +325,9 @@ class ModelServiceMagics(Magics):
         y = lookup(args.y_test, namespace, "y_test")
         service = self.service
         with _user_errors(f"Cannot evaluate {args.ref}"):
-            data = service.evaluate_model(X, y, model_id=args.ref, task_type=args.task)
-            estimator = service.get_model(f"{data['model_id']}:{data['version']}")
-        return self._emit(EvaluationResult.from_estimator(data, estimator, X, y), args)
+            data = service.evaluate_model(X, y, model_id=args.ref, task_type=args.task,
+                                          return_predictions=True)
+        return self._emit(EvaluationResult.from_predictions(data, y, data["predictions"]), args)
 
     # -- %compare --------------------------------------------------------------
     @magic_arguments()

@@ -118,3 +118,15 @@ def test_importances_tree_linear_pipeline_and_permutation(service, cancer):
     assert set(perm) == set(X.columns)
     with pytest.raises(InvalidInputError, match="needs X and y"):
         service.get_feature_importance(permutation=True)
+
+
+def test_predictions_are_returned_on_request_and_not_stored(service, split):
+    X_tr, X_te, y_tr, y_te = split
+    service.train_model(LogisticRegression, X_tr, y_tr, model_id="lr", max_iter=3000)
+    result = service.evaluate_model(X_te, y_te, return_predictions=True)
+    predictions = result["predictions"]
+    np.testing.assert_array_equal(predictions["y_pred"], service.predict(X_te))
+    np.testing.assert_allclose(predictions["y_score"], service.predict_proba(X_te))
+    assert predictions["classes"] == [0, 1]
+    assert "predictions" not in service.get_model_metadata("lr")["metrics"]
+    assert "predictions" not in service.evaluate_model(X_te, y_te)
