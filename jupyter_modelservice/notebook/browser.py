@@ -21,6 +21,7 @@ from ..exceptions import InvalidInputError, ModelServiceError, NoImportanceWarni
 from ..ids import validate_search
 from .panel_base import (
     ActionRunner,
+    TextFallbackPanel,
     compare_with_progress,
     png_bundle,
     resolve_service,
@@ -69,7 +70,7 @@ _STYLE = """<style>
 # ----------------------------------------------------------------------------- the panel
 
 
-class RegistryBrowser(widgets.VBox):
+class RegistryBrowser(TextFallbackPanel):
     """Browse and manage the registry: search, filter, sort, page, inspect and act.
 
     Parameters
@@ -211,11 +212,6 @@ class RegistryBrowser(widgets.VBox):
         header, lines = table_lines(self.rows_)
         body = "\n".join([header, *lines]).replace("\u00a0", " ")
         return f"Registry browser: {self.page_label.value}\n{body}"
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        bundle = super()._repr_mimebundle_(**kwargs)
-        bundle["text/plain"] = self.to_text()
-        return bundle
 
     # -- state -------------------------------------------------------------
     @property

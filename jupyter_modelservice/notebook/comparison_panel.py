@@ -14,7 +14,14 @@ import ipywidgets as widgets
 
 from ..exceptions import InvalidInputError
 from ..ids import validate_search
-from .panel_base import ActionRunner, compare_with_progress, resolve_service, show_rich, user_namespace
+from .panel_base import (
+    ActionRunner,
+    TextFallbackPanel,
+    compare_with_progress,
+    resolve_service,
+    show_rich,
+    user_namespace,
+)
 from .registry_rows import short_date
 from .resolve import lookup
 
@@ -32,7 +39,7 @@ def _option_label(row: Mapping[str, Any]) -> str:
             f"{score_text} · {short_date(row.get('training_date'))}")
 
 
-class ComparisonPanel(widgets.VBox):
+class ComparisonPanel(TextFallbackPanel):
     """Compare model versions on one test set: a multi-select of versions and a metric menu.
 
     Parameters
@@ -114,11 +121,6 @@ class ComparisonPanel(widgets.VBox):
         if self.result_ is None:
             return f"Comparison panel: {self.listed.value}, none chosen"
         return f"Comparison panel: {self.listed.value}\n{self.result_.to_text()}"
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        bundle = super()._repr_mimebundle_(**kwargs)
-        bundle["text/plain"] = self.to_text()
-        return bundle
 
     # -- state -------------------------------------------------------------
     @property

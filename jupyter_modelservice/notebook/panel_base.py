@@ -156,3 +156,16 @@ def compare_with_progress(service: ModelService, refs: Sequence[str], X: Any, y:
 def message_text(out: widgets.Output) -> str:
     """Every stream text of an ``Output`` widget, concatenated (for tests and scripts)."""
     return "".join(o.get("text", "") for o in out.outputs if o.get("output_type") == "stream")
+
+
+class TextFallbackPanel(widgets.VBox):
+    """A panel whose ``text/plain`` is its own `to_text()` (what a notebook saved
+    without widget state, or a terminal, shows instead of the widgets)."""
+
+    def to_text(self) -> str:  # pragma: no cover - every panel defines it
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = self.to_text()
+        return bundle
