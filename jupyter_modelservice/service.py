@@ -194,12 +194,7 @@ class ModelService:
         parts = training.split(X, y, validation_split, task_type, seed)
         scoring = training.default_scoring(task_type)
         scores = training.fit_and_score(estimator, parts, scoring)
-        model_type = type(estimator)
-        row = {
-            "model_id": model_id or generate_model_id(model_type.__name__),
-            "model_class": model_type.__name__,
-            "model_module": model_type.__module__,
-            "model_params": training.json_params(estimator),
+        return self._register(estimator, model_id, {
             "task_type": task_type,
             "training_samples": len(parts["y_train"]),
             "validation_samples": 0 if parts["y_val"] is None else len(parts["y_val"]),
@@ -207,17 +202,9 @@ class ModelService:
             "feature_names": training.feature_names_of(X),
             "scoring": scoring,
             **scores,
-            "status": "trained",
             "data_fingerprint": provenance.data_fingerprint(X, y),
-            "environment": provenance.environment(),
-            "source": provenance.source(),
             "training_config": parts["config"],
-        }
-        row["version"] = self.registry.add_version(row)
-        row = self.registry.get(row["model_id"], row["version"])
-        self._unsaved[(row["model_id"], row["version"])] = estimator
-        self._set_current(estimator, row)
-        return _train_result(row)
+        })
 
     def register_model(
         self,
@@ -239,26 +226,31 @@ class ModelService:
             raise InvalidInputError(
                 f"register_model needs a fitted estimator with predict(); got {type(estimator).__name__}."
             )
+        known_width = X is not None or hasattr(estimator, "n_features_in_")
+        return self._register(estimator, model_id, {
+            "task_type": task_type or training.infer_task(estimator, y),
+            "feature_count": _n_features(estimator, X) if known_width else None,
+            "feature_names": training.feature_names_of(X) if X is not None else None,
+            "training_samples": len(y) if y is not None else None,
+            "data_fingerprint": provenance.data_fingerprint(X, y) if X is not None else None,
+        })
+
+    def _register(self, estimator: Any, model_id: str | None, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Add a version for a fitted ``estimator``, hold it in memory and make it current."""
         model_type = type(estimator)
-        n_features = getattr(estimator, "n_features_in_", None)
         row = {
             "model_id": model_id or generate_model_id(model_type.__name__),
             "model_class": model_type.__name__,
             "model_module": model_type.__module__,
             "model_params": training.json_params(estimator),
-            "task_type": task_type or training.infer_task(estimator, y),
-            "feature_count": int(n_features) if n_features is not None else (
-                _n_features(estimator, X) if X is not None else None),
-            "feature_names": training.feature_names_of(X) if X is not None else None,
-            "training_samples": len(y) if y is not None else None,
             "status": "trained",
-            "data_fingerprint": provenance.data_fingerprint(X, y) if X is not None else None,
             "environment": provenance.environment(),
             "source": provenance.source(),
+            **fields,
         }
-        row["version"] = self.registry.add_version(row)
-        row = self.registry.get(row["model_id"], row["version"])
-        self._unsaved[(row["model_id"], row["version"])] = estimator
+        version = self.registry.add_version(row)
+        row = self.registry.get(row["model_id"], version)
+        self._unsaved[(row["model_id"], version)] = estimator
         self._set_current(estimator, row)
         return _train_result(row)
 
