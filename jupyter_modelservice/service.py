@@ -24,7 +24,7 @@ from .exceptions import (
 from .ids import ModelRef, generate_model_id, parse_ref, validate_model_id, validate_search
 from .model_files import ModelFiles
 from .parallel import ParallelConfig
-from .registry import STATUSES, Registry
+from .registry import Registry
 
 __all__ = ["ModelService"]
 
@@ -130,24 +130,21 @@ class ModelService:
         return (f"ModelService(db_type={self.db_type!r}, models_directory="
                 f"{os.fspath(self.models_directory)!r}, current={self.current_ref!r})")
 
-    def _resolve(self, model_id: str | ModelRef | None, version: Any = None) -> ModelRef:
-        """A reference with a concrete version; None means the current model."""
+    def _lookup(self, model_id: str | ModelRef | None, version: Any = None) -> tuple[ModelRef, dict[str, Any]]:
+        """The reference (with a concrete version) and registry row; None means the current model.
+
+        One registry query whether the reference names a version or the latest.
+        """
         if model_id is None:
             if not self.model_metadata:
                 raise NoModelError(
                     "No current model: train_model() or load_model() first, or pass model_id."
                 )
-            ref = ModelRef(self.model_metadata["model_id"], self.model_metadata["version"])
-            if version is not None:
-                ref = parse_ref(ref.model_id, version)
-        else:
-            ref = parse_ref(model_id, version)
-        if ref.version is None:
-            ref = ModelRef(ref.model_id, self.registry.get(ref.model_id)["version"])
-        return ref
-
-    def _row(self, ref: ModelRef) -> dict[str, Any]:
-        return self.registry.get(ref.model_id, ref.version)
+            model_id = ModelRef(self.model_metadata["model_id"],
+                                None if version is not None else self.model_metadata["version"])
+        ref = parse_ref(model_id, version)
+        row = self.registry.get(ref.model_id, ref.version)
+        return ModelRef(ref.model_id, row["version"]), row
 
     def _set_current(self, estimator: Any, row: dict[str, Any]) -> None:
         self.current_model = estimator
@@ -282,7 +279,7 @@ class ModelService:
             ``cv_folds``, ``fit_time``, ``score_time``, ``model_class``,
             ``model_params`` (and ``scores`` per scoring for a list).
         """
-        ref = self._resolve(model_id) if model_id is not None else None
+        ref = self._lookup(model_id)[0] if model_id is not None else None
         estimator = training.make_estimator(model_class, params)
         task_type = training.infer_task(estimator, y)
         X, y = training.check_xy(X, y, task_type)
@@ -320,18 +317,21 @@ class ModelService:
         """
         from .evaluation import evaluate_estimator
 
-        ref = self._resolve(model_id)
-        row = self._row(ref)
+        ref, row = self._lookup(model_id)
         estimator = self._estimator(ref, row)
         task = task_type or row.get("task_type") or training.infer_task(estimator, y_test)
         X_test, y_test = training.check_xy(X_test, y_test)
         result = evaluate_estimator(estimator, X_test, y_test, task, return_predictions=return_predictions)
         predictions = result.pop("predictions", None)
-        self._update_row(ref, {"metrics": result})
-        out = {"model_id": ref.model_id, "version": ref.version, "model_class": row["model_class"], **result}
+        out = self._record_metrics(ref, row, result)
         if predictions is not None:
             out["predictions"] = predictions
         return out
+
+    def _record_metrics(self, ref: ModelRef, row: Mapping[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
+        """Store an evaluation on the version's row; return it with the version's identity."""
+        self._update_row(ref, {"metrics": metrics})
+        return {"model_id": ref.model_id, "version": ref.version, "model_class": row["model_class"], **metrics}
 
     def compare_models(
         self,
@@ -351,10 +351,10 @@ class ModelService:
 
         if isinstance(model_ids, str):
             model_ids = [model_ids]
-        refs = [self._resolve(m) for m in model_ids]
-        if not refs:
+        looked_up = [self._lookup(m) for m in model_ids]
+        if not looked_up:
             raise InvalidInputError("compare_models needs at least one model id.")
-        rows = [self._row(ref) for ref in refs]
+        refs, rows = [ref for ref, _ in looked_up], [row for _, row in looked_up]
         check_same_task(rows)
         X_test, y_test = training.check_xy(X_test, y_test)
         jobs = []
@@ -366,9 +366,7 @@ class ModelService:
         # The evaluations run under the parallel backend (a Dask cluster if set); rows are written here.
         evaluated = self.parallel.starmap(evaluate_estimator, jobs)
         for done, (ref, row, metrics) in enumerate(zip(refs, rows, evaluated), 1):
-            self._update_row(ref, {"metrics": metrics})
-            results.append({"model_id": ref.model_id, "version": ref.version,
-                            "model_class": row["model_class"], **metrics})
+            results.append(self._record_metrics(ref, row, metrics))
             if progress is not None:
                 progress(done, len(refs))
         return comparison_frame(results)
@@ -393,8 +391,7 @@ class ModelService:
         """
         from .importance import feature_importance
 
-        ref = self._resolve(model_id)
-        row = self._row(ref)
+        ref, row = self._lookup(model_id)
         return feature_importance(
             self._estimator(ref, row), feature_names, row.get("feature_names"),
             permutation=permutation, X=X, y=y, n_repeats=n_repeats, random_state=random_state,
@@ -416,8 +413,7 @@ class ModelService:
         a row pointing at nothing. Returns True.
         """
         formats.check_format(save_format)
-        ref = self._resolve(model_id, version)
-        row = self._row(ref)
+        ref, row = self._lookup(model_id, version)
         if row["file_path"] and row["file_format"] == save_format and row["artifact_state"] == "ready":
             return True
         row = self.files.save(ref, row, self._estimator(ref, row), save_format)
@@ -435,16 +431,15 @@ class ModelService:
         anything is deserialized (`ArtifactIntegrityError` otherwise).
         ``trusted`` lists extra type names allowed in a skops file.
         """
-        ref = self._resolve(model_id, version)
-        row = self._row(ref)
+        ref, row = self._lookup(model_id, version)
         self._set_current(self._estimator(ref, row, trusted), row)
         return True
 
     def get_model(self, model_id: str | None = None, *, version: int | None = None,
                   trusted: Iterable[str] = ()) -> Any:
         """The fitted estimator of a version, without changing `current_model`."""
-        ref = self._resolve(model_id, version)
-        return self._estimator(ref, self._row(ref), trusted)
+        ref, row = self._lookup(model_id, version)
+        return self._estimator(ref, row, trusted)
 
     def _estimator(self, ref: ModelRef, row: dict[str, Any], trusted: Iterable[str] = ()) -> Any:
         if self.current_model is not None and self.current_ref == str(ref):
@@ -510,7 +505,7 @@ class ModelService:
 
     def get_model_metadata(self, model_id: str, version: int | None = None) -> dict[str, Any]:
         """The registry row of ``"id"`` (latest), ``"id:3"`` or ``(id, version=3)``."""
-        return self._row(self._resolve(model_id, version))
+        return self._lookup(model_id, version)[1]
 
     def update_model_metadata(self, model_id: str, updates: Mapping[str, Any],
                               version: int | None = None) -> dict[str, Any]:
@@ -526,13 +521,10 @@ class ModelService:
                 f"Cannot update {sorted(unknown)}; only {', '.join(_UPDATABLE)} can be changed "
                 "(scores and parameters belong to the training run)."
             )
-        ref = self._resolve(model_id, version)
-        row = self._row(ref)
+        ref, row = self._lookup(model_id, version)
         values: dict[str, Any] = {}
         if "status" in updates:
-            status = updates["status"]
-            if status not in STATUSES:
-                raise InvalidInputError(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.")
+            status = updates["status"]  # checked by the registry
             if status in ("saved", "production") and not row["file_path"]:
                 warnings.warn(
                     f"{ref} is marked {status!r} but has no saved file; call save_model({str(ref)!r}) "
@@ -588,8 +580,7 @@ class ModelService:
     def _refs(self, model_id: str, version: int | None) -> list[ModelRef]:
         ref = parse_ref(model_id, version)
         if ref.version is not None:
-            self._row(ref)
-            return [ref]
+            return [self._lookup(ref)[0]]
         rows = self.registry.list(model_id=ref.model_id, order_by="version")
         if not rows:
             self.registry.get(ref.model_id)  # raises ModelNotFoundError

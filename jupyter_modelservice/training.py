@@ -133,7 +133,7 @@ def check_xy(X: Any, y: Any, task_type: str | None = None) -> tuple[Any, Any]:
 def _missing_targets(y: Any) -> int:
     import pandas as pd
 
-    return int(np.asarray(pd.isna(np.asarray(y, dtype=object) if not hasattr(y, "isna") else y)).sum())
+    return int(np.count_nonzero(pd.isna(y)))  # NaN and None, without copying numeric y
 
 
 def feature_names_of(X: Any) -> list[str] | None:

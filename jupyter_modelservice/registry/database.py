@@ -429,8 +429,7 @@ class Registry:
     def _filters(status: str | None, model_id: str | None, search: str | None) -> list[Any]:
         where: list[Any] = []
         if status is not None:
-            if status not in STATUSES:
-                raise InvalidInputError(f"Unknown status {status!r}; use one of {STATUSES}.")
+            _check_status(status)
             where.append(model_metadata.c.status == status)
         if model_id is not None:
             where.append(model_metadata.c.model_id == model_id)
@@ -463,7 +462,11 @@ def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
     unknown = set(values) - set(COLUMNS)
     if unknown:
         raise InvalidInputError(f"Unknown registry column(s) {sorted(unknown)}.")
-    status = values.get("status")
-    if status is not None and status not in STATUSES:
-        raise InvalidInputError(f"Unknown status {status!r}; use one of {STATUSES}.")
+    if values.get("status") is not None:
+        _check_status(values["status"])
     return dict(values)
+
+
+def _check_status(status: Any) -> None:
+    if status not in STATUSES:
+        raise InvalidInputError(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.")
