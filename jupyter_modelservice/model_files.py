@@ -81,16 +81,22 @@ class ModelFiles:
         _warn_environment(ref, row.get("environment") or {})
         return formats.loads(data, None, trusted)
 
-    def update_row(self, ref: ModelRef, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Update a row (and demoted ones) with their sidecars in one transaction."""
+    def update_row(self, ref: ModelRef, values: Mapping[str, Any], **conditions: Any) -> dict[str, Any] | None:
+        """Update a row (and demoted ones) with their sidecars in one transaction.
+
+        ``conditions`` (``expect=``, ``event=``) are passed to `Registry.update`.
+        A version keeps its sidecar while its file exists and after gc removed
+        the file (``artifact_state`` ``"removed"``: the metadata is all that is left).
+        """
 
         def write_sidecars(rows: list[dict[str, Any]]) -> None:
             for changed in rows:
-                if changed.get("file_path") and changed.get("artifact_state") == "ready":
+                if changed.get("artifact_state") in ("ready", "removed"):
                     self.store.write_text(sidecar_path(changed["model_id"], changed["version"]),
                                           sidecar_text(changed))
 
-        return self.registry.update(ref.model_id, ref.version, values, on_change=write_sidecars)
+        return self.registry.update(ref.model_id, ref.version, values, on_change=write_sidecars,
+                                    **conditions)
 
     def delete(self, row: Mapping[str, Any]) -> None:
         """Remove the model file and sidecar of a deleted row."""

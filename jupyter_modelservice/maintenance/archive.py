@@ -211,9 +211,10 @@ def _register(service: Any, model_id: str, original: int, ext: str, metadata: di
     event = {"event": "imported", "details": {
         "archive": os.path.basename(os.fspath(archive)), "original": f"{manifest['model_id']}:{original}",
         "original_status": metadata.get("status"), "exported_at": manifest.get("exported_at")}}
-    candidates = [original]
+    # the original number only if it was never used here: a deleted version's number is not reused
+    candidates = [] if service.registry.events(model_id, original) else [original]
     for _attempt in range(50):
-        version = candidates.pop() if candidates else (service.registry.latest_version(model_id) or 0) + 1
+        version = candidates.pop() if candidates else service.registry.next_version(model_id)
         row.update(version=version, file_path=f"{model_id}/v{version}.{ext}")
         if insert_version(service.registry, dict(row), event):
             return version

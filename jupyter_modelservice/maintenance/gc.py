@@ -11,11 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-
-from ..registry.engine import actor, utcnow
-from ..registry.schema import events, model_metadata
-from ..sidecar import sidecar_path, sidecar_text
+from ..exceptions import ModelNotFoundError
+from ..ids import ModelRef
 from .files import scan
 from .verify import DEFAULT_GRACE
 
@@ -100,24 +97,14 @@ def _remove(service: Any, report: GcReport, relpath: str, size: int | None, reas
 
 
 def _detach_file(service: Any, row: dict[str, Any]) -> dict[str, Any] | None:
-    """Mark an archived row's file removed (and rewrite its sidecar), if it is still archived
-    and still has that file; None when it changed meanwhile."""
-    where = (model_metadata.c.model_id == row["model_id"], model_metadata.c.version == row["version"],
-             model_metadata.c.status == "archived", model_metadata.c.file_path == row["file_path"],
-             model_metadata.c.artifact_state == "ready")
-    with service.registry.atomic() as conn:
-        result = conn.execute(model_metadata.update().where(*where)
-                              .values(file_path=None, artifact_state="removed"))
-        if result.rowcount != 1:
-            return None  # promoted, deleted or re-saved meanwhile: leave it
-        conn.execute(events.insert().values(
-            model_id=row["model_id"], version=row["version"], event="file_removed",
-            from_status="archived", to_status="archived", actor=actor(), at=utcnow(),
-            details={"path": row["file_path"], "bytes": row.get("file_bytes"), "by": "gc"}))
-        updated = dict(conn.execute(sa.select(model_metadata).where(
-            model_metadata.c.model_id == row["model_id"],
-            model_metadata.c.version == row["version"])).first()._mapping)
-        # inside the transaction, like ModelService._update_row: concurrent writers of this
-        # version leave the sidecar as the database ends up
-        service.store.write_text(sidecar_path(row["model_id"], row["version"]), sidecar_text(updated))
-    return updated
+    """Mark an archived row's file removed (sidecar rewritten, event recorded), if it is still
+    archived with that file; None when it was promoted, deleted or re-saved meanwhile."""
+    try:
+        return service.files.update_row(
+            ModelRef(row["model_id"], row["version"]),
+            {"file_path": None, "artifact_state": "removed"},
+            expect={"status": "archived", "file_path": row["file_path"], "artifact_state": "ready"},
+            event=("file_removed", {"path": row["file_path"], "bytes": row.get("file_bytes"), "by": "gc"}),
+        )
+    except ModelNotFoundError:
+        return None

@@ -153,7 +153,9 @@ class Registry:
         return version
 
     def update(self, model_id: str, version: int, values: Mapping[str, Any], *,
-               on_change: Callable[[list[dict[str, Any]]], None] | None = None) -> dict[str, Any]:
+               on_change: Callable[[list[dict[str, Any]]], None] | None = None,
+               expect: Mapping[str, Any] | None = None,
+               event: tuple[str, dict[str, Any]] | None = None) -> dict[str, Any] | None:
         """Update columns of one version; a ``status`` change is recorded as an event.
 
         Promoting a version to ``production`` demotes the id's other production
@@ -165,17 +167,26 @@ class Registry:
         it one after the other in commit order, so files mirroring the rows
         (the JSON sidecars) end up like the database; if it raises, nothing is
         committed.
+
+        ``expect`` makes the update conditional: when any of its columns differs
+        from the stored row, nothing is written and None is returned. ``event``
+        (name, details) records one more history entry for this change.
         """
         values = _clean(values)
         with self.atomic() as conn:
             self._lock(conn, model_id)
             current = self._get(conn, model_id, version)
+            if expect and any(current[k] != v for k, v in expect.items()):
+                return None
             new_status = values.get("status")
             demoted: list[dict[str, Any]] = []
             if new_status is not None and new_status != current["status"]:
                 if new_status == "production":
                     demoted = self._demote_production(conn, model_id, version)
                 self._event(conn, model_id, version, "status", current["status"], new_status)
+            if event is not None:
+                status = new_status or current["status"]
+                self._event(conn, model_id, version, event[0], status, status, event[1])
             if values:
                 conn.execute(
                     model_metadata.update()
@@ -186,6 +197,11 @@ class Registry:
             if on_change is not None:
                 on_change([dict(current), *demoted])
         return current
+
+    def next_version(self, model_id: str) -> int:
+        """The number the next version of ``model_id`` would get (deleted numbers are skipped)."""
+        with self.atomic(write=False) as conn:
+            return self._next_version(conn, model_id)
 
     def _demote_production(self, conn: sa.Connection, model_id: str, keep: int) -> list[dict[str, Any]]:
         others = [

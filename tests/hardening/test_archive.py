@@ -132,3 +132,15 @@ def test_a_damaged_or_unsaved_version_is_not_exported(tmp_path, tiny_data):
             maintenance.export_version(service, "lr", tmp_path / "a.zip")
         assert not (tmp_path / "a.zip").exists()
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
+
+
+def test_import_does_not_reuse_a_deleted_version_number(tmp_path, tiny_data, exported):
+    archive, _, _ = exported
+    X, y = tiny_data
+    with ModelService(models_directory=tmp_path / "target") as target:
+        for _ in range(3):
+            target.train_model(LogisticRegression, X, y, model_id="lr")
+        target.delete_model("lr:3")
+        result = maintenance.import_version(target, archive)
+        assert result["version"] == 4 and not result["kept_version"]
+        assert [e["event"] for e in target.model_history("lr:4")] == ["imported"]

@@ -14,7 +14,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
-from jupyter_modelservice import ModelService, NoModelError, maintenance
+from jupyter_modelservice import ModelService, ModelServiceWarning, NoModelError, maintenance
 from jupyter_modelservice.maintenance.files import comparable_row
 
 
@@ -252,6 +252,21 @@ def test_gc_leaves_a_version_unarchived_meanwhile(tmp_path, tiny_data):
         service.update_model_metadata("lr", {"status": "production"})  # between gc's read and its write
         assert _detach_file(service, seen) is None
         assert service.get_model_metadata("lr")["file_path"] == "lr/v1.joblib" and service.load_model("lr")
+
+
+def test_sidecar_follows_changes_after_gc_removed_the_file(tmp_path, tiny_data):
+    X, y = tiny_data
+    with ModelService(models_directory=tmp_path / "models") as service:
+        service.train_model(LogisticRegression, X, y, model_id="lr")
+        service.save_model("lr")
+        service.archive_model("lr")
+        maintenance.collect_garbage(service, grace=0)
+        with pytest.warns(ModelServiceWarning, match="no saved file"):
+            service.update_model_metadata("lr", {"status": "saved", "tags": {"kept": "metadata"}})
+        sidecar = json.loads((tmp_path / "models" / "lr" / "v1.json").read_text())
+        assert sidecar["status"] == "saved" and sidecar["tags"] == {"kept": "metadata"}
+        assert sidecar["artifact_state"] == "removed"
+        assert maintenance.verify(service, grace=0).ok
 
 
 def test_maintenance_works_on_an_fsspec_store(tmp_path, tiny_data):
