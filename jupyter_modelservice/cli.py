@@ -34,6 +34,7 @@ from typing import Any
 
 from .config import ENV_DB_URL, is_remote
 from .exceptions import InvalidInputError, InvalidModelIdError, ModelServiceError
+from .registry.engine import finite
 
 __all__ = ["build_parser", "main"]
 
@@ -49,18 +50,8 @@ class Failure(Exception):
 
 
 # -- output -------------------------------------------------------------------
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def _emit_json(data: Any) -> None:
-    print(json.dumps(_jsonable(data), indent=2, sort_keys=True, default=str))
+    print(json.dumps(finite(data), indent=2, sort_keys=True, default=str))
 
 
 def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
@@ -158,7 +149,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         value = row.get(key)
         if value is None or value == {} or value == []:
             continue
-        text = json.dumps(_jsonable(value), sort_keys=True, default=str) if isinstance(value, (dict, list)) else value
+        text = json.dumps(finite(value), sort_keys=True, default=str) if isinstance(value, (dict, list)) else value
         print(f"{key.ljust(width)}  {text}")
     print("history")
     for event in history:

@@ -46,7 +46,8 @@ _WINDOWS_DEVICES = frozenset(
     + [f"LPT{i}" for i in range(10)]
 )
 #: Names of the registry's own files at the top of the models directory.
-_RESERVED = frozenset(["registry.db", "registry.db-wal", "registry.db-shm", "registry.db-journal"])
+#: The registry's own files in models_directory: never a model id or a model file.
+REGISTRY_FILES = frozenset(["registry.db", "registry.db-wal", "registry.db-shm", "registry.db-journal"])
 ID_RULE = "letters, digits, '.', '_' or '-', starting with a letter or digit, at most 128 characters"
 
 
@@ -115,7 +116,7 @@ def validate_model_id(model_id: object) -> str:
         raise InvalidModelIdError(
             f"Invalid model_id {model_id!r}: it is a reserved device name on Windows; pick another."
         )
-    if model_id.lower() in _RESERVED:
+    if model_id.lower() in REGISTRY_FILES:
         raise InvalidModelIdError(
             f"Invalid model_id {model_id!r}: it is the name of the registry's own file; pick another."
         )

@@ -34,9 +34,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .exceptions import ArtifactError, InvalidInputError, ModelNotFoundError
+from .ids import ModelRef
 from .registry.database import COLUMNS
 from .registry.engine import actor, utcnow
-from .sidecar import sidecar_path, sidecar_text
 
 __all__ = ["migrate_registry"]
 
@@ -215,8 +215,7 @@ class _Migration:
         if found != row["file_sha256"]:
             raise _Failed(f"the target's copy of {row['file_path']} reads back with sha256 {found}, "
                           f"not {row['file_sha256']}; its row stays pending, re-run to retry")
-        done = self.target.registry.update(row["model_id"], row["version"], {"artifact_state": "ready"})
-        store.write_text(sidecar_path(row["model_id"], row["version"]), sidecar_text(done))
+        self.target.files.update_row(ModelRef(row["model_id"], row["version"]), {"artifact_state": "ready"})
         self.report["files_copied"] += 1
         self.report["bytes_copied"] += len(data)
 

@@ -21,9 +21,10 @@ from .ids import ModelRef
 from .registry import Registry
 from .sidecar import sidecar_path, sidecar_text
 
-__all__ = ["ModelFiles"]
+__all__ = ["FILE_COLUMNS", "ModelFiles"]
 
-_FILE_COLUMNS = ("file_path", "file_format", "file_sha256", "file_bytes", "artifact_state")
+#: The columns describing a version's model file.
+FILE_COLUMNS = ("file_path", "file_format", "file_sha256", "file_bytes", "artifact_state")
 
 
 class ModelFiles:
@@ -42,7 +43,7 @@ class ModelFiles:
         """
         relpath = f"{ref.model_id}/v{ref.version}.{formats.EXTENSIONS[save_format]}"
         staged = self.store.stage(relpath, lambda fh: formats.dump(estimator, fh, save_format))
-        before = {k: row[k] for k in _FILE_COLUMNS}
+        before = {k: row[k] for k in FILE_COLUMNS}
         try:
             self.registry.update(ref.model_id, ref.version, {
                 "file_path": relpath, "file_format": save_format, "file_sha256": staged.sha256,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -20,15 +19,17 @@ from typing import Any
 
 from ..artifacts.local import TEMP_PREFIX
 from ..exceptions import ArtifactError
+from ..ids import REGISTRY_FILES
+from ..registry.engine import finite
 from ..sidecar import sidecar_text
 
-__all__ = ["LAYOUT_RE", "REGISTRY_FILES", "StoreFile", "comparable_row", "expected_path", "file_digest",
+__all__ = ["LAYOUT_RE", "StoreFile", "comparable_row", "expected_path", "file_digest",
            "scan"]
 
 #: ``<model_id>/v<N>.<ext>``: a model file or (``json``) its sidecar.
 LAYOUT_RE = re.compile(r"(?P<model_id>[^/]+)/v(?P<version>[1-9][0-9]{0,8})\.(?P<ext>joblib|pkl|skops|json)")
 #: The SQLite registry and its companions, at the top of the models directory.
-REGISTRY_FILES = frozenset(["registry.db", "registry.db-wal", "registry.db-shm", "registry.db-journal"])
+
 _CHUNK = 1 << 22
 
 
@@ -157,18 +158,8 @@ def expected_path(model_id: str, version: int, file_format: str | None) -> str |
     return f"{model_id}/v{version}.{ext}" if ext else None
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def comparable_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """A row as its sidecar would hold it, NaN as None, without the protocol key."""
     data = json.loads(sidecar_text(row))
     data.pop("sidecar_protocol", None)
-    return _finite(data)
+    return finite(data)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import ArtifactError, ArtifactIntegrityError
 from ..ids import ModelRef
-from ..sidecar import SIDECAR_PROTOCOL, sidecar_path, sidecar_text
+from ..model_files import FILE_COLUMNS
+from ..sidecar import SIDECAR_PROTOCOL, sidecar_path
 from .files import StoreFile, comparable_row, expected_path, file_digest, scan
 
 __all__ = ["DEFAULT_GRACE", "Problem", "RepairReport", "VerifyReport", "repair", "verify"]
@@ -111,9 +111,11 @@ def check_sidecar(store: Any, row: dict[str, Any]) -> Problem | None:
     ref, relpath = _ref(row), sidecar_path(row["model_id"], row["version"])
     try:
         text = store.read_bytes(relpath).decode("utf-8")
+    except ArtifactIntegrityError as err:  # before ArtifactError, its base: e.g. a planted symlink
+        return Problem("stale_sidecar", f"{ref}: the sidecar {relpath} cannot be read: {err}", ref, relpath)
     except ArtifactError:
         return Problem("missing_sidecar", f"{ref}: the sidecar {relpath} is missing", ref, relpath)
-    except (ArtifactIntegrityError, OSError, UnicodeDecodeError) as err:
+    except (OSError, UnicodeDecodeError) as err:
         return Problem("stale_sidecar", f"{ref}: the sidecar {relpath} cannot be read: {err}", ref, relpath)
     try:
         data = json.loads(text)
@@ -214,7 +216,7 @@ class RepairReport:
         return bool(self.completed or self.restored or self.cleared or self.sidecars)
 
 
-def repair(service: Any, refs: Iterable[str] | None = None) -> RepairReport:
+def repair(service: Any) -> RepairReport:
     """Finish or undo interrupted saves and rewrite missing or stale sidecars.
 
     * a ``pending`` row whose file is complete (hash right) is marked ready;
@@ -226,25 +228,21 @@ def repair(service: Any, refs: Iterable[str] | None = None) -> RepairReport:
 
     Files with a wrong hash are never touched.
     """
-    wanted = None if refs is None else set(refs)
     report = RepairReport()
     for row in service.registry.list(order_by="model_id"):
         ref = ModelRef(row["model_id"], row["version"])
-        if wanted is not None and str(ref) not in wanted:
-            continue
         if row.get("artifact_state") == "pending" and row.get("file_path"):
             problem = check_row_file(service.store, row)
             if problem is not None and problem.kind == "incomplete_save":
                 _finish_pending(service, ref, row, report)
                 continue
         if row.get("artifact_state") == "ready" and row.get("file_path"):
-            if check_row_file(service.store, row) is None and check_sidecar(service.store, row):
-                service.store.write_text(sidecar_path(ref.model_id, ref.version), sidecar_text(row))
+            # the sidecar check is cheap; hash the file only when the sidecar needs rewriting,
+            # and rewrite it inside a transaction from the row as it is then
+            if check_sidecar(service.store, row) and check_row_file(service.store, row) is None:
+                service._update_row(ref, {})
                 report.sidecars.append(str(ref))
     return report
-
-
-_FILE_FIELDS = ("file_path", "file_format", "file_sha256", "file_bytes", "artifact_state")
 
 
 def _finish_pending(service: Any, ref: ModelRef, row: dict[str, Any], report: RepairReport) -> None:
@@ -262,7 +260,7 @@ def _finish_pending(service: Any, ref: ModelRef, row: dict[str, Any], report: Re
         service._update_row(ref, previous)
         report.restored.append(f"{ref} ({previous['file_path']})")
         return
-    values: dict[str, Any] = {k: None for k in _FILE_FIELDS}
+    values: dict[str, Any] = {k: None for k in FILE_COLUMNS}
     if row["status"] in ("saved", "production"):
         values["status"] = "trained"  # it has no file any more
     service._update_row(ref, values)
@@ -280,7 +278,7 @@ def _previous_from_sidecar(service: Any, ref: ModelRef) -> dict[str, Any] | None
         return None
     if data.get("artifact_state") != "ready" or not data.get("file_path"):
         return None
-    previous = {k: data.get(k) for k in _FILE_FIELDS}
+    previous = {k: data.get(k) for k in FILE_COLUMNS}
     if previous["file_path"] != expected_path(ref.model_id, ref.version, previous["file_format"]):
         return None
     if check_row_file(service.store, {"model_id": ref.model_id, "version": ref.version, **previous}):

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from ..exceptions import RegistryError
 
-__all__ = ["actor", "advisory_key", "escape_like", "make_engine", "utcnow"]
+__all__ = ["actor", "advisory_key", "escape_like", "finite", "make_engine", "utcnow"]
 
 
 def make_engine(url: str, **engine_kwargs: Any) -> sa.Engine:
@@ -61,13 +61,14 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _finite(value: Any) -> Any:
+def finite(value: Any) -> Any:
+    """``value`` with NaN and ±Infinity (nested in dicts and lists too) replaced by None."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [finite(v) for v in value]
     return value
 
 
@@ -76,7 +77,7 @@ def _json_dumps_finite(value: Any) -> str:
     try:
         return json.dumps(value, allow_nan=False)
     except ValueError:
-        return json.dumps(_finite(value), allow_nan=False)
+        return json.dumps(finite(value), allow_nan=False)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
