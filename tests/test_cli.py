@@ -258,7 +258,6 @@ def test_migrate_failures_are_reported(capsys, models, tmp_path, monkeypatch):
 
 
 def test_migrate_sqlite_to_sqlite_for_real(capsys, models, tmp_path, data):
-    pytest.importorskip("jupyter_modelservice.migrate", reason="jupyter_modelservice.migrate not present")
     X, _ = data
     url = f"sqlite:///{tmp_path / 'team' / 'registry.db'}"
     (tmp_path / "team").mkdir()
@@ -294,10 +293,10 @@ def test_the_command_runs_as_a_process(models, tmp_path):
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
     assert usage.stderr.strip().startswith("modelservice: error: Invalid model_id")
     script = Path(sys.executable).with_name("modelservice")
-    if script.exists():  # the installed entry point
-        listed = subprocess.run([str(script), "--dir", str(models), "list"], capture_output=True, text=True,
-                                env=_cli_env(), timeout=120)
-        assert listed.returncode == 0 and "rf:2" in listed.stdout
+    assert script.exists(), script  # the installed entry point
+    listed = subprocess.run([str(script), "--dir", str(models), "list"], capture_output=True, text=True,
+                            env=_cli_env(), timeout=120)
+    assert listed.returncode == 0 and "rf:2" in listed.stdout
 
 
 def test_parser_is_buildable_without_side_effects():

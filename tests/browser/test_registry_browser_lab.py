@@ -89,15 +89,7 @@ def test_filter_select_and_promote_in_jupyterlab(lab, tmp_path):
         assert (events[-1]["from_status"], events[-1]["to_status"]) == ("saved", "production")
 
 
-def _quickstart_shows_the_browser() -> bool:
-    from jupyter_modelservice.notebook import magics
-
-    return QUICKSTART.exists() and "RegistryBrowser" in Path(magics.__file__).read_text()
-
-
 def test_quickstart_models_browser_in_jupyterlab(lab, tmp_path):
-    if not _quickstart_shows_the_browser():
-        pytest.skip("%models in notebooks/01_quickstart.ipynb does not show the RegistryBrowser yet")
     from jupyter_modelservice import ModelService
 
     server = lab(QUICKSTART)

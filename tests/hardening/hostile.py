@@ -83,6 +83,9 @@ def names(extra_fragments: list[str] | tuple[str, ...] = ()) -> st.SearchStrateg
         st.text(alphabet=st.characters(codec="ascii"), max_size=30),
         st.lists(st.one_of(fragments, st.text(alphabet=_SAFE, max_size=6)), min_size=1, max_size=6).map("".join),
         st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,30}", fullmatch=True),
+        # "id:version" references: not ids, but valid where a model is looked up
+        st.builds("{}:{}".format, st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True),
+                  st.integers(1, 10**6)),
     )
 
 

@@ -199,7 +199,8 @@ def test_skops_loads_with_an_explicit_list_never_trusted_true(tmp_path, tiny_dat
     models = _saved(tmp_path, tiny_data, "skops", n=1)
     with ModelService(models_directory=models) as fresh:
         fresh.load_model("rf")
-        np.testing.assert_array_equal(fresh.predict(X), fresh.current_model.predict(X))
+        model = fresh.current_model
+        assert type(model).__name__ == "LogisticRegression" and model.C == 1.0 and len(fresh.predict(X)) == len(X)
     assert seen and all(isinstance(t, list) and all(isinstance(n, str) for n in t) for t in seen)
     assert True not in seen
 

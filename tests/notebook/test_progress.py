@@ -34,7 +34,6 @@ def test_text_progress_marks_a_failure():
 
 
 def test_widget_progress_updates_the_bar_and_ends_as_a_summary(shell):
-    pytest.importorskip("ipywidgets")
     with capture_output() as cap:
         bar = WidgetProgress(4, "Cross-validation", "folds")
     bundle = cap.outputs[0].data
@@ -50,7 +49,6 @@ def test_widget_progress_updates_the_bar_and_ends_as_a_summary(shell):
 
 
 def test_widgets_in_a_kernel_text_elsewhere(shell):
-    pytest.importorskip("ipywidgets")
     terminal = SimpleNamespace()
     kernel = SimpleNamespace(kernel=object())
     with capture_output():
