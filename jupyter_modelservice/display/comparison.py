@@ -6,9 +6,9 @@ import html
 import math
 from typing import TYPE_CHECKING, Any
 
+from ..metric_names import METRIC_LABELS, higher_is_better, metrics_for
 from .base import RichResult
 from .figures import PALETTE, new_figure
-from .metrics import METRIC_LABELS, higher_is_better, metrics_for
 from .tables import html_table, text_table
 
 if TYPE_CHECKING:

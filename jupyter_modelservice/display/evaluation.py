@@ -6,9 +6,9 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..metric_names import METRIC_LABELS, metrics_for
 from .base import RichResult
 from .figures import PALETTE, new_figure
-from .metrics import METRIC_LABELS, metrics_for
 from .tables import html_kv_table, html_table, text_kv_table, text_table
 
 if TYPE_CHECKING:

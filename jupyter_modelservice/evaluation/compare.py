@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..exceptions import IncompatibleModelsError
-from .metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from ..metric_names import metrics_for
 
 __all__ = ["check_same_task", "comparison_frame"]
 
@@ -32,8 +32,8 @@ def comparison_frame(rows: Sequence[dict[str, Any]]) -> Any:
     import pandas as pd
 
     task = check_same_task(rows)
-    metrics = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+    metrics = metrics_for(task)
     columns = ["model_id", "version", "model_class", "task_type", *metrics]
     frame = pd.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=columns)
-    main = "accuracy" if task == "classification" else "r2_score"
+    main = metrics[0]
     return frame.sort_values(main, ascending=False, kind="stable").reset_index(drop=True)

@@ -9,14 +9,11 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import InvalidInputError
+from ..metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
 __all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "TASK_TYPES", "evaluate_estimator"]
 
 TASK_TYPES = ("classification", "regression")
-#: Scalar metrics per task, in display order; True where higher is better.
-CLASSIFICATION_METRICS = {"accuracy": True, "precision": True, "recall": True, "f1_score": True,
-                          "roc_auc": True}
-REGRESSION_METRICS = {"mse": False, "rmse": False, "mae": False, "r2_score": True}
 
 
 def evaluate_estimator(estimator: Any, X_test: Any, y_test: Any, task_type: str, *,

@@ -224,6 +224,10 @@ class RegistryBrowser(TextFallbackPanel):
         """Number of pages (at least 1)."""
         return max(1, -(-self.total_ // self.page_size))
 
+    def _shown_rows(self) -> dict[str, dict[str, Any]]:
+        """The rows of the page on screen by ``"model_id:version"`` (the selection is among them)."""
+        return {f"{r['model_id']}:{r['version']}": r for r in self.rows_}
+
     def _filters(self) -> dict[str, Any]:
         status = self.status_filter.value
         return {"status": None if status == "all" else status,
@@ -310,8 +314,9 @@ class RegistryBrowser(TextFallbackPanel):
         with self.actions.run():
             try:
                 changes = []
+                shown = self._shown_rows()
                 for ref in self.selected:
-                    before = self.service.get_model_metadata(ref)["status"]
+                    before = shown[ref]["status"]
                     self.service.update_model_metadata(ref, {"status": status})
                     changes.append(f"{ref}: {before} → {status}")
                 if not changes:
@@ -381,7 +386,7 @@ class RegistryBrowser(TextFallbackPanel):
             self.details.append_stdout(f"{len(refs)} versions selected: {', '.join(refs)}\n")
             return
         ref = refs[0]
-        row = self.service.get_model_metadata(ref)
+        row = self._shown_rows()[ref]  # refresh() has just read it
         history = self.service.model_history(ref)
         show_bundle(self.details, {"text/html": details_html(row, history),
                                    "text/plain": f"{ref} ({row['model_class']}, {row['status']})"})

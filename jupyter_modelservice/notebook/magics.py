@@ -33,8 +33,8 @@ from ..display import (
     ServiceConfig,
     TrainResult,
 )
-from ..display.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from ..exceptions import ModelNotFoundError, ModelServiceError, NoImportanceWarning
+from ..metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from .progress import in_widget_kernel, progress_bar
 from .resolve import evaluate_cell, lookup, output_name, parse_params, resolve_estimator, split_params
 
@@ -211,9 +211,9 @@ class ModelServiceMagics(Magics):
             make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
         """
         args = _parse(self.train, line)
-        estimator, X, y, params = self._model_and_data(args.words, cell, "train")
-        if args.scoring and not args.cv:
+        if args.scoring and not args.cv:  # before the cell runs
             raise UsageError("--scoring applies to cross-validation: add --cv K (e.g. --cv 5).")
+        estimator, X, y, params = self._model_and_data(args.words, cell, "train")
         service = self.service
         with _user_errors("Training failed"):
             data = service.train_model(estimator, X, y, model_id=args.model_id,
@@ -222,7 +222,7 @@ class ModelServiceMagics(Magics):
         if not args.no_save:
             with _user_errors(f"Saving {ref} failed"):
                 service.save_model(data["model_id"], save_format=args.format, version=data["version"])
-                row = service.get_model_metadata(ref)
+            row = service.model_metadata  # the trained version is current; save_model updated it
             data.update({k: row[k] for k in ("status", "file_format", "file_path")})
         cv = None
         if args.cv:

@@ -29,7 +29,6 @@ __all__ = [
     "ActionRunner",
     "OutputLine",
     "compare_with_progress",
-    "message_text",
     "png_bundle",
     "resolve_service",
     "show_bundle",
@@ -151,11 +150,6 @@ def compare_with_progress(service: ModelService, refs: Sequence[str], X: Any, y:
     """``service.compare_models`` with a models-done / elapsed-time line in ``out``."""
     with TextProgress(len(refs), "Evaluating", "models", stream=OutputLine(out)) as bar:
         return service.compare_models(list(refs), X, y, progress=bar)
-
-
-def message_text(out: widgets.Output) -> str:
-    """Every stream text of an ``Output`` widget, concatenated (for tests and scripts)."""
-    return "".join(o.get("text", "") for o in out.outputs if o.get("output_type") == "stream")
 
 
 class TextFallbackPanel(widgets.VBox):

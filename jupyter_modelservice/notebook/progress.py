@@ -135,8 +135,7 @@ def in_widget_kernel(shell: Any) -> bool:
     return getattr(shell, "kernel", None) is not None and importlib.util.find_spec("ipywidgets") is not None
 
 
-def progress_bar(total: int, description: str, unit: str = "steps", *, shell: Any = None,
-                 widgets: bool | None = None) -> _Progress:
+def progress_bar(total: int, description: str, unit: str = "steps", *, shell: Any = None) -> _Progress:
     """A widget progress bar in a Jupyter kernel with ipywidgets, a text line elsewhere.
 
     Parameters
@@ -149,14 +148,10 @@ def progress_bar(total: int, description: str, unit: str = "steps", *, shell: An
         Name of a step (``"folds"``, ``"models"``).
     shell : InteractiveShell, optional
         The running shell, to tell a kernel from a terminal.
-    widgets : bool, optional
-        Force (True) or forbid (False) widgets instead of detecting.
 
     Returns
     -------
     TextProgress or WidgetProgress
     """
-    if widgets is None:
-        widgets = in_widget_kernel(shell)
-    cls = WidgetProgress if widgets else TextProgress
+    cls = WidgetProgress if in_widget_kernel(shell) else TextProgress
     return cls(total, description, unit)

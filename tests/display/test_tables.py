@@ -3,7 +3,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jupyter_modelservice.display.metrics import higher_is_better
 from jupyter_modelservice.display.tables import (
     css,
     format_timestamp,
@@ -13,6 +12,7 @@ from jupyter_modelservice.display.tables import (
     text_kv_table,
     text_table,
 )
+from jupyter_modelservice.metric_names import higher_is_better
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,7 @@
-"""Names of the evaluation metrics and which way is better."""
+"""Names of the evaluation metrics, their order (main metric first) and which way is better.
+
+No imports: the notebook layer reads these while loading, the core when evaluating.
+"""
 
 from __future__ import annotations
 
