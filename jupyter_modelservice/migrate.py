@@ -33,7 +33,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from .exceptions import ArtifactError, InvalidInputError, ModelNotFoundError
+from .exceptions import ArtifactError, ArtifactIntegrityError, InvalidInputError, ModelNotFoundError
 from .ids import ModelRef
 from .registry.database import COLUMNS
 from .registry.engine import actor, utcnow
@@ -178,15 +178,12 @@ class _Migration:
 
     def _source_bytes(self, ref: str, row: dict[str, Any]) -> bytes:
         try:
-            data = self.source.store.read_bytes(row["file_path"])
+            return self.source.files.read_bytes(ModelRef(row["model_id"], row["version"]), row)
+        except ArtifactIntegrityError as err:
+            raise _Failed(f"the source file {row['file_path']} does not match its sha256: {err} "
+                          "Not copied.") from err
         except ArtifactError as err:
-            raise _Failed(f"the source file {row['file_path']} is missing ({err}); "
-                          "save the model again or delete this version, then re-run") from err
-        found = hashlib.sha256(data).hexdigest()
-        if found != row["file_sha256"]:
-            raise _Failed(f"the source file {row['file_path']} does not match its sha256 "
-                          f"(registered {row['file_sha256']}, found {found}); not copied")
-        return data
+            raise _Failed(f"{err} Not copied; re-run once it is fixed.") from err
 
     def _target_has(self, ref: str, row: dict[str, Any]) -> bool:
         if not self.target.store.exists(row["file_path"]):

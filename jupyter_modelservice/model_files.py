@@ -62,6 +62,16 @@ class ModelFiles:
 
     def read(self, ref: ModelRef, row: Mapping[str, Any], trusted: Iterable[str] = ()) -> Any:
         """The estimator in the file of ``ref``, after checking its sha256."""
+        data = self.read_bytes(ref, row)
+        _warn_environment(ref, row.get("environment") or {})
+        return formats.loads(data, None, trusted)
+
+    def read_bytes(self, ref: ModelRef, row: Mapping[str, Any]) -> bytes:
+        """The bytes of the file of ``ref``, checked against the registered sha256.
+
+        `ArtifactError` when the file is missing, `ArtifactIntegrityError` when
+        its bytes differ from what was saved.
+        """
         try:
             data = self.store.read_bytes(row["file_path"])
         except ArtifactIntegrityError:  # e.g. a symlink leading outside the store: say so
@@ -79,8 +89,7 @@ class ModelFiles:
                 f"when it was saved (expected {row['file_sha256']}, found {digest}); it was "
                 "changed or damaged after saving and was not loaded."
             )
-        _warn_environment(ref, row.get("environment") or {})
-        return formats.loads(data, None, trusted)
+        return data
 
     def update_row(self, ref: ModelRef, values: Mapping[str, Any], **conditions: Any) -> dict[str, Any] | None:
         """Update a row (and demoted ones) with their sidecars in one transaction.

@@ -20,7 +20,6 @@ history event. Nothing is deserialized.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -61,12 +60,11 @@ def export_version(service: Any, ref: str, archive: str | os.PathLike[str], *,
         raise ArtifactError(f"{ref_text} has no saved file to export; call save_model({ref_text!r}) first"
                             + (" (its last save did not complete: run `modelservice verify --repair`)."
                                if row.get("artifact_state") == "pending" else "."))
-    data = service.store.read_bytes(row["file_path"])
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != row["file_sha256"]:
-        raise ArtifactIntegrityError(
-            f"The file of {ref_text} ({row['file_path']}) does not match its registered sha256; "
-            "it was changed or damaged after saving and was not exported.")
+    try:
+        data = service.files.read_bytes(ModelRef(row["model_id"], row["version"]), row)
+    except ArtifactIntegrityError as err:
+        raise ArtifactIntegrityError(f"{err} It was not exported.") from err
+    digest = row["file_sha256"]
     target = Path(archive)
     if target.exists() and not overwrite:
         raise InvalidInputError(f"{target} already exists; choose another name, or overwrite it "
