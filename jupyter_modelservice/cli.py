@@ -255,21 +255,18 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     try:
-        from .migrate import migrate_registry
+        from .migrate import migrate_registry  # refuses a target that is the source itself
     except ImportError as err:
         raise Failure(f"this installation cannot migrate registries ({err})") from err
     from .service import ModelService
 
     with _open(args) as source:
-        if args.to == source.registry.url:
-            raise UsageError("--to names the registry being migrated; give another database URL")
         directory = args.copy_files or source.models_directory
         progress = None if args.json else _ProgressLine()
         with ModelService(_db_type(args.to), directory, db_url=args.to) as target:
             result = migrate_registry(source, target, copy_files=bool(args.copy_files), progress=progress)
     if progress is not None and progress.shown:
         print(file=sys.stderr)
-    result = result or {}
     if args.json:
         _emit_json(result)
     else:
@@ -278,7 +275,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
                 value = f"{len(value)}" + (f" ({', '.join(map(str, value[:10]))}{', …' if len(value) > 10 else ''})"
                                            if value else "")
             print(f"{key}: {value}")
-    return 0 if result.get("ok", True) else 1
+    return 0 if result["ok"] else 1
 
 
 class _ProgressLine:
@@ -286,10 +283,9 @@ class _ProgressLine:
 
     shown = False
 
-    def __call__(self, *values: Any, **_: Any) -> None:
-        if len(values) >= 2 and all(isinstance(v, int) for v in values[:2]):
-            print(f"\rmigrated {values[0]}/{values[1]}", end="", file=sys.stderr, flush=True)
-            self.shown = True
+    def __call__(self, done: int, total: int) -> None:
+        print(f"\rmigrated {done}/{total}", end="", file=sys.stderr, flush=True)
+        self.shown = True
 
 
 # -- parser ---------------------------------------------------------------------

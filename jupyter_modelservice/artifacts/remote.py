@@ -137,10 +137,6 @@ class FsspecStore:
             )
         return f"{self.root}/{text}"
 
-    def url_of(self, relpath: str) -> str:
-        """The full URL of ``relpath`` (for messages and other tools)."""
-        return self.fs.unstrip_protocol(self.key(relpath))
-
     def _temp_key(self, relpath: str) -> str:
         final = self.key(relpath)
         folder, _, name = final.rpartition("/")

@@ -56,7 +56,7 @@ def collect_garbage(service: Any, *, dry_run: bool = False, grace: float = DEFAU
     sizes = {f.relpath: f.size for f in files}
 
     for entry in files:
-        if entry.escapes or entry.symlink:
+        if entry.symlink:  # an escaping entry is always a symlink
             report.kept.append({"path": entry.relpath, "reason": "symlink; remove it by hand"})
         elif entry.kind == "temp":
             age = None if entry.mtime is None else now - entry.mtime
