@@ -8,6 +8,7 @@ Chromium) is missing: it skips with the reason, or fails when
 from __future__ import annotations
 
 import os
+import socket
 
 import pytest
 
@@ -21,6 +22,13 @@ def need(available: bool, reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"required service missing: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a test server)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture

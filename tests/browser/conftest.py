@@ -15,7 +15,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import need
+from tests.conftest import free_port, need
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -48,12 +47,6 @@ def chromium():
     need(_importable("playwright"), "the playwright package is not installed")
     need(_importable("jupyterlab"), "JupyterLab is not installed")
     return CHROMIUM
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -107,7 +100,7 @@ def start_lab(notebook: Path, home: Path) -> LabServer:
         "MPLBACKEND": "Agg",
         "PYTHONUNBUFFERED": "1",
     })
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     log = home / "jupyterlab.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(

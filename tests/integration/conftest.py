@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import need
+from tests.conftest import free_port, need
 
 PG_ADMIN_URL = os.environ.get("MODELSERVICE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -74,12 +73,6 @@ def pg_url(pg_database):
     return f"{pg_database}{sep}options=-csearch_path%3D{schema}"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _moto_binary() -> str | None:
     beside = Path(sys.executable).with_name("moto_server")
     return str(beside) if beside.exists() else shutil.which("moto_server")
@@ -94,7 +87,7 @@ def s3_endpoint():
         import s3fs  # noqa: F401
     except ImportError:
         need(False, "s3fs is not installed (pip install 'jupyter_modelservice[s3]')")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing as mp
 from collections import Counter
 
 import pytest
 
 from jupyter_modelservice import ModelService
+
+from .processes import run_together
 
 IDS = ("churn", "fraud", "ltv")
 
@@ -54,20 +55,8 @@ def _train_and_save(setup, offset, n, barrier, queue):
     queue.put((made, errors))
 
 
-def _run(target, args_per_process):
-    ctx = mp.get_context("spawn")
-    barrier, queue = ctx.Barrier(len(args_per_process)), ctx.Queue()
-    procs = [ctx.Process(target=target, args=(*args, barrier, queue)) for args in args_per_process]
-    for p in procs:
-        p.start()
-    results = [queue.get(timeout=300) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-    return results
-
-
 def check_train_and_save(setup, processes, per_process):
-    results = _run(_train_and_save, [(setup, k, per_process) for k in range(processes)])
+    results = run_together(_train_and_save, [(setup, k, per_process) for k in range(processes)])
     errors = [e for _, errs in results for e in errs]
     made = [m for ms, _ in results for m in ms]
     assert errors == []
@@ -139,7 +128,7 @@ def check_promotions(setup):
             for c in (0.5, 2.0):
                 svc.train_model(LogisticRegression, X, y, model_id=f"m{r}", validation_split=0, C=c)
                 svc.save_model()
-    results = _run(_promote, [(setup, 1), (setup, 2)])
+    results = run_together(_promote, [(setup, 1), (setup, 2)])
     assert [e for errs in results for e in errs] == []
     with _open(setup) as svc:
         for r in range(ROUNDS):

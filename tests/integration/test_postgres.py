@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 
 import numpy as np
 import pytest
@@ -21,6 +20,8 @@ from jupyter_modelservice.exceptions import (
 from jupyter_modelservice.registry import Registry
 from jupyter_modelservice.registry import database as database_module
 from jupyter_modelservice.registry.schema import SCHEMA_VERSION, schema_info
+
+from .processes import run_together
 
 pytestmark = pytest.mark.postgres
 
@@ -141,15 +142,8 @@ def _open_registry(url, barrier, queue):
 
 
 def test_schema_is_created_once_when_processes_start_together(pg_url):
-    ctx = mp.get_context("spawn")
     n = 6
-    barrier, queue = ctx.Barrier(n), ctx.Queue()
-    procs = [ctx.Process(target=_open_registry, args=(pg_url, barrier, queue)) for _ in range(n)]
-    for p in procs:
-        p.start()
-    results = [queue.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
+    results = run_together(_open_registry, [(pg_url,)] * n, timeout=120)
     assert [r for r in results if r[0] == "error"] == []
     assert sorted(r[1] for r in results) == list(range(1, n + 1))
     with Registry(pg_url) as reg, reg.atomic(write=False) as conn:
@@ -170,15 +164,8 @@ def _open_and_migrate(url, barrier, queue):
 def test_processes_starting_together_migrate_once(pg_url):
     with Registry(pg_url) as reg:
         reg.add_version({"model_id": "first", "model_class": "X"})
-    ctx = mp.get_context("spawn")
     n = 4
-    barrier, queue = ctx.Barrier(n), ctx.Queue()
-    procs = [ctx.Process(target=_open_and_migrate, args=(pg_url, barrier, queue)) for _ in range(n)]
-    for p in procs:
-        p.start()
-    results = [queue.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
+    results = run_together(_open_and_migrate, [(pg_url,)] * n, timeout=120)
     assert [r for r in results if r[0] == "error"] == []
     assert sorted(r[1] for r in results) == list(range(2, n + 2))
     engine = sa.create_engine(pg_url)  # this process's code refuses the newer schema: read it raw
