@@ -41,7 +41,7 @@ class ModelFiles:
         and removes the temp file; a replaced file of another format is removed
         once the new one is in place.
         """
-        relpath = f"{ref.model_id}/v{ref.version}.{formats.EXTENSIONS[save_format]}"
+        relpath = formats.model_path(ref.model_id, ref.version, save_format)
         staged = self.store.stage(relpath, lambda fh: formats.dump(estimator, fh, save_format))
         before = {k: row[k] for k in FILE_COLUMNS}
         try:

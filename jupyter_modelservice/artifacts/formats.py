@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from ..exceptions import ArtifactError, InvalidInputError, UntrustedTypesError
 
-__all__ = ["EXTENSIONS", "FORMATS", "detect_format", "dump", "loads", "trusted_skops_types"]
+__all__ = ["EXTENSIONS", "FORMATS", "detect_format", "dump", "loads", "model_path", "trusted_skops_types"]
 
 FORMATS = ("joblib", "pickle", "skops")
 EXTENSIONS = {"joblib": "joblib", "pickle": "pkl", "skops": "skops"}
@@ -24,6 +24,11 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _COMPRESSED_MAGICS = (b"\x78", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x5d\x00", b"\x04\x22\x4d\x18")
 #: Module prefixes whose classes (not functions) a skops file may contain without being listed.
 TRUSTED_SKOPS_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "scipy.stats.")
+
+
+def model_path(model_id: str, version: int, file_format: str) -> str:
+    """Where a version's model file lives in the store: ``<model_id>/v<N>.<ext>``."""
+    return f"{model_id}/v{version}.{EXTENSIONS[file_format]}"
 
 
 def check_format(save_format: str) -> str:

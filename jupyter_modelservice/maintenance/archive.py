@@ -29,7 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..artifacts.formats import EXTENSIONS, detect_format
+from ..artifacts.formats import EXTENSIONS, detect_format, model_path
 from ..exceptions import ArtifactError, ArtifactIntegrityError, InvalidInputError
 from ..ids import ModelRef, parse_ref, validate_model_id, validate_version
 from ..registry.database import COLUMNS
@@ -160,29 +160,33 @@ def import_version(service: Any, archive: str | os.PathLike[str], *,
         target_id = service._new_version_id(model_id or manifest["model_id"])
         original = int(manifest["version"])
         ext = _FILE_RE.fullmatch(manifest["file"]).group(1)
+        fmt = manifest.get("file_format")
+        if EXTENSIONS.get(fmt or "") != ext:
+            raise ArtifactIntegrityError(
+                f"The archive's manifest says {fmt!r} for its file {manifest['file']!r}; refusing it.")
 
         def copy(fh: Any) -> None:
             with zf.open(info) as member:
                 head = member.read(1 << 20)  # enough to tell the format apart
                 try:
-                    fmt = detect_format(head)
+                    found = detect_format(head)
                 except ArtifactError:
-                    fmt = None
-                if fmt != manifest.get("file_format") or EXTENSIONS.get(fmt or "") != ext:
+                    found = None
+                if found != fmt or EXTENSIONS.get(found or "") != ext:
                     raise ArtifactIntegrityError(
                         f"The archive's model file is not a {manifest.get('file_format')} file; refusing it.")
                 fh.write(head)
                 while chunk := member.read(_CHUNK):
                     fh.write(chunk)
 
-        staged = service.store.stage(f"{target_id}/v{original}.{ext}", copy)
+        staged = service.store.stage(model_path(target_id, original, fmt), copy)
         try:
             if staged.sha256 != manifest["sha256"] or staged.nbytes != manifest["bytes"]:
                 raise ArtifactIntegrityError(
                     f"The model file in {archive} has sha256 {staged.sha256} but the archive records "
                     f"{manifest['sha256']}; it was changed or damaged, and was not imported.")
-            version = _register(service, target_id, original, ext, metadata, manifest, archive)
-            staged = replace(staged, relpath=f"{target_id}/v{version}.{ext}")
+            version = _register(service, target_id, original, metadata, manifest, archive)
+            staged = replace(staged, relpath=model_path(target_id, version, fmt))
             try:
                 service.store.publish(staged)
             except BaseException:
@@ -198,7 +202,7 @@ def import_version(service: Any, archive: str | os.PathLike[str], *,
             "bytes": staged.nbytes, "kept_version": version == original}
 
 
-def _register(service: Any, model_id: str, original: int, ext: str, metadata: dict[str, Any],
+def _register(service: Any, model_id: str, original: int, metadata: dict[str, Any],
               manifest: dict[str, Any], archive: Any) -> int:
     """Insert the pending row: the original version when free, else the next; return it."""
     row = {k: v for k, v in metadata.items() if k in COLUMNS}
@@ -213,7 +217,7 @@ def _register(service: Any, model_id: str, original: int, ext: str, metadata: di
     candidates = [] if service.registry.events(model_id, original) else [original]
     for _attempt in range(50):
         version = candidates.pop() if candidates else service.registry.next_version(model_id)
-        row.update(version=version, file_path=f"{model_id}/v{version}.{ext}")
+        row.update(version=version, file_path=model_path(model_id, version, manifest["file_format"]))
         if insert_version(service.registry, dict(row), event):
             return version
     raise ArtifactError(f"Could not find a free version for {model_id} after 50 attempts; "

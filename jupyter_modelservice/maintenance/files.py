@@ -152,10 +152,9 @@ def file_digest(store: Any, relpath: str) -> tuple[str, int]:
 
 def expected_path(model_id: str, version: int, file_format: str | None) -> str | None:
     """Where the layout puts the file of ``model_id:version`` in ``file_format``."""
-    from ..artifacts.formats import EXTENSIONS
+    from ..artifacts.formats import EXTENSIONS, model_path
 
-    ext = EXTENSIONS.get(file_format or "")
-    return f"{model_id}/v{version}.{ext}" if ext else None
+    return model_path(model_id, version, file_format) if file_format in EXTENSIONS else None
 
 
 def comparable_row(row: Mapping[str, Any]) -> dict[str, Any]:
