@@ -6,9 +6,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .exceptions import InvalidInputError
+import sqlalchemy as sa
 
-__all__ = ["DB_TYPES", "ENV_DB_URL", "is_remote", "make_store", "registry_url"]
+from .exceptions import InvalidInputError
+from .redaction import redact_url
+
+__all__ = ["DB_TYPES", "ENV_DB_URL", "is_remote", "make_store", "parse_db_url", "registry_url"]
 
 DB_TYPES = ("sqlite", "postgresql")
 ENV_DB_URL = "MODELSERVICE_DB_URL"
@@ -20,8 +23,13 @@ def is_remote(models_directory: str | os.PathLike[str]) -> bool:
     return "://" in text and not text.startswith("file://")
 
 
-def registry_url(db_type: str, models_directory: str | os.PathLike[str], db_url: str | None) -> str:
-    """The SQLAlchemy URL for ``db_type``, checking the combination is usable."""
+def registry_url(db_type: str, models_directory: str | os.PathLike[str],
+                 db_url: str | sa.URL | None) -> sa.URL:
+    """The SQLAlchemy URL for ``db_type``, checking the combination is usable.
+
+    The SQLite file's URL is built with :meth:`sqlalchemy.URL.create`, so a
+    folder named ``team%41`` or ``exp?1`` is taken as the path it is.
+    """
     if db_type not in DB_TYPES:
         raise InvalidInputError(f"db_type must be one of {DB_TYPES}, got {db_type!r}.")
     if db_type == "sqlite":
@@ -32,19 +40,35 @@ def registry_url(db_type: str, models_directory: str | os.PathLike[str], db_url:
                 "or a local models_directory."
             )
         if db_url:
-            return db_url
+            return parse_db_url(db_url)
         folder = Path(os.fspath(models_directory).removeprefix("file://")).expanduser().absolute()
         folder.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{folder / 'registry.db'}"
+        return sa.URL.create("sqlite", database=str(folder / "registry.db"))
     url = db_url or os.environ.get(ENV_DB_URL)
     if not url:
         raise InvalidInputError(
             f"db_type='postgresql' needs db_url='postgresql+psycopg://user@host/dbname' "
             f"or the environment variable {ENV_DB_URL}."
         )
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
+    parsed = parse_db_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def parse_db_url(url: str | sa.URL) -> sa.URL:
+    """``url`` as a :class:`sqlalchemy.URL`; `InvalidInputError` when it cannot be one."""
+    if isinstance(url, sa.URL):
+        return url
+    try:
+        return sa.make_url(url)
+    except (sa.exc.ArgumentError, ValueError) as err:  # ValueError: a port that is not a number
+        raise InvalidInputError(
+            f"Cannot read the database URL {redact_url(url)!r} ({err}); write it as "
+            "dialect+driver://user:password@host:port/dbname, e.g. "
+            "postgresql+psycopg://me@db.example.org:5432/models, with special characters in the "
+            "password percent-encoded (@ as %40)."
+        ) from err
 
 
 def make_store(models_directory: str | os.PathLike[str], storage_options: dict[str, Any] | None = None) -> Any:

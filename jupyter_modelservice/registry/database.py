@@ -21,6 +21,7 @@ from ..exceptions import (
     RegistryError,
     SchemaVersionError,
 )
+from ..redaction import redact_url, scrub_secrets
 from .engine import actor, advisory_key, escape_like, make_engine, utcnow
 from .schema import METADATA, MIGRATIONS, SCHEMA_VERSION, events, model_metadata, schema_info
 
@@ -41,7 +42,7 @@ class Registry:
 
     Parameters
     ----------
-    url : str
+    url : str or sqlalchemy.URL
         SQLAlchemy URL, e.g. ``"sqlite:///models/registry.db"`` or
         ``"postgresql+psycopg://user@host/db"``.
     engine_kwargs : dict, optional
@@ -54,8 +55,9 @@ class Registry:
     1
     """
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
-        self.url = url
+    def __init__(self, url: str | sa.URL, **engine_kwargs: Any) -> None:
+        #: The URL as text (special characters percent-encoded, so it reads back the same).
+        self.url = url if isinstance(url, str) else url.render_as_string(hide_password=False)
         self.engine = make_engine(url, **engine_kwargs)
         self.dialect = self.engine.dialect.name
         try:
@@ -74,17 +76,25 @@ class Registry:
         and COMMIT round trips.
         """
         try:
-            with self.engine.connect() as conn:
+            connection = self.engine.connect()
+        except sa.exc.DBAPIError as err:  # cannot connect: server, credentials, options
+            raise self._failed(err) from err
+        try:
+            with connection as conn:
                 conn.execution_options(modelservice_write=write)
                 if not write and self.dialect == "postgresql":
                     conn.execution_options(isolation_level="AUTOCOMMIT")
                 with conn.begin():
                     yield conn
         except sa.exc.OperationalError as err:
-            raise RegistryError(f"Registry database {self._safe_url()} failed: {err.orig}") from err
+            raise self._failed(err) from err
+
+    def _failed(self, err: sa.exc.DBAPIError) -> RegistryError:
+        reason = scrub_secrets(str(err.orig), self.engine.url, self.url)
+        return RegistryError(f"Registry database {self._safe_url()} failed: {reason}")
 
     def _safe_url(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
+        return redact_url(self.engine.url)
 
     def close(self) -> None:
         """Release pooled connections."""

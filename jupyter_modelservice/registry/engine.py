@@ -19,19 +19,28 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..exceptions import RegistryError
+from ..redaction import redact_url, scrub_secrets
 
 __all__ = ["actor", "advisory_key", "escape_like", "finite", "make_engine", "utcnow"]
 
 
-def make_engine(url: str, **engine_kwargs: Any) -> sa.Engine:
-    """An engine for ``url`` set up for the registry; `RegistryError` for a bad URL."""
-    if not url.startswith("sqlite"):
-        engine_kwargs.setdefault("pool_pre_ping", True)
-        engine_kwargs.setdefault("json_serializer", _json_dumps_finite)
+def make_engine(url: str | sa.URL, **engine_kwargs: Any) -> sa.Engine:
+    """An engine for ``url`` set up for the registry; `RegistryError` for a bad URL.
+
+    Messages show the URL through `redact_url`: no password, no secret query value.
+    """
     try:
-        engine = sa.create_engine(url, **engine_kwargs)
-    except (sa.exc.ArgumentError, ImportError) as err:
-        raise RegistryError(f"Cannot use database URL {url!r}: {err}") from err
+        parsed = sa.make_url(url)
+        if parsed.get_backend_name() != "sqlite":
+            engine_kwargs.setdefault("pool_pre_ping", True)
+            engine_kwargs.setdefault("json_serializer", _json_dumps_finite)
+        engine = sa.create_engine(parsed, **engine_kwargs)
+    except (sa.exc.ArgumentError, ImportError, ValueError) as err:  # ValueError: a bad port
+        raise RegistryError(
+            f"Cannot use database URL {redact_url(url)!r}: {scrub_secrets(str(err), url)}. Check the "
+            "dialect+driver (e.g. postgresql+psycopg, installed?) and the port, and percent-encode "
+            "special characters of the password (@ as %40)."
+        ) from err
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         sa.event.listen(engine, "begin", _sqlite_on_begin)
