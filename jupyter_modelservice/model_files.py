@@ -91,6 +91,14 @@ class ModelFiles:
             )
         return data
 
+    def public(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """A row as the public API returns it: ``file_path`` opens the file, ``relative_path``
+        is where it sits in the store (the registry keeps only the relative path, so the
+        models folder can move)."""
+        relpath = row.get("file_path")
+        return {**row, "file_path": self.store.location(relpath) if relpath else None,
+                "relative_path": relpath}
+
     def update_row(self, ref: ModelRef, values: Mapping[str, Any], **conditions: Any) -> dict[str, Any] | None:
         """Update a row (and demoted ones) with their sidecars in one transaction.
 

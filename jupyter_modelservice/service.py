@@ -18,6 +18,7 @@ from .artifacts import formats
 from .config import make_store, registry_url
 from .exceptions import (
     InvalidInputError,
+    ModelNotFoundError,
     ModelServiceWarning,
     NoModelError,
 )
@@ -91,7 +92,10 @@ class ModelService:
         self.files = ModelFiles(make_store(models_directory, storage_options), self.registry)
         self.current_model: Any = None
         self.model_metadata: dict[str, Any] = {}
+        # Fitted versions this instance registered but has not saved: only this session holds them.
         self._unsaved: dict[tuple[str, int], Any] = {}
+        # The newest version of each id this instance registered: what a bare id means here.
+        self._trained: dict[str, int] = {}
 
     # -- small helpers -----------------------------------------------------
     @property
@@ -133,7 +137,9 @@ class ModelService:
     def _lookup(self, model_id: str | ModelRef | None, version: Any = None) -> tuple[ModelRef, dict[str, Any]]:
         """The reference (with a concrete version) and registry row; None means the current model.
 
-        One registry query whether the reference names a version or the latest.
+        A bare id means the newest version this instance trained of that id, if it trained one
+        (so that another session training the same id meanwhile changes nothing here), else
+        the registry's latest. One registry query either way.
         """
         if model_id is None:
             if not self.model_metadata:
@@ -143,12 +149,18 @@ class ModelService:
             model_id = ModelRef(self.model_metadata["model_id"],
                                 None if version is not None else self.model_metadata["version"])
         ref = parse_ref(model_id, version)
+        own = self._trained.get(ref.model_id) if ref.version is None else None
+        if own is not None:
+            try:
+                return ModelRef(ref.model_id, own), self.registry.get(ref.model_id, own)
+            except ModelNotFoundError:  # deleted since: the bare id means the latest again
+                self._trained.pop(ref.model_id, None)
         row = self.registry.get(ref.model_id, ref.version)
         return ModelRef(ref.model_id, row["version"]), row
 
     def _set_current(self, estimator: Any, row: dict[str, Any]) -> None:
         self.current_model = estimator
-        self.model_metadata = row
+        self.model_metadata = self.files.public(row) if row else {}
 
     # -- training ----------------------------------------------------------
     def train_model(
@@ -248,6 +260,7 @@ class ModelService:
         version = self.registry.add_version(row)
         row = self.registry.get(row["model_id"], version)
         self._unsaved[(row["model_id"], version)] = estimator
+        self._trained[row["model_id"]] = version
         self._set_current(estimator, row)
         return _train_result(row)
 
@@ -418,7 +431,7 @@ class ModelService:
             return True
         row = self.files.save(ref, row, self._estimator(ref, row), save_format)
         if self.current_ref == str(ref):
-            self.model_metadata = row
+            self.model_metadata = self.files.public(row)
         self._unsaved.pop((ref.model_id, ref.version), None)
         return True
 
@@ -499,13 +512,19 @@ class ModelService:
         if model_id is not None:
             model_id = validate_model_id(model_id)
         search = validate_search(search)
-        return self.registry.list(status=status, model_id=model_id, search=search,
+        rows = self.registry.list(status=status, model_id=model_id, search=search,
                                   order_by=order_by, limit=limit, offset=offset,
                                   latest_only=latest_only)
+        return [self.files.public(row) for row in rows]
 
     def get_model_metadata(self, model_id: str, version: int | None = None) -> dict[str, Any]:
-        """The registry row of ``"id"`` (latest), ``"id:3"`` or ``(id, version=3)``."""
-        return self._lookup(model_id, version)[1]
+        """The registry row of ``"id"`` (latest), ``"id:3"`` or ``(id, version=3)``.
+
+        ``file_path`` opens the model file from the caller's working directory
+        (an absolute path, or a URL for an object store); ``relative_path`` is
+        the path inside ``models_directory`` that the registry stores.
+        """
+        return self.files.public(self._lookup(model_id, version)[1])
 
     def update_model_metadata(self, model_id: str, updates: Mapping[str, Any],
                               version: int | None = None) -> dict[str, Any]:
@@ -567,6 +586,8 @@ class ModelService:
         rows = self.registry.delete(ref.model_id, ref.version)
         for row in rows:
             self._unsaved.pop((row["model_id"], row["version"]), None)
+            if self._trained.get(row["model_id"]) == row["version"]:
+                del self._trained[row["model_id"]]
             self.files.delete(row)
             if self.current_ref == f"{row['model_id']}:{row['version']}":
                 self._set_current(None, {})
@@ -596,9 +617,10 @@ class ModelService:
         """Update the registry row and its JSON sidecar; keep `model_metadata` in step."""
 
         row = self.files.update_row(ref, values)
+        public = self.files.public(row)
         if self.model_metadata and self.current_ref == str(ref):
-            self.model_metadata = row
-        return row
+            self.model_metadata = public
+        return public
 
 
 def _n_features(estimator: Any, X: Any) -> int:

@@ -33,7 +33,7 @@ def test_save_and_reload_in_a_new_service(trained, iris, fmt, ext):
     assert sorted(p.name for p in folder.iterdir()) == sorted([f"v1.{ext}", "v1.json"])
     row = trained.get_model_metadata("rf")
     assert row["status"] == "saved" and row["file_format"] == fmt and row["artifact_state"] == "ready"
-    assert row["file_path"] == f"rf/v1.{ext}" and row["file_bytes"] == (folder / f"v1.{ext}").stat().st_size
+    assert row["relative_path"] == f"rf/v1.{ext}" == os.path.relpath(row["file_path"], trained.store.root) and row["file_bytes"] == (folder / f"v1.{ext}").stat().st_size
     sidecar = json.loads((folder / "v1.json").read_text())
     assert sidecar["file_sha256"] == row["file_sha256"] and sidecar["status"] == "saved"
 

@@ -69,6 +69,10 @@ class LocalStore:
             )
         return full
 
+    def location(self, relpath: str) -> str:
+        """The absolute path of ``relpath``, as a user would open it."""
+        return str(self.root.joinpath(*relpath.split("/")))
+
     def target(self, relpath: str) -> Path:
         """Where to write or delete ``relpath``: its folder must be a real folder of the store.
 

@@ -137,6 +137,10 @@ class FsspecStore:
             )
         return f"{self.root}/{text}"
 
+    def location(self, relpath: str) -> str:
+        """The URL of ``relpath`` (``s3://bucket/prefix/rf/v1.joblib``)."""
+        return self.fs.unstrip_protocol(self.key(relpath))
+
     def _temp_key(self, relpath: str) -> str:
         final = self.key(relpath)
         folder, _, name = final.rpartition("/")

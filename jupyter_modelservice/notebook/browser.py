@@ -388,7 +388,7 @@ class RegistryBrowser(TextFallbackPanel):
         ref = refs[0]
         row = self._shown_rows()[ref]  # refresh() has just read it
         history = self.service.model_history(ref)
-        show_bundle(self.details, {"text/html": details_html(row, history),
+        show_bundle(self.details, {"text/html": details_html(self.service.files.public(row), history),
                                    "text/plain": f"{ref} ({row['model_class']}, {row['status']})"})
         chart = self._importance_chart(ref, row)
         if isinstance(chart, str):

@@ -81,6 +81,17 @@ def _redact(url: str | None) -> str | None:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url) if url else url
 
 
+def _shown_path(path: str | os.PathLike[str]) -> str:
+    """A local folder as shown to the user: relative to the working directory when inside it,
+    so that a saved notebook holds no path of the machine that ran it."""
+    text = os.fspath(path)
+    if "://" in text:
+        return text
+    full = os.path.abspath(text)
+    relative = os.path.relpath(full)
+    return full if relative == ".." or relative.startswith(".." + os.sep) else relative
+
+
 @magics_class
 class ModelServiceMagics(Magics):
     """Notebook magics over one lazily created :class:`~jupyter_modelservice.ModelService`.
@@ -173,7 +184,7 @@ class ModelServiceMagics(Magics):
             self.settings, self._service = settings, service
         service = self.service
         config = ServiceConfig({"db_type": service.db_type, "db_url": _redact(self.settings["db_url"]),
-                                "models_directory": os.fspath(service.models_directory)})
+                                "models_directory": _shown_path(service.models_directory)})
         return self._emit(config, args)
 
     # -- %train ----------------------------------------------------------------

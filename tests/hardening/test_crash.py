@@ -100,7 +100,7 @@ def _sha(path: Path) -> str:
 def _check_row(service: ModelService, row: dict, load: bool) -> str:
     """Classify one row after a kill; raise AssertionError for an inconsistent state."""
     ref = f"{row['model_id']}:{row['version']}"
-    state, relpath = row["artifact_state"], row["file_path"]
+    state, relpath = row["artifact_state"], row["relative_path"]
     path = service.store.root / relpath if relpath else None
     if state is None:
         assert relpath is None and row["status"] == "trained", row
@@ -128,7 +128,7 @@ def _final_files_are_whole(models: Path, rows: dict) -> None:
             continue
         version = int(path.stem[1:])
         row = rows.get(version)
-        if row is not None and row["file_path"] == f"crash/{path.name}":
+        if row is not None and row["relative_path"] == f"crash/{path.name}":
             continue  # checked against its hash by _check_row
         try:  # a leftover of a re-save in another format: still whole
             formats.loads(path.read_bytes())
@@ -170,7 +170,7 @@ def test_sigkill_at_random_points_of_save_never_leaves_an_inconsistent_registry(
             rows = {r["version"]: r for r in service.list_models(model_id="crash")}
             try:
                 for version, row in rows.items():
-                    key = (version, row["artifact_state"], row["file_path"], row["file_sha256"])
+                    key = (version, row["artifact_state"], row["relative_path"], row["file_sha256"])
                     touched = version == job[2] or (job[0] == "new" and version > latest_before)
                     if key in checked and not touched:
                         continue

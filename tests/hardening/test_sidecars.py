@@ -53,7 +53,7 @@ def busy(tmp_path, tiny_data):
 
 def test_every_saved_version_has_a_sidecar_equal_to_its_row(busy):
     models = busy.store.root
-    rows = busy.list_models()
+    rows = busy.registry.list()  # as stored: sidecars mirror these
     saved = [r for r in rows if r["artifact_state"] in ("ready", "removed")]
     assert {(r["model_id"], r["version"]) for r in saved} == {("lr", 1), ("lr", 2), ("lr", 3), ("tree", 1)}
     for row in saved:
@@ -67,7 +67,7 @@ def test_every_saved_version_has_a_sidecar_equal_to_its_row(busy):
 
 def test_a_lost_database_is_rebuilt_from_the_sidecars(busy):
     models = busy.store.root
-    before = {(r["model_id"], r["version"]): comparable_row(r) for r in busy.list_models()
+    before = {(r["model_id"], r["version"]): comparable_row(r) for r in busy.registry.list()
               if r["artifact_state"] in ("ready", "removed")}
     busy.close()
     for name in ("registry.db", "registry.db-wal", "registry.db-shm"):
@@ -76,7 +76,7 @@ def test_a_lost_database_is_rebuilt_from_the_sidecars(busy):
         assert fresh.list_models() == []
         report = maintenance.rebuild_index(fresh)
         assert report.ok and sorted(report.added) == ["lr:1", "lr:2", "lr:3", "tree:1"]
-        after = {(r["model_id"], r["version"]): comparable_row(r) for r in fresh.list_models()}
+        after = {(r["model_id"], r["version"]): comparable_row(r) for r in fresh.registry.list()}
         assert after == before
         assert fresh.load_model("tree") and fresh.load_model("lr:2")
         with pytest.raises(NoModelError, match="removed by garbage collection"):
@@ -251,7 +251,7 @@ def test_gc_leaves_a_version_unarchived_meanwhile(tmp_path, tiny_data):
         seen = service.get_model_metadata("lr")
         service.update_model_metadata("lr", {"status": "production"})  # between gc's read and its write
         assert _detach_file(service, seen) is None
-        assert service.get_model_metadata("lr")["file_path"] == "lr/v1.joblib" and service.load_model("lr")
+        assert service.get_model_metadata("lr")["relative_path"] == "lr/v1.joblib" and service.load_model("lr")
 
 
 def test_sidecar_follows_changes_after_gc_removed_the_file(tmp_path, tiny_data):

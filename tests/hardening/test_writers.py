@@ -76,3 +76,49 @@ def test_writers_never_lose_or_duplicate_a_version(tmp_path):
     assert report.ok, report.to_dict()["problems"][:5]
     by_version = {r["version"]: r["file_sha256"] for r in rows}
     assert all(by_version[v] == sha for _, got, _ in results for v, sha in got)
+
+
+def _bare_id_writer(models: str, index: int, n: int, queue) -> None:
+    """The spec's own pattern: train under an id, then save it by the bare id."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(100 + index)
+    X = rng.normal(size=(30, 3))
+    y = (X[:, 0] + 0.1 * rng.normal(size=30) > 0).astype(int)
+    got, errors = [], []
+    with ModelService(models_directory=models) as service:
+        for _ in range(n):
+            try:
+                trained = service.train_model(LogisticRegression, X, y, model_id="shared", validation_split=0)
+                service.save_model("shared")
+                got.append((trained["version"], service.get_model_metadata("shared")["version"]))
+            except Exception:  # noqa: BLE001 - counted and reported
+                errors.append(traceback.format_exc(limit=3))
+    queue.put((index, got, errors))
+
+
+def test_a_bare_id_means_the_version_this_service_trained(tmp_path):
+    """8 processes × 25 ``train_model(..., model_id="shared"); save_model("shared")``: each
+    process saves its own version, never another process's unsaved one."""
+    writers, saves = 8, 25
+    models = str(tmp_path / "models")
+    ModelService(models_directory=models).close()
+    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_bare_id_writer, args=(models, k, saves, queue)) for k in range(writers)]
+    for proc in procs:
+        proc.start()
+    results = [queue.get(timeout=300) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=60)
+        assert proc.exitcode == 0
+    errors = [e for _, _, errs in results for e in errs]
+    assert not errors, f"{len(errors)} of {writers * saves} calls failed: {errors[:2]}"
+    # the metadata a process reads back by the bare id is its own version too
+    assert all(trained == read for _, got, _ in results for trained, read in got)
+    with ModelService(models_directory=models) as service:
+        rows = service.list_models(model_id="shared", order_by="version")
+        assert len(rows) == writers * saves
+        assert all(r["status"] == "saved" and r["artifact_state"] == "ready" for r in rows)
+        for row in rows:  # every version is loadable by a new service
+            assert service.get_model(f"shared:{row['version']}").predict(np.zeros((1, 3))).shape == (1,)

@@ -73,7 +73,7 @@ def check_train_and_save(setup, processes, per_process):
         assert set(registered.values()) == {1} and len(registered) == total
         for row in rows:
             assert (row["status"], row["artifact_state"]) == ("saved", "ready")
-            data = svc.store.read_bytes(row["file_path"])
+            data = svc.store.read_bytes(row["relative_path"])
             assert hashlib.sha256(data).hexdigest() == row["file_sha256"] and len(data) == row["file_bytes"]
             sidecar = json.loads(svc.store.read_bytes(f"{row['model_id']}/v{row['version']}.json"))
             assert sidecar["file_sha256"] == row["file_sha256"]

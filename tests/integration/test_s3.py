@@ -81,20 +81,21 @@ def test_service_on_s3_verifies_hash_not_etag(pg_url, s3_url, s3_options, small_
         svc.train_model(LogisticRegression, X, y, model_id="lr")
         svc.save_model("lr")
         row = svc.get_model_metadata("lr")
-        data = svc.store.read_bytes(row["file_path"])
+        assert row["file_path"] == f"{s3_url.rstrip('/')}/lr/v1.joblib"  # a URL the user can open
+        data = svc.store.read_bytes(row["relative_path"])
         assert row["file_sha256"] == hashlib.sha256(data).hexdigest()
-        etag = svc.store.fs.info(svc.store.key(row["file_path"]))["ETag"].strip('"')
+        etag = svc.store.fs.info(svc.store.key(row["relative_path"]))["ETag"].strip('"')
         assert etag != row["file_sha256"]
         assert sorted(listing(svc.store)) == ["lr/v1.joblib", "lr/v1.json"]
 
         # Same length, other bytes: only our sha256 can tell.
         damaged = bytes([data[0] ^ 1]) + data[1:]
-        svc.store.fs.pipe_file(svc.store.key(row["file_path"]), damaged)
+        svc.store.fs.pipe_file(svc.store.key(row["relative_path"]), damaged)
         other = ModelService(db_type="postgresql", db_url=pg_url, models_directory=s3_url,
                              storage_options=s3_options)
         with pytest.raises(ArtifactIntegrityError, match="sha256"):
             other.load_model("lr")
-        svc.store.delete(row["file_path"])
+        svc.store.delete(row["relative_path"])
         with pytest.raises(ArtifactError, match="missing"):
             other.load_model("lr")
         other.close()
@@ -117,5 +118,5 @@ def test_failed_publish_leaves_no_row_pointing_at_nothing(pg_url, s3_url, s3_opt
         with pytest.raises(OSError, match="connection reset"):
             svc.save_model("lr")
         row = svc.get_model_metadata("lr")
-        assert row["file_path"] is None and row["artifact_state"] is None
+        assert row["relative_path"] is None and row["artifact_state"] is None
         assert listing(svc.store) == []

@@ -8,7 +8,6 @@ import pytest
 from IPython.core.error import UsageError
 
 from jupyter_modelservice.display import RegistryTable, ServiceConfig
-from jupyter_modelservice.notebook.magics import _redact
 
 
 def _magics(shell):
@@ -54,8 +53,8 @@ def test_models_filters(classification_data, run):
 def test_ms_config_shows_and_changes_the_registry(classification_data, run, tmp_path):
     config, cap = run(classification_data, "ms_config", "")
     assert isinstance(config, ServiceConfig)
-    assert config.data["models_directory"] == str(tmp_path / "models")
-    assert str(tmp_path / "models") in cap.outputs[0].data["text/html"]
+    assert config.data["models_directory"] == "models"  # inside the working directory: relative
+    assert str(tmp_path) not in cap.outputs[0].data["text/html"] + config.to_text()
     run(classification_data, "train", "GaussianNB X_train y_train --id nb -q")
     before = _magics(classification_data).service
 
@@ -63,6 +62,8 @@ def test_ms_config_shows_and_changes_the_registry(classification_data, run, tmp_
     service = _magics(classification_data).service
     assert service is not before
     assert os.fspath(service.models_directory) == str(tmp_path / "other")
+    outside, _ = run(classification_data, "ms_config", f"--dir {tmp_path.parent / 'elsewhere'} -q")
+    assert outside.data["models_directory"] == str(tmp_path.parent / "elsewhere")  # outside: absolute
     table, _ = run(classification_data, "models", "-q")
     assert table.rows == []  # a different, empty registry
 
@@ -86,8 +87,3 @@ def test_ms_config_db_url(shell, run, tmp_path):
     assert config.data["db_url"] == url
     assert (tmp_path / "elsewhere.db").is_file()
 
-
-def test_database_passwords_are_not_shown():
-    assert _redact("postgresql+psycopg://me:secret@db/models") == "postgresql+psycopg://me:***@db/models"
-    assert _redact("sqlite:////tmp/registry.db") == "sqlite:////tmp/registry.db"
-    assert _redact(None) is None
