@@ -34,6 +34,7 @@ from typing import Any
 
 from .config import ENV_DB_URL, is_remote
 from .exceptions import InvalidInputError, InvalidModelIdError, ModelServiceError
+from .redaction import redact_url, scrub_secrets
 from .registry.engine import finite
 
 __all__ = ["build_parser", "main"]
@@ -99,7 +100,7 @@ def _open(args: argparse.Namespace, *, create: bool = False) -> Any:
     directory = args.dir
     if url is None:
         if is_remote(directory):
-            raise UsageError(f"--dir {directory} is remote; give the registry's PostgreSQL URL with "
+            raise UsageError(f"--dir {redact_url(directory)} is remote; give the registry's PostgreSQL URL with "
                              f"--db-url or {ENV_DB_URL}.")
         folder = Path(directory).expanduser()
         if not create and not (folder / "registry.db").is_file():
@@ -369,6 +370,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help (0) and usage errors (2)
         return int(exit_.code or 0) if not isinstance(exit_.code, str) else 2
+    urls = [getattr(args, name, None) for name in ("db_url", "to", "dir", "copy_files")]
+    urls.append(os.environ.get(ENV_DB_URL))
+
+    def error(message: str) -> None:  # a message may quote a URL given on the command line
+        _error(scrub_secrets(message, *urls))
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -378,24 +385,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = 1
         except UsageError as err:
             parser.print_usage(sys.stderr)
-            _error(str(err))
+            error(str(err))
             status = 2
         except (InvalidModelIdError, InvalidInputError) as err:
-            _error(str(err))
+            error(str(err))
             status = 2
         except (Failure, ModelServiceError, OSError) as err:
-            _error(_one_line(err))
+            error(_one_line(err))
             status = 1
         except KeyboardInterrupt:
-            _error("interrupted")
+            error("interrupted")
             status = 130
         except Exception as err:  # database driver errors the registry did not translate
             if not type(err).__module__.startswith(("sqlalchemy", "sqlite3", "psycopg")):
                 raise
-            _error(f"the registry database failed: {_one_line(err)}")
+            error(f"the registry database failed: {_one_line(err)}")
             status = 1
     for warning in caught:
-        print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
+        print(f"{PROG}: warning: {scrub_secrets(str(warning.message), *urls)}", file=sys.stderr)
     return status
 
 

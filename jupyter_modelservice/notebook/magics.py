@@ -12,7 +12,6 @@ magic that needs them, never when the extension loads.
 from __future__ import annotations
 
 import os
-import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +34,7 @@ from ..display import (
 )
 from ..exceptions import ModelNotFoundError, ModelServiceError, NoImportanceWarning
 from ..metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from ..redaction import redact_url
 from .progress import in_widget_kernel, progress_bar
 from .resolve import evaluate_cell, lookup, output_name, parse_params, resolve_estimator, split_params
 
@@ -74,11 +74,6 @@ def _user_errors(action: str) -> Iterator[None]:
         raise UsageError(f"{action}: {err} (%models lists the registered models.)") from err
     except ModelServiceError as err:
         raise UsageError(f"{action}: {err}") from err
-
-
-def _redact(url: str | None) -> str | None:
-    """Hide the password of a database URL."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url) if url else url
 
 
 def _shown_path(path: str | os.PathLike[str]) -> str:
@@ -183,7 +178,7 @@ class ModelServiceMagics(Magics):
             self.close()
             self.settings, self._service = settings, service
         service = self.service
-        config = ServiceConfig({"db_type": service.db_type, "db_url": _redact(self.settings["db_url"]),
+        config = ServiceConfig({"db_type": service.db_type, "db_url": redact_url(self.settings["db_url"]),
                                 "models_directory": _shown_path(service.models_directory)})
         return self._emit(config, args)
 
