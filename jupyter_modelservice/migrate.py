@@ -35,6 +35,7 @@ from typing import Any
 
 from .exceptions import ArtifactError, ArtifactIntegrityError, InvalidInputError, ModelNotFoundError
 from .ids import ModelRef
+from .redaction import redact_url, scrub_secrets
 from .registry.database import COLUMNS
 from .registry.engine import actor, utcnow
 
@@ -107,10 +108,11 @@ class _Migration:
         self.source = source
         self.target = target
         self.copy_files = copy_files
-        self.origin = source.registry.engine.url.render_as_string(hide_password=True)
+        self.urls = (source.registry.engine.url, target.registry.engine.url)
+        self.origin = redact_url(source.registry.engine.url)  # shown and stored: never a secret
         self.report: dict[str, Any] = {
             "source": self.origin,
-            "target": target.registry.engine.url.render_as_string(hide_password=True),
+            "target": redact_url(target.registry.engine.url),
             "versions": 0, "copied": [], "skipped": [], "resumed": [], "missing_files": [],
             "conflicts": [], "failed": [], "files_copied": 0, "bytes_copied": 0,
             "events_copied": 0, "ok": False,
@@ -126,10 +128,10 @@ class _Migration:
                 # Someone registered this version meanwhile: judge it like any existing row.
                 self._compare(ref, row, self._target_row(row))
         except _Failed as failure:
-            self.report["failed"].append({"ref": ref, "reason": str(failure)})
+            self.report["failed"].append({"ref": ref, "reason": scrub_secrets(str(failure), *self.urls)})
         except OSError as err:  # the store failed (network, permissions): report and go on
             self.report["failed"].append(
-                {"ref": ref, "reason": f"{type(err).__name__}: {err}; re-run to retry"}
+                {"ref": ref, "reason": scrub_secrets(f"{type(err).__name__}: {err}; re-run to retry", *self.urls)}
             )
 
     def _target_row(self, row: dict[str, Any]) -> dict[str, Any] | None:

@@ -141,7 +141,9 @@ def _secrets(url: Any) -> set[str]:
     if sep:
         userinfo, _, after = _split_userinfo(rest)
         if ":" in userinfo:
-            found.add(userinfo.split(":", 1)[1])
+            password = userinfo.split(":", 1)[1]
+            # A parser that stops at the first "@" takes the rest for the host and may show it.
+            found.update([password, *password.split("@")[1:]])
         pairs = re.split(r"[&;]", after.partition("?")[2])
     else:
         pairs = [m[0] for m in _KEY_VALUE.finditer(text)]
