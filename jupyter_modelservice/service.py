@@ -552,15 +552,8 @@ class ModelService:
                     stacklevel=2,
                 )
             values["status"] = status
-        if "tags" in updates:
-            tags = dict(row.get("tags") or {})
-            for key, value in dict(updates["tags"]).items():
-                if value is None:
-                    tags.pop(str(key), None)
-                else:
-                    tags[str(key)] = value
-            values["tags"] = tags
-        return self._update_row(ref, values)
+        merge = _tag_changes(updates["tags"]) if "tags" in updates else None
+        return self._update_row(ref, values, merge_tags=merge)  # merged under the write lock
 
     _get_model_metadata = get_model_metadata
     _update_model_metadata = update_model_metadata
@@ -613,14 +606,39 @@ class ModelService:
         self.registry.refuse_case_conflict(model_id)
         return model_id
 
-    def _update_row(self, ref: ModelRef, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Update the registry row and its JSON sidecar; keep `model_metadata` in step."""
+    def _update_row(self, ref: ModelRef, values: Mapping[str, Any], **conditions: Any) -> dict[str, Any]:
+        """Update the registry row and its JSON sidecar; keep `model_metadata` in step.
 
-        row = self.files.update_row(ref, values)
+        ``conditions`` (``merge_tags=``, ``expect=``, ``event=``) go to `Registry.update`.
+        """
+        row = self.files.update_row(ref, values, **conditions)
         public = self.files.public(row)
         if self.model_metadata and self.current_ref == str(ref):
             self.model_metadata = public
         return public
+
+
+def _tag_changes(tags: Any) -> dict[str, Any]:
+    """Tag changes checked: a mapping of names to JSON values (None removes the tag)."""
+    if not isinstance(tags, Mapping):
+        raise InvalidInputError(
+            f"tags must be a dict of name → value, e.g. {{'team': 'vision'}}, not {type(tags).__name__}."
+        )
+    import json
+
+    changes = {}
+    for key, value in tags.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidInputError(f"Tag names must be non-empty strings; got {key!r}.")
+        try:
+            json.dumps(value, allow_nan=True)
+        except (TypeError, ValueError) as err:
+            raise InvalidInputError(
+                f"The value of tag {key!r} cannot be stored ({err}); use text, numbers, booleans, "
+                "lists or dicts of those."
+            ) from err
+        changes[key] = value
+    return changes
 
 
 def _n_features(estimator: Any, X: Any) -> int:

@@ -189,3 +189,11 @@ def test_register_a_model_fitted_elsewhere(service, iris):
     np.testing.assert_array_equal(fresh.predict(X), fitted.predict(X))
     with pytest.raises(InvalidInputError, match="predict"):
         service.register_model(object(), "nothing")
+
+
+@pytest.mark.parametrize("tags", ["t", ["a"], {1: "x"}, {"": 1}, {"k": object()}])
+def test_bad_tags_are_refused_and_nothing_changes(trained, tags):
+    before = trained.get_model_metadata("rf")
+    with pytest.raises(InvalidInputError, match="[Tt]ag"):
+        trained.update_model_metadata("rf", {"tags": tags})
+    assert trained.get_model_metadata("rf")["tags"] == before["tags"]

@@ -165,7 +165,8 @@ class Registry:
     def update(self, model_id: str, version: int, values: Mapping[str, Any], *,
                on_change: Callable[[list[dict[str, Any]]], None] | None = None,
                expect: Mapping[str, Any] | None = None,
-               event: tuple[str, dict[str, Any]] | None = None) -> dict[str, Any] | None:
+               event: tuple[str, dict[str, Any]] | None = None,
+               merge_tags: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """Update columns of one version; a ``status`` change is recorded as an event.
 
         Promoting a version to ``production`` demotes the id's other production
@@ -181,6 +182,8 @@ class Registry:
         ``expect`` makes the update conditional: when any of its columns differs
         from the stored row, nothing is written and None is returned. ``event``
         (name, details) records one more history entry for this change.
+        ``merge_tags`` is merged into the stored tags under the write lock (a
+        value of None removes that tag), so concurrent writers lose no tag.
         """
         values = _clean(values)
         with self.atomic() as conn:
@@ -188,6 +191,8 @@ class Registry:
             current = self._get(conn, model_id, version)
             if expect and any(current[k] != v for k, v in expect.items()):
                 return None
+            if merge_tags is not None:
+                values["tags"] = _merged_tags(current.get("tags"), merge_tags)
             new_status = values.get("status")
             demoted: list[dict[str, Any]] = []
             if new_status is not None and new_status != current["status"]:
@@ -478,6 +483,16 @@ class Registry:
             query = query.where(events.c.version == version)
         with self.atomic(write=False) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def _merged_tags(stored: Any, changes: Mapping[str, Any]) -> dict[str, Any]:
+    tags = dict(stored) if isinstance(stored, dict) else {}
+    for key, value in changes.items():
+        if value is None:
+            tags.pop(str(key), None)
+        else:
+            tags[str(key)] = value
+    return tags
 
 
 def _event_key(event: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -122,3 +122,40 @@ def test_a_bare_id_means_the_version_this_service_trained(tmp_path):
         assert all(r["status"] == "saved" and r["artifact_state"] == "ready" for r in rows)
         for row in rows:  # every version is loadable by a new service
             assert service.get_model(f"shared:{row['version']}").predict(np.zeros((1, 3))).shape == (1,)
+
+
+def _tagger(models: str, index: int, n: int, queue) -> None:
+    errors = []
+    with ModelService(models_directory=models) as service:
+        for k in range(n):
+            try:
+                service.update_model_metadata("tagged", {"tags": {f"w{index}-t{k}": k}})
+            except Exception:  # noqa: BLE001 - counted and reported
+                errors.append(traceback.format_exc(limit=3))
+    queue.put((index, errors))
+
+
+def test_concurrent_tag_updates_lose_no_tag(tmp_path, iris):
+    """4 processes × 20 distinct tags on one version: the merge happens under the write lock."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    writers, tags = 4, 20
+    models = str(tmp_path / "models")
+    with ModelService(models_directory=models) as service:
+        service.train_model(DecisionTreeClassifier, *iris, model_id="tagged", max_depth=1)
+        service.save_model("tagged")
+        service.update_model_metadata("tagged", {"tags": {"kept": True}})
+    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_tagger, args=(models, k, tags, queue)) for k in range(writers)]
+    for proc in procs:
+        proc.start()
+    results = [queue.get(timeout=300) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=60)
+    assert not [e for _, errs in results for e in errs]
+    with ModelService(models_directory=models) as service:
+        stored = service.get_model_metadata("tagged")["tags"]
+        assert maintenance.verify(service, grace=0).ok  # the sidecar ends as the database does
+    expected = {f"w{i}-t{k}": k for i in range(writers) for k in range(tags)}
+    assert stored == {"kept": True, **expected}, f"{len(expected) + 1 - len(stored)} tags lost"
