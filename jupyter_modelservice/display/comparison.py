@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..metric_names import METRIC_LABELS, higher_is_better, metrics_for
 from .base import RichResult
-from .figures import PALETTE, new_figure
+from .figures import PALETTE, new_figure, plain_text
 from .tables import html_table, text_table
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ class ComparisonResult(RichResult):
         if self.frame.empty or not self.metrics:
             return None
         labels = [
-            f"{r['model_id']}:{r['version']}" if "version" in r else str(r["model_id"])
+            plain_text(f"{r['model_id']}:{r['version']}" if "version" in r else r["model_id"])
             for _, r in self.frame.iterrows()
         ]
         values = self.frame[self.metrics].astype(float)

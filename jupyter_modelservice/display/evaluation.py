@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..metric_names import METRIC_LABELS, metrics_for
 from .base import RichResult
-from .figures import PALETTE, new_figure
+from .figures import PALETTE, new_figure, plain_text
 from .tables import html_kv_table, html_table, text_kv_table, text_table
 
 if TYPE_CHECKING:
@@ -237,7 +237,7 @@ class EvaluationResult(RichResult):
 
         matrix = np.asarray(self.data["confusion_matrix"])
         labels = self.data.get("labels")
-        labels = [str(v) for v in (labels if labels is not None else range(len(matrix)))]
+        labels = [plain_text(v) for v in (labels if labels is not None else range(len(matrix)))]
         image = ax.imshow(matrix, cmap="Blues")
         ax.figure.colorbar(image, ax=ax, shrink=0.8)
         ticks = range(len(labels))
@@ -262,7 +262,7 @@ class EvaluationResult(RichResult):
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("false positive rate")
         ax.set_ylabel("true positive rate")
-        ax.set_title(f"ROC curve (positive class: {self.pos_label})", fontsize="medium")
+        ax.set_title(f"ROC curve (positive class: {plain_text(self.pos_label)})", fontsize="medium")
         ax.legend(loc="lower right")
 
     def _draw_predicted_vs_actual(self, ax: Axes) -> None:

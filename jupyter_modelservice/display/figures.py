@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["DPI", "PALETTE", "figure_to_png", "new_figure", "png_img_tag"]
+__all__ = ["DPI", "PALETTE", "figure_to_png", "new_figure", "plain_text", "png_img_tag"]
 
 #: Resolution of the PNGs embedded in notebook outputs.
 DPI = 96
@@ -44,6 +44,22 @@ def new_figure(width: float = 6.0, height: float = 3.6, **kwargs: Any) -> Figure
 
     kwargs.setdefault("layout", "constrained")
     return Figure(figsize=(width, height), **kwargs)
+
+
+def plain_text(value: Any) -> str:
+    """``value`` as text that matplotlib draws literally: every ``$`` escaped.
+
+    Use it for feature names, class labels and model references in charts: a
+    ``$`` pair would otherwise start mathtext, which draws ``$x^2$`` as a
+    formula and fails on ``$\\foo$``.
+
+    >>> plain_text("cost ($)")
+    'cost (\\\\$)'
+    """
+    import matplotlib
+
+    text = str(value)
+    return text.replace("$", r"\$") if matplotlib.rcParams["text.parse_math"] else text
 
 
 def figure_to_png(fig: Figure, dpi: int = DPI) -> bytes:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .base import RichResult
-from .figures import PALETTE, new_figure
+from .figures import PALETTE, new_figure, plain_text
 from .tables import html_table, text_table
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ class ImportanceResult(RichResult):
         items = self.top_features
         if not items:
             return None
-        names = [name for name, _ in items]
+        names = [plain_text(name) for name, _ in items]
         values = [value for _, value in items]
         fig = new_figure(5.5, max(2.0, 0.28 * len(items) + 0.9))
         ax = fig.add_subplot()
@@ -93,5 +93,5 @@ class ImportanceResult(RichResult):
         ax.invert_yaxis()  # the most important feature on top
         ax.axvline(0, color="grey", linewidth=0.8)
         ax.set_xlabel("importance")
-        ax.set_title(self._title(), fontsize="medium")
+        ax.set_title(plain_text(self._title()), fontsize="medium")
         return fig

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .base import RichResult
-from .figures import PALETTE, new_figure
+from .figures import PALETTE, new_figure, plain_text
 from .tables import format_timestamp, format_value, html_kv_table, html_table, text_kv_table, text_table
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ class CVResult(RichResult):
         for k, (name, values) in enumerate(self.scores.items()):
             color = PALETTE[k % len(PALETTE)]
             offset = (k - (n_series - 1) / 2) * width
-            ax.bar([f + offset for f in folds], values, width=width, color=color, label=name)
+            ax.bar([f + offset for f in folds], values, width=width, color=color, label=plain_text(name))
             mean = self._summaries[name][0]
             ax.axhline(mean, color=color, linestyle="--", linewidth=1)
         ax.set_xticks(list(folds))
@@ -141,7 +141,7 @@ class CVResult(RichResult):
             ax.set_ylim(max(0.0, min(lows) - max(span, 0.02)), max(highs) + max(span, 0.02) * 0.5)
         if n_series > 1:
             ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
-        ax.set_title(f"{self._title()} (dashed: mean)", fontsize="medium")
+        ax.set_title(plain_text(f"{self._title()} (dashed: mean)"), fontsize="medium")
         return fig
 
 
