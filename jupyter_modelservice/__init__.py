@@ -27,6 +27,7 @@ from .exceptions import (
     NoModelError,
     RegistryError,
     SchemaVersionError,
+    StoreError,
     UntrustedTypesError,
 )
 
@@ -51,6 +52,7 @@ __all__ = [
     "NoModelError",
     "RegistryError",
     "SchemaVersionError",
+    "StoreError",
     "UntrustedTypesError",
     "__version__",
     "load_ipython_extension",

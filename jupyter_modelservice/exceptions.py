@@ -11,6 +11,7 @@ keep working::
     ├── IncompatibleModelsError(ValueError)  models of different task types compared
     ├── NoModelError(RuntimeError)           no current model / model not in memory
     ├── ArtifactError(OSError)               a model file is missing or unreadable
+    │   ├── StoreError                       the model store failed (unreachable, access denied, no bucket)
     │   └── ArtifactIntegrityError           the file's bytes differ from the registered hash
     │       └── UntrustedTypesError          a skops file holds types not on the trusted list
     └── RegistryError(RuntimeError)          the registry database cannot be used
@@ -39,6 +40,7 @@ __all__ = [
     "NoModelError",
     "RegistryError",
     "SchemaVersionError",
+    "StoreError",
     "UntrustedTypesError",
 ]
 
@@ -72,6 +74,14 @@ class NoModelError(ModelServiceError, RuntimeError):
 
 class ArtifactError(ModelServiceError, OSError):
     """A model file is missing, unreadable or of an unknown format."""
+
+
+class StoreError(ArtifactError):
+    """The model store failed a request: unreachable, timed out, access denied, no such bucket.
+
+    The message names the store (without secrets) and what to check; the
+    storage library's own error is chained as ``__cause__``.
+    """
 
 
 class ArtifactIntegrityError(ArtifactError):

@@ -16,7 +16,7 @@ from typing import Any
 from . import provenance
 from .artifacts import formats
 from .artifacts.local import sha256_bytes
-from .exceptions import ArtifactError, ArtifactIntegrityError, EnvironmentMismatchWarning
+from .exceptions import ArtifactError, ArtifactIntegrityError, EnvironmentMismatchWarning, StoreError
 from .ids import ModelRef
 from .registry import Registry
 from .sidecar import sidecar_path, sidecar_text
@@ -74,7 +74,7 @@ class ModelFiles:
         """
         try:
             data = self.store.read_bytes(row["file_path"])
-        except ArtifactIntegrityError:  # e.g. a symlink leading outside the store: say so
+        except (ArtifactIntegrityError, StoreError):  # outside the store / store unreachable: say so
             raise
         except ArtifactError as err:
             state = "its save never completed" if row["artifact_state"] == "pending" else "it was removed"

@@ -427,7 +427,8 @@ class ModelService:
         """
         formats.check_format(save_format)
         ref, row = self._lookup(model_id, version)
-        if row["file_path"] and row["file_format"] == save_format and row["artifact_state"] == "ready":
+        if (row["file_path"] and row["file_format"] == save_format and row["artifact_state"] == "ready"
+                and self.store.exists(row["file_path"])):  # a vanished file is written again
             return True
         row = self.files.save(ref, row, self._estimator(ref, row), save_format)
         if self.current_ref == str(ref):

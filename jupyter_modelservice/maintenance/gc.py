@@ -41,16 +41,23 @@ def collect_garbage(service: Any, *, dry_run: bool = False, grace: float = DEFAU
     """Remove stale ``.tmp-*`` files and the files of archived versions.
 
     Temp files younger than ``grace`` seconds are kept (a save may be writing
-    them). An archived version's row is updated first, in one transaction and
-    only if it is still archived and still points at that file: ``file_path``
-    becomes NULL, ``artifact_state`` ``'removed'`` (hash and size are kept),
-    an event ``file_removed`` is recorded and the sidecar rewritten; then the
+    them); so are, on a remote store, staged copies and incomplete multipart
+    uploads (older ones, left by killed saves, are removed and aborted).
+    An archived version's row is updated first, in one transaction and only if
+    it is still archived and still points at that file: ``file_path`` becomes
+    NULL, ``artifact_state`` ``'removed'`` (hash and size are kept), an event
+    ``file_removed`` is recorded and the sidecar rewritten; then the
     file goes. A file left by an interrupted earlier run (its row already says
     ``removed``) is removed too.
     """
     now = time.time() if now is None else now
     report = GcReport(dry_run=dry_run)
     files = scan(service.store)
+    abandoned = getattr(service.store, "clean_abandoned", None)
+    if abandoned is not None:  # a remote store: local stages and multipart uploads of killed saves
+        removed, kept = abandoned(grace=grace, now=now, dry_run=dry_run)
+        report.removed += removed
+        report.kept += kept
     rows = {(r["model_id"], r["version"]): r for r in service.registry.list(order_by="model_id")}
     referenced = {r["file_path"] for r in rows.values() if r.get("file_path")}
     sizes = {f.relpath: f.size for f in files}

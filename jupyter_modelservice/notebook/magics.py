@@ -21,7 +21,6 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, kwds, magic_arguments
 from IPython.display import display
-from IPython.utils.process import arg_split
 
 from ..display import (
     ComparisonResult,
@@ -36,7 +35,15 @@ from ..exceptions import ModelNotFoundError, ModelServiceError, NoImportanceWarn
 from ..metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from ..redaction import redact_url
 from .progress import in_widget_kernel, progress_bar
-from .resolve import evaluate_cell, lookup, output_name, parse_params, resolve_estimator, split_params
+from .resolve import (
+    evaluate_cell,
+    lookup,
+    output_name,
+    parse_params,
+    resolve_estimator,
+    split_line,
+    split_params,
+)
 
 if TYPE_CHECKING:
     from ..service import ModelService
@@ -59,8 +66,11 @@ def _output_options(func: Any) -> Any:
 
 
 def _parse(magic: Any, line: str) -> Any:
-    """Parse ``line`` for ``magic``, allowing options between the positional words."""
-    args = magic.parser.parse_intermixed_args(arg_split(line))
+    """Parse ``line`` for ``magic``, allowing options between the positional words.
+
+    The line is split like a shell's (``--dir "my models"``), see `split_line`.
+    """
+    args = magic.parser.parse_intermixed_args(split_line(line))
     output_name(args.output)  # a bad -o NAME is reported before any work is done
     return args
 

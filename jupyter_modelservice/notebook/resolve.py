@@ -12,6 +12,7 @@ import difflib
 import importlib
 import keyword
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -25,11 +26,18 @@ __all__ = [
     "parse_params",
     "resolve_estimator",
     "sklearn_estimators",
+    "split_line",
     "split_params",
 ]
 
 #: A ``key=value`` word: an identifier, ``=`` (not ``==``), anything.
 _PARAM = re.compile(r"[A-Za-z_]\w*=(?!=)")
+#: An option word: ``-o``, ``--dir``, ``--dir=VALUE``.
+_OPTION = re.compile(r"--?[A-Za-z]")
+#: A backslash that escapes what a shell would otherwise split or strip (not the one in ``C:\models``).
+_ESCAPE = re.compile(r"\\[\s'\"\\]")
+#: Names IPython keeps for itself: the output and input history, its own objects.
+_IPYTHON_NAMES = re.compile(r"_+|_i+|_i?\d+|_[iod]h|_sh|In|Out|get_ipython|exit|quit")
 
 
 @lru_cache(maxsize=1)
@@ -191,8 +199,58 @@ def evaluate_cell(source: str, namespace: dict[str, Any]) -> Any:
         raise UsageError(f"The cell raised {type(err).__name__}: {err}") from err
 
 
+def split_line(line: str) -> list[str]:
+    """The words of a magic line, split like a POSIX shell, Python values kept as written.
+
+    Quotes and backslashes group words and are removed (``--dir "my models"``
+    gives the folder ``my models``), except inside Python: a ``key=value``
+    item and the words that continue it, and an expression such as
+    ``X[['a b','c']]``, keep their quotes for Python to read.
+
+    >>> split_line("--dir 'my models' max_depth=3 criterion='gini'")
+    ['--dir', 'my models', 'max_depth=3', "criterion='gini'"]
+
+    Raises
+    ------
+    UsageError
+        When a quote is not closed.
+    """
+    lexer = shlex.shlex(line, posix=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""  # "#" is text here (URLs, Python)
+    words: list[str] = []
+    start = 0
+    in_python = False  # inside a key=value item, which may run over several words
+    while True:
+        try:
+            word = lexer.get_token()
+        except ValueError as err:
+            raise UsageError(f"Cannot read the line {line!r}: {err}; close the quote, or escape it "
+                             "with a backslash.") from err
+        if word is None:
+            return words
+        end = lexer.instream.tell()
+        raw, start = line[start:end].strip(), end
+        if _OPTION.match(raw):
+            in_python = False
+        elif _PARAM.match(raw):
+            in_python = True
+        shell_word = not in_python and (raw[0] in "'\"" or bool(_OPTION.match(raw) or _ESCAPE.search(raw)))
+        words.append(word if shell_word else raw)
+
+
 def output_name(name: str | None) -> str | None:
-    """Check the ``-o NAME`` of a magic: a valid Python variable name."""
-    if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
-        raise UsageError(f"-o needs a variable name, got {name!r}.")
+    """Check the ``-o NAME`` of a magic: a free Python variable name.
+
+    Refused: what is not an identifier, keywords, names starting with ``__``
+    (``__builtins__``, ``__name__``) and the names IPython uses itself (``_``,
+    ``_i3``, ``Out``, ``get_ipython``...), which storing a result would break.
+    """
+    if name is None:
+        return name
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise UsageError(f"-o needs a variable name such as result, got {name!r}.")
+    if name.startswith("__") or _IPYTHON_NAMES.fullmatch(name):
+        raise UsageError(f"-o {name} would replace a name that Python or IPython uses itself; "
+                         "choose another variable name, such as result.")
     return name
