@@ -12,7 +12,8 @@ keep working::
     ├── NoModelError(RuntimeError)           no current model / model not in memory
     ├── ArtifactError(OSError)               a model file is missing or unreadable
     │   ├── StoreError                       the model store failed (unreachable, access denied, no bucket)
-    │   └── ArtifactIntegrityError           the file's bytes differ from the registered hash
+    │   ├── PickleNotAllowedError            a joblib/pickle file, and the service refuses pickle
+    │   └── ArtifactIntegrityError           the file's bytes differ from the registered hash or format
     │       └── UntrustedTypesError          a skops file holds types not on the trusted list
     └── RegistryError(RuntimeError)          the registry database cannot be used
         └── SchemaVersionError               the registry was written by a newer version
@@ -38,6 +39,7 @@ __all__ = [
     "ModelServiceWarning",
     "NoImportanceWarning",
     "NoModelError",
+    "PickleNotAllowedError",
     "RegistryError",
     "SchemaVersionError",
     "StoreError",
@@ -81,6 +83,14 @@ class StoreError(ArtifactError):
 
     The message names the store (without secrets) and what to check; the
     storage library's own error is chained as ``__cause__``.
+    """
+
+
+class PickleNotAllowedError(ArtifactError):
+    """A joblib or pickle file, and the service was told never to read pickle (``allow_pickle=False``).
+
+    Nothing of the file is read. Convert it where pickle is allowed with
+    ``save_model(ref, save_format="skops")``.
     """
 
 

@@ -2,13 +2,16 @@
 
 Save: serialize to a temp file → fsync (hashed meanwhile) → register the row as
 ``pending`` → atomic rename → mark ``ready`` (and write the sidecar). Read:
-bytes once → sha256 checked against the row → deserialize from memory. The
+bytes once → sha256 checked against the row → bytes checked to be of the
+recorded format → deserialized from memory by that format's reader (joblib and
+pickle only when the service allows pickle). The
 sidecars are written inside the registry transaction that changes their row,
 so concurrent writers of one id leave them as the database ends up.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -16,12 +19,25 @@ from typing import Any
 from . import provenance
 from .artifacts import formats
 from .artifacts.local import sha256_bytes
-from .exceptions import ArtifactError, ArtifactIntegrityError, EnvironmentMismatchWarning, StoreError
+from .exceptions import (
+    ArtifactError,
+    ArtifactIntegrityError,
+    EnvironmentMismatchWarning,
+    InvalidInputError,
+    PickleNotAllowedError,
+    StoreError,
+)
 from .ids import ModelRef
 from .registry import Registry
 from .sidecar import sidecar_path, sidecar_text
 
-__all__ = ["FILE_COLUMNS", "ModelFiles"]
+__all__ = ["ENV_ALLOW_PICKLE", "FILE_COLUMNS", "ModelFiles", "pickle_allowed"]
+
+#: Environment variable of a team's pickle policy: ``0`` refuses joblib/pickle files.
+ENV_ALLOW_PICKLE = "MODELSERVICE_ALLOW_PICKLE"
+_POLICY = f"allow_pickle=False, or {ENV_ALLOW_PICKLE}=0 in the environment"
+_ENV_VALUES = {"1": True, "true": True, "yes": True, "on": True,
+               "0": False, "false": False, "no": False, "off": False}
 
 #: The columns describing a version's model file.
 FILE_COLUMNS = ("file_path", "file_format", "file_sha256", "file_bytes", "artifact_state")
@@ -30,9 +46,10 @@ FILE_COLUMNS = ("file_path", "file_format", "file_sha256", "file_bytes", "artifa
 class ModelFiles:
     """Model files of one store, registered in one registry."""
 
-    def __init__(self, store: Any, registry: Registry) -> None:
+    def __init__(self, store: Any, registry: Registry, allow_pickle: bool | None = None) -> None:
         self.store = store
         self.registry = registry
+        self.allow_pickle = pickle_allowed(allow_pickle)
 
     def save(self, ref: ModelRef, row: Mapping[str, Any], estimator: Any, save_format: str) -> dict[str, Any]:
         """Write ``estimator`` as the file of ``ref``; return the updated row.
@@ -41,6 +58,12 @@ class ModelFiles:
         and removes the temp file; a replaced file of another format is removed
         once the new one is in place.
         """
+        if save_format in formats.PICKLE_FORMATS and not self.allow_pickle:
+            raise InvalidInputError(
+                f"save_format={save_format!r} writes a pickle, which runs code when it is read, and "
+                f"this service does not allow pickle ({_POLICY}); save it with "
+                f"save_model({str(ref)!r}, save_format='skops')."
+            )
         relpath = formats.model_path(ref.model_id, ref.version, save_format)
         staged = self.store.stage(relpath, lambda fh: formats.dump(estimator, fh, save_format))
         before = {k: row[k] for k in FILE_COLUMNS}
@@ -62,9 +85,17 @@ class ModelFiles:
 
     def read(self, ref: ModelRef, row: Mapping[str, Any], trusted: Iterable[str] = ()) -> Any:
         """The estimator in the file of ``ref``, after checking its sha256."""
+        file_format = row["file_format"]
+        if file_format in formats.PICKLE_FORMATS and not self.allow_pickle:
+            raise PickleNotAllowedError(
+                f"{ref} is saved as {file_format}, a pickle, which runs code when it is read; this "
+                f"service does not allow pickle ({_POLICY}). To convert it, load it once where "
+                f"pickle is allowed and save it as skops: ModelService(..., allow_pickle=True)"
+                f".save_model({str(ref)!r}, save_format='skops')."
+            )
         data = self.read_bytes(ref, row)
         _warn_environment(ref, row.get("environment") or {})
-        return formats.loads(data, None, trusted)
+        return formats.loads(data, file_format, trusted, label=f"The file of {ref} ({row['file_path']})")
 
     def read_bytes(self, ref: ModelRef, row: Mapping[str, Any]) -> bytes:
         """The bytes of the file of ``ref``, checked against the registered sha256.
@@ -121,6 +152,27 @@ class ModelFiles:
         if row["file_path"]:
             self.store.delete(row["file_path"])
         self.store.delete(sidecar_path(row["model_id"], row["version"]))
+
+
+def pickle_allowed(allow_pickle: bool | None = None) -> bool:
+    """Whether joblib/pickle files may be read and written: the argument, else the environment.
+
+    ``None`` reads `ENV_ALLOW_PICKLE` (``0``/``false``/``no``/``off`` refuse
+    pickle); unset means allowed.
+    """
+    if allow_pickle is not None:
+        if not isinstance(allow_pickle, bool):
+            raise InvalidInputError(f"allow_pickle must be True, False or None, not {allow_pickle!r}.")
+        return allow_pickle
+    text = os.environ.get(ENV_ALLOW_PICKLE, "").strip().lower()
+    if not text:
+        return True
+    if text not in _ENV_VALUES:
+        raise InvalidInputError(
+            f"{ENV_ALLOW_PICKLE}={os.environ[ENV_ALLOW_PICKLE]!r} is not understood; set it to 0 to "
+            "refuse joblib/pickle model files, or 1 (or unset it) to allow them."
+        )
+    return _ENV_VALUES[text]
 
 
 def _warn_environment(ref: ModelRef, saved: Mapping[str, str]) -> None:

@@ -52,6 +52,11 @@ class ModelService:
         active ``joblib.parallel_config``.
     scheduler : str or distributed.Client, optional
         Dask scheduler address (``"tcp://host:8786"``) for ``parallel_backend="dask"``.
+    allow_pickle : bool, optional
+        Whether joblib and pickle files (whose reading runs code) may be loaded
+        and saved; default True, or ``MODELSERVICE_ALLOW_PICKLE=0`` in the
+        environment for False. When False they raise `PickleNotAllowedError` on
+        load and `InvalidInputError` on save: use ``save_format="skops"``.
 
     Attributes
     ----------
@@ -83,13 +88,14 @@ class ModelService:
         storage_options: dict[str, Any] | None = None,
         parallel_backend: str | None = None,
         scheduler: Any = None,
+        allow_pickle: bool | None = None,
     ) -> None:
         url = registry_url(db_type, models_directory, db_url)
         self.parallel = ParallelConfig(parallel_backend, scheduler)
         self.db_type = db_type
         self.models_directory = models_directory
         self.registry = Registry(url)
-        self.files = ModelFiles(make_store(models_directory, storage_options), self.registry)
+        self.files = ModelFiles(make_store(models_directory, storage_options), self.registry, allow_pickle)
         self.current_model: Any = None
         self.model_metadata: dict[str, Any] = {}
         # Fitted versions this instance registered but has not saved: only this session holds them.
@@ -440,10 +446,11 @@ class ModelService:
                    trusted: Iterable[str] = ()) -> bool:
         """Make a saved (or this session's unsaved) version the current model.
 
-        ``model_id`` is ``"id"`` (latest version) or ``"id:3"``. The file's
-        format is detected from its bytes and its sha256 checked before
-        anything is deserialized (`ArtifactIntegrityError` otherwise).
-        ``trusted`` lists extra type names allowed in a skops file.
+        ``model_id`` is ``"id"`` (latest version) or ``"id:3"``. The file is
+        read with the format the registry recorded, after checking its sha256
+        and that its bytes are of that format (`ArtifactIntegrityError`
+        otherwise). ``trusted`` lists extra exact type names allowed in a skops
+        file beyond the allow-list of model parts.
         """
         ref, row = self._lookup(model_id, version)
         self._set_current(self._estimator(ref, row, trusted), row)

@@ -44,11 +44,13 @@ def test_save_and_reload_in_a_new_service(trained, iris, fmt, ext):
     assert fresh.current_ref == "rf:1"
 
 
-def test_format_is_detected_from_bytes_not_name(trained, iris):
+def test_a_file_is_read_as_its_recorded_format_never_as_its_bytes_suggest(trained, iris):
     trained.save_model("rf", save_format="pickle")
     fresh = ModelService(models_directory=trained.store.root)
-    fresh.registry.update("rf", 1, {"file_format": "skops"})  # a wrong label must not matter
-    assert fresh.load_model("rf")
+    fresh.registry.update("rf", 1, {"file_format": "skops"})  # a pickle recorded as skops
+    with pytest.raises(ArtifactIntegrityError, match="registered as skops, but its bytes are a pickle"):
+        fresh.load_model("rf")
+    assert fresh.current_model is None
 
 
 def test_tampered_file_is_refused_and_never_unpickled(trained, tmp_path):

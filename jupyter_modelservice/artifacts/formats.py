@@ -1,8 +1,11 @@
 """Serialization formats: joblib (default), pickle and skops.
 
-Files are recognised by their bytes, never by their name. Deserialization
-always works on bytes that the caller has already verified against the
-registered sha256.
+A file is read with the format the registry recorded for it, after checking
+that its bytes are of that format (`check_bytes`): a pickle registered as skops
+is refused before any reader runs. `detect_format` only tells a person what a
+foreign file is. Deserialization always works on bytes that the caller has
+already verified against the registered sha256; skops files load only with the
+types of an explicit allow-list (`skops_trust`) plus those the caller names.
 """
 
 from __future__ import annotations
@@ -12,18 +15,23 @@ import pickle
 from collections.abc import Iterable
 from typing import IO, Any
 
-from ..exceptions import ArtifactError, InvalidInputError, UntrustedTypesError
+from ..exceptions import ArtifactError, ArtifactIntegrityError, InvalidInputError, UntrustedTypesError
+from .skops_trust import default_trusted_types
 
-__all__ = ["EXTENSIONS", "FORMATS", "detect_format", "dump", "loads", "model_path", "trusted_skops_types"]
+__all__ = ["EXTENSIONS", "FORMATS", "PICKLE_FORMATS", "check_bytes", "detect_format", "dump", "loads",
+           "model_path", "trusted_skops_types"]
 
 FORMATS = ("joblib", "pickle", "skops")
 EXTENSIONS = {"joblib": "joblib", "pickle": "pkl", "skops": "skops"}
+#: Formats whose reader runs code named in the file (``allow_pickle=False`` refuses them).
+PICKLE_FORMATS = ("joblib", "pickle")
 
 _ZIP_MAGIC = b"PK\x03\x04"
 #: joblib's compressors: zlib, gzip, bz2, xz, lzma, lz4.
 _COMPRESSED_MAGICS = (b"\x78", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x5d\x00", b"\x04\x22\x4d\x18")
-#: Module prefixes whose classes (not functions) a skops file may contain without being listed.
-TRUSTED_SKOPS_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "scipy.stats.")
+_PICKLE_MAGIC = b"\x80"
+#: joblib writes its array wrappers into the pickle stream; a plain pickle never names them.
+_JOBLIB_MARK = b"joblib.numpy_pickle"
 
 
 def model_path(model_id: str, version: int, file_format: str) -> str:
@@ -33,7 +41,7 @@ def model_path(model_id: str, version: int, file_format: str) -> str:
 
 def check_format(save_format: str) -> str:
     """Return ``save_format`` if known, else raise `InvalidInputError`."""
-    if save_format not in FORMATS:
+    if not isinstance(save_format, str) or save_format not in FORMATS:
         raise InvalidInputError(
             f"Unknown save_format {save_format!r}; use one of {', '.join(FORMATS)}."
         )
@@ -57,36 +65,87 @@ def dump(obj: Any, fileobj: IO[bytes], save_format: str) -> None:
 
 
 def detect_format(data: bytes | memoryview) -> str:
-    """Which of `FORMATS` wrote ``data``; raise `ArtifactError` when none did."""
+    """Which of `FORMATS` wrote ``data``; raise `ArtifactError` when none did.
+
+    Only for telling a person what a foreign file is: a registered file is read
+    with its recorded format (`loads`), never with the detected one.
+    """
     head = bytes(data[:8])
     if head.startswith(_ZIP_MAGIC):
         return "skops"
     if head.startswith(_COMPRESSED_MAGICS):
         return "joblib"
-    if head[:1] == b"\x80":
+    if head.startswith(_PICKLE_MAGIC):
         window = bytes(data[: 1 << 20])
-        return "joblib" if b"joblib.numpy_pickle" in window else "pickle"
+        return "joblib" if _JOBLIB_MARK in window else "pickle"
     raise ArtifactError("The file is neither a joblib, a pickle nor a skops file.")
+
+
+def check_bytes(data: bytes | memoryview, file_format: str, label: str = "The model file") -> None:
+    """Raise `ArtifactIntegrityError` unless ``data`` is a file of ``file_format``.
+
+    skops files are zip archives; joblib files are compressed or a pickle
+    stream; pickle files are a pickle stream (protocol 2 or newer) that joblib
+    did not write. Nothing is deserialized here.
+    """
+    check_format(file_format)
+    head = bytes(data[:8])
+    if file_format == "skops":
+        ok = head.startswith(_ZIP_MAGIC)
+    elif file_format == "joblib":
+        ok = head.startswith(_COMPRESSED_MAGICS) or head.startswith(_PICKLE_MAGIC)
+    else:
+        ok = head.startswith(_PICKLE_MAGIC) and _JOBLIB_MARK not in bytes(data[: 1 << 20])
+    if ok:
+        return
+    try:
+        found = f"a {detect_format(data)} file"
+    except ArtifactError:
+        found = "of no known model format"
+    raise ArtifactIntegrityError(
+        f"{label} is registered as {file_format}, but its bytes are {found}; it was not read. "
+        "A file is only ever read as the format it was saved in: save the model again, or "
+        "delete this version if you did not put that file there."
+    )
 
 
 def trusted_skops_types(data: bytes, extra: Iterable[str] | str = ()) -> list[str]:
     """The explicit list of types to trust in a skops file, or `UntrustedTypesError` naming the others.
 
-    Beyond skops' own defaults, a type is trusted when the caller lists it in
-    ``extra`` or when it is a *class* of scikit-learn, NumPy or SciPy (sparse,
-    stats). Functions are never trusted by prefix (``numpy.load`` inside a
-    ``FunctionTransformer`` must be listed by name), and the result is always
-    a list of names, never ``trusted=True``.
+    The file's type names are compared as text, before anything is imported,
+    with the allow-list of `skops_trust.default_trusted_types` (estimators,
+    their fitted parts, NumPy/SciPy array types, skops' default ufuncs) and the
+    names the caller lists in ``extra``. Nothing is trusted by prefix
+    (``numpy.load`` inside a ``FunctionTransformer`` must be listed by name),
+    and the result is always a list of names, never ``trusted=True``.
+
+    Parameters
+    ----------
+    data : bytes
+        A skops file.
+    extra : list of str or str, default ()
+        Exact dotted names the caller trusts beyond the allow-list.
+
+    Returns
+    -------
+    list of str
+        The names skops itself would refuse, all of them approved: pass it as
+        ``skops.io.loads(data, trusted=...)``.
     """
     import skops.io
 
-    allowed = set(_trusted_names(extra))
-    found = skops.io.get_untrusted_types(data=data)
-    untrusted = [t for t in found if t not in allowed and not _is_library_class(t)]
+    allowed = default_trusted_types().union(_trusted_names(extra))
+    try:
+        found = skops.io.get_untrusted_types(data=data)
+    except Exception as err:  # a damaged archive or schema: nothing was built
+        raise ArtifactError(f"The skops file cannot be read: {type(err).__name__}: {err}") from err
+    untrusted = [t for t in found if t not in allowed]
     if untrusted:
         raise UntrustedTypesError(
-            f"The skops file contains types that are not trusted: {', '.join(untrusted)}. "
-            "If you trust them, pass trusted=[...] with these names to load_model.",
+            f"The skops file contains types that are not on the allow-list: {', '.join(untrusted)}. "
+            "They are neither model parts of scikit-learn, NumPy or SciPy nor named by you; their "
+            "code would run while loading. If you know where the file comes from and trust these "
+            f"types, load it with trusted={untrusted!r}, e.g. load_model(ref, trusted={untrusted!r}).",
             untrusted,
         )
     return list(found)
@@ -109,26 +168,29 @@ def _trusted_names(extra: Iterable[str] | str | None) -> list[str]:
     return names
 
 
-def _is_library_class(name: str) -> bool:
-    """Whether ``name`` is a class (not a function) in one of `TRUSTED_SKOPS_PREFIXES`."""
-    if not name.startswith(TRUSTED_SKOPS_PREFIXES):
-        return False
-    module_name, _, attr = name.rpartition(".")
-    if not attr or not all(part.isidentifier() for part in name.split(".")):
-        return False
-    import importlib
+def loads(data: bytes, file_format: str, trusted: Iterable[str] | str = (), *,
+          label: str = "The model file") -> Any:
+    """Deserialize verified ``data`` with the reader of ``file_format``, the format the registry recorded.
 
-    try:
-        module = importlib.import_module(module_name)
-    except Exception:  # noqa: BLE001 - an unknown module is simply not trusted
-        return False
-    return isinstance(getattr(module, attr, None), type)
+    Parameters
+    ----------
+    data : bytes
+        The file's bytes, already checked against the registered sha256.
+    file_format : {"joblib", "pickle", "skops"}
+        The recorded format. Bytes of another format raise
+        `ArtifactIntegrityError` before any reader runs.
+    trusted : list of str or str, default ()
+        Exact type names to trust in a skops file beyond the allow-list.
+    label : str, default "The model file"
+        How error messages name the file (``"The file of rf:2 (rf/v2.skops)"``).
 
-
-def loads(data: bytes, file_format: str | None = None, trusted: Iterable[str] | str = ()) -> Any:
-    """Deserialize verified ``data``; ``file_format`` is detected when None."""
+    Returns
+    -------
+    object
+        The deserialized model.
+    """
     trusted = _trusted_names(trusted)
-    file_format = file_format or detect_format(data)
+    check_bytes(data, file_format, label)
     try:
         if file_format == "skops":
             import skops.io
@@ -139,7 +201,7 @@ def loads(data: bytes, file_format: str | None = None, trusted: Iterable[str] | 
         import joblib
 
         return joblib.load(io.BytesIO(data))
-    except (UntrustedTypesError, InvalidInputError):
+    except (ArtifactError, InvalidInputError):
         raise
     except Exception as err:  # unpickling errors come in every type
         raise ArtifactError(

@@ -23,7 +23,7 @@ def test_each_format_round_trips_and_is_detected_from_bytes(model, fmt):
     formats.dump(model, buf, fmt)
     data = buf.getvalue()
     assert formats.detect_format(data) == fmt
-    back = formats.loads(data)
+    back = formats.loads(data, fmt)
     np.testing.assert_array_equal(back.coef_, model.coef_)
 
 
@@ -31,7 +31,7 @@ def test_compressed_joblib_is_detected(model):
     buf = io.BytesIO()
     joblib.dump(model, buf, compress=3)
     assert formats.detect_format(buf.getvalue()) == "joblib"
-    assert formats.loads(buf.getvalue()).coef_.shape == model.coef_.shape
+    assert formats.loads(buf.getvalue(), "joblib").coef_.shape == model.coef_.shape
 
 
 def test_unknown_bytes_and_format_names_are_errors():
@@ -48,7 +48,7 @@ class Custom:
 def test_skops_refuses_untrusted_types_by_name():
     data = skops.io.dumps({"payload": Custom()})
     with pytest.raises(UntrustedTypesError) as info:
-        formats.loads(data)
+        formats.loads(data, "skops")
     assert any("Custom" in t for t in info.value.types)
     assert "Custom" in str(info.value)
 

@@ -35,6 +35,7 @@ pytestmark = [pytest.mark.slow,
 KILLS = int(os.environ.get("MODELSERVICE_CRASH_KILLS", "48"))
 MEGABYTES = 24
 EXTENSION = {"joblib": "joblib", "pickle": "pkl"}
+_FORMAT_OF = {ext: fmt for fmt, ext in formats.EXTENSIONS.items()}
 
 
 def _child(models: Path, job: tuple, X, y, pipe_w: int) -> None:
@@ -131,7 +132,7 @@ def _final_files_are_whole(models: Path, rows: dict) -> None:
         if row is not None and row["relative_path"] == f"crash/{path.name}":
             continue  # checked against its hash by _check_row
         try:  # a leftover of a re-save in another format: still whole
-            formats.loads(path.read_bytes())
+            formats.loads(path.read_bytes(), _FORMAT_OF[path.suffix[1:]])
         except ArtifactError as err:
             raise AssertionError(f"torn file under a final name: {path.name}: {err}") from err
 

@@ -225,6 +225,6 @@ def test_library_functions_are_not_trusted_by_module_prefix():
     for func, name in ((np.load, "numpy.load"), (normalize, "sklearn.preprocessing._data.normalize")):
         data = skops.io.dumps(FunctionTransformer(func))
         with pytest.raises(UntrustedTypesError) as info:
-            formats.loads(data)
+            formats.loads(data, "skops")
         assert info.value.types == [name]
-        assert formats.loads(data, trusted=[name]).func is func
+        assert formats.loads(data, "skops", trusted=[name]).func is func
