@@ -36,7 +36,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import IO, Any
 
@@ -67,18 +67,15 @@ class _HashingWriter:
     translation); errors of the serializer calling `write` pass unchanged.
     """
 
-    def __init__(self, raw: IO[bytes], guard: Callable[[], AbstractContextManager[None]] | None = None) -> None:
+    def __init__(self, raw: IO[bytes], guard: Callable[[], AbstractContextManager[Any]] = nullcontext) -> None:
         self._raw = raw
         self._guard = guard
         self._hash = hashlib.sha256()
         self.nbytes = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        if self._guard is None:
+        with self._guard():
             self._raw.write(data)
-        else:
-            with self._guard():
-                self._raw.write(data)
         self._hash.update(data)
         size = memoryview(data).nbytes
         self.nbytes += size
@@ -142,7 +139,7 @@ class FsspecStore:
         s3 = fsspec.core.split_protocol(url)[0] in ("s3", "s3a")
         retries = options.pop("retries", S3_RETRIES) if s3 else None
         if s3:  # bounded waits; a private instance, as its retries are set below
-            options["config_kwargs"] = {**S3_CONFIG, **options.get("config_kwargs", {})}
+            options["config_kwargs"] = {**S3_CONFIG, **(options.get("config_kwargs") or {})}
             options["skip_instance_cache"] = True
         try:
             self.fs, root = fsspec.core.url_to_fs(url, **options)
