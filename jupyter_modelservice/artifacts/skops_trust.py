@@ -23,6 +23,13 @@ Every name on the list can be built or called with the file's arguments (skops
 does both), so the list leaves out I/O helpers, file readers and loaders,
 temporary files and folders, processes, test utilities, Python-function
 wrappers, and any class whose instances act when collected (``__del__``).
+
+Unlike skops' defaults, the list holds ``Tree`` and ``TreePredictor``, so that
+forests and boosting models load without ``trusted=``. skops leaves them off
+because scikit-learn does not bounds-check their node arrays: a crafted file
+can crash the process at ``predict`` (no code of the file runs). Here a file
+is only read when it hashes to what the registry recorded, and imported or
+restored versions wait for a person's confirmation.
 """
 
 from __future__ import annotations
