@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
 
 from ..exceptions import ArtifactError, ArtifactIntegrityError
 
-__all__ = ["LocalStore", "Staged", "sha256_bytes"]
+__all__ = ["LocalStore", "Staged", "open_regular", "sha256_bytes"]
 
 TEMP_PREFIX = ".tmp-"
 
@@ -28,6 +29,40 @@ TEMP_PREFIX = ".tmp-"
 def sha256_bytes(data: bytes | memoryview) -> str:
     """Hex sha256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
+
+
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open ``path`` for reading in binary mode if it is a regular file.
+
+    The file is opened without blocking and checked on its descriptor: a named
+    pipe (which would wait forever for a writer), a folder, a device or a
+    socket raises `ArtifactIntegrityError` (it is not the file that was saved);
+    a missing file raises `FileNotFoundError`.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ArtifactIntegrityError(
+                f"{os.fspath(path)} is {_file_kind(mode)}, not a regular file; refusing to read it. "
+                "Remove it (or put the model file back), then run `modelservice verify`."
+            )
+        if flags & getattr(os, "O_NONBLOCK", 0):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "a special file"
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -135,10 +170,11 @@ class LocalStore:
         staged.temp.unlink(missing_ok=True)
 
     def read_bytes(self, relpath: str) -> bytes:
-        """The whole content of a file; `ArtifactError` when it is missing."""
+        """The whole content of a file; `ArtifactError` when it is missing, `ArtifactIntegrityError`
+        when it is not a regular file or resolves outside the store."""
         full = self.path(relpath)
         try:
-            with open(full, "rb") as fh:
+            with open_regular(full) as fh:
                 return fh.read()
         except FileNotFoundError as err:
             raise ArtifactError(f"Model file {full} is missing.") from err
