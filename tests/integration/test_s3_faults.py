@@ -32,6 +32,16 @@ pytestmark = [pytest.mark.s3]
 KEY, SECRET = "AKIAPROXYKEY0001", "proxy-secret-value-9f3a"
 
 
+@pytest.fixture(autouse=True)
+def own_temp_dir(tmp_path, monkeypatch):
+    """Stages of these saves go to the test's folder, not the system's temp folder."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))  # spawned children
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # this process
+    return temp
+
+
 @pytest.fixture
 def proxy(s3_endpoint):
     proxy = TcpProxy(int(s3_endpoint.rsplit(":", 1)[1])).start()
@@ -60,8 +70,16 @@ def assert_store_error(err: BaseException, store_url: str) -> None:
 
 
 # -- every store operation: one clear error, fast --------------------------------
+def _save(store):
+    staged = store.stage("rf/v9.joblib", lambda fh: fh.write(b"abc"))
+    try:
+        store.publish(staged)
+    finally:
+        store.discard(staged)
+
+
 OPERATIONS = {
-    "stage+publish": lambda s: s.publish(s.stage("rf/v9.joblib", lambda fh: fh.write(b"abc"))),
+    "stage+publish": _save,
     "read": lambda s: s.read_bytes("rf/v1.joblib"),
     "exists": lambda s: s.exists("rf/v1.joblib"),
     "delete": lambda s: s.delete("rf/v1.joblib"),
@@ -72,7 +90,8 @@ OPERATIONS = {
 
 @pytest.mark.parametrize("atomic_put", [True, False], ids=["put", "temp-object"])
 @pytest.mark.parametrize("operation", sorted(OPERATIONS))
-def test_unreachable_store_raises_artifact_error_quickly(proxy, options, s3_url, operation, atomic_put):
+def test_unreachable_store_raises_artifact_error_quickly(proxy, options, s3_url, operation, atomic_put,
+                                                        own_temp_dir):
     store = FsspecStore(s3_url, options, atomic_put=atomic_put)
     store.write_text("rf/v1.json", "{}")  # reachable before the fault
     proxy.stop()
@@ -85,6 +104,7 @@ def test_unreachable_store_raises_artifact_error_quickly(proxy, options, s3_url,
     assert elapsed < 3, f"{operation} took {elapsed:.1f} s to fail (botocore's defaults: 5-8 s)"
     proxy.start()
     assert store.exists("rf/v1.json")  # the same store works again once the network is back
+    assert [p for p in own_temp_dir.rglob("*") if p.is_file()] == []  # a failed upload leaves no stage
 
 
 def test_a_silent_endpoint_costs_two_attempts_and_the_bounds_are_configurable(proxy, options, s3_url):
@@ -232,11 +252,8 @@ def _uploads(s3_options, s3_url):
 
 @pytest.mark.postgres
 def test_gc_cleans_the_stage_and_multipart_upload_of_a_killed_save(team, pg_url, s3_url, options, s3_options,
-                                                                   proxy, tmp_path, monkeypatch):
-    temp = tmp_path / "tmp"
-    temp.mkdir()
-    monkeypatch.setenv("TMPDIR", str(temp))  # the child's temp dir
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # and ours
+                                                                   proxy, own_temp_dir):
+    temp = own_temp_dir
     # 110 MB go up as a multipart upload of 50 MB parts, one at a time: stall in the second part.
     proxy.stall_after(60 << 20)
     child = mp.get_context("spawn").Process(target=_save_big_model,
