@@ -30,6 +30,7 @@ from .exceptions import (
     SchemaVersionError,
     StoreError,
     UntrustedTypesError,
+    UnverifiedModelError,
 )
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ __all__ = [
     "SchemaVersionError",
     "StoreError",
     "UntrustedTypesError",
+    "UnverifiedModelError",
     "__version__",
     "load_ipython_extension",
     "unload_ipython_extension",

@@ -8,9 +8,10 @@
     show REF                                        one version ("rf" latest, "rf:3")
     verify [--repair]                               files present, hashes right, sidecars agree
     gc [--dry-run]                                  remove stale temp files, archived versions' files
-    rebuild-index                                   registry rows from the JSON sidecars
+    rebuild-index                                   registry rows from the JSON sidecars (unverified)
+    trust REF [--yes]                               show an unverified version, then confirm it
     export REF ARCHIVE                              one version as one .zip file
-    import ARCHIVE [--as ID]                        add an exported version
+    import ARCHIVE [--as ID] [--as-new-version]     add an exported version (unverified)
     migrate --to URL [--copy-files URL]             copy the registry to another database
 
 Exit status: 0 success, 1 failure (including problems found by ``verify``),
@@ -131,8 +132,25 @@ def cmd_list(args: argparse.Namespace) -> int:
 _SHOW_KEYS = ("model_id", "version", "status", "model_class", "model_module", "task_type", "scoring",
               "train_score", "validation_score", "training_samples", "validation_samples", "feature_count",
               "training_date", "fit_seconds", "file_path", "file_format", "file_bytes", "file_sha256",
-              "artifact_state", "data_fingerprint", "parent", "tags", "model_params", "metrics",
+              "artifact_state", "trust", "data_fingerprint", "parent", "tags", "model_params", "metrics",
               "cv_scores", "environment", "source")
+
+
+def _print_version(row: dict[str, Any], history: list[dict[str, Any]], *, details: bool = False) -> None:
+    width = max(len(k) for k in _SHOW_KEYS)
+    for key in _SHOW_KEYS:
+        value = row.get(key)
+        if value is None or value == {} or value == []:
+            continue
+        text = json.dumps(finite(value), sort_keys=True, default=str) if isinstance(value, (dict, list)) else value
+        print(f"{key.ljust(width)}  {text}")
+    print("history")
+    for event in history:
+        change = f"{event['from_status'] or '-'} -> {event['to_status'] or '-'}"
+        line = f"  {event['at'][:19].replace('T', ' ')}  {event['event']:<12} {change:<24} {event['actor']}"
+        if details and event.get("details"):
+            line += "  " + json.dumps(finite(event["details"]), sort_keys=True, default=str)
+        print(line)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -145,18 +163,54 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json({**row, "history": history})
         return 0
-    width = max(len(k) for k in _SHOW_KEYS)
-    for key in _SHOW_KEYS:
-        value = row.get(key)
-        if value is None or value == {} or value == []:
-            continue
-        text = json.dumps(finite(value), sort_keys=True, default=str) if isinstance(value, (dict, list)) else value
-        print(f"{key.ljust(width)}  {text}")
-    print("history")
-    for event in history:
-        change = f"{event['from_status'] or '-'} -> {event['to_status'] or '-'}"
-        print(f"  {event['at'][:19].replace('T', ' ')}  {event['event']:<12} {change:<24} {event['actor']}")
+    _print_version(row, history)
     return 0
+
+
+def cmd_trust(args: argparse.Namespace) -> int:
+    from .ids import ModelRef, parse_ref
+    from .trust import UNVERIFIED, origin
+
+    parsed = parse_ref(args.ref)
+    with _open(args) as service:
+        row = service.get_model_metadata(parsed.model_id, parsed.version)
+        ref = str(ModelRef(row["model_id"], row["version"]))
+        history = service.model_history(row["model_id"], row["version"])
+        if row.get("trust") != UNVERIFIED:
+            if args.json:
+                _emit_json({"ref": ref, "trusted": True, "changed": False})
+            else:
+                print(f"{ref} is already trusted: it was saved through this registry or confirmed before")
+            return 0
+        where = origin(service.registry, row)
+        if args.json:
+            if not args.yes:
+                raise Failure(f"{ref} was not confirmed: with --json, pass --yes to confirm it")
+        else:
+            _print_version(row, history, details=True)
+            print(f"origin  {where}")
+            print(f"Trusting {ref} lets load_model deserialize its file (sha256 {row.get('file_sha256')}); "
+                  "a pickle or joblib file can run any code when loaded. Confirm only a model whose "
+                  "source you know.")
+            if not args.yes and not _confirmed(f"Trust {ref}? [y/N] "):
+                raise Failure(f"{ref} was not confirmed and stays unverified"
+                              + ("" if sys.stdin.isatty() else "; pass --yes to confirm it without a prompt"))
+        trusted = service.trust(ref)
+    if args.json:
+        _emit_json({"ref": ref, "trusted": True, "changed": True, "origin": where, "row": trusted})
+    else:
+        print(f"{ref} is now trusted")
+    return 0
+
+
+def _confirmed(question: str) -> bool:
+    """Ask on the terminal; False without one (scripts pass --yes)."""
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -184,6 +238,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if not report.ok and not args.repair and any(p.kind in ("incomplete_save", "missing_sidecar", "stale_sidecar")
                                                  for p in report.problems):
         print("run `modelservice verify --repair` to finish interrupted saves and rewrite sidecars")
+    for problem in report.problems:
+        if problem.kind == "unverified":
+            print(f"check where {problem.ref} came from, then confirm it: modelservice trust {problem.ref}")
     return 0 if report.ok else 1
 
 
@@ -214,15 +271,15 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         _emit_json(report.to_dict())
         return 0 if report.ok else 1
     for ref in report.added:
-        print(f"restored {ref}")
+        print(f"restored {ref}" + (f" as unverified: check it, then `modelservice trust {ref}`"
+                                   if ref in report.unverified else " (signed with the team key)"))
     for item in report.conflicts:
         print(f"conflict {item['ref']}: {item['reason']}")
     for item in report.refused:
         print(f"refused {item['path']}: {item['reason']}")
-    for ref in report.demoted:
-        print(f"demoted {ref} to saved (a newer version is in production)")
-    print(f"{len(report.added)} version(s) restored, {len(report.present)} already present, "
-          f"{len(report.conflicts)} conflict(s), {len(report.refused)} sidecar(s) refused")
+    print(f"{len(report.added)} version(s) restored ({len(report.unverified)} unverified), "
+          f"{len(report.present)} already present, {len(report.conflicts)} conflict(s), "
+          f"{len(report.refused)} sidecar(s) refused")
     return 0 if report.ok else 1
 
 
@@ -245,12 +302,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not Path(args.archive).is_file():
         raise Failure(f"no archive at {args.archive}")
     with _open(args, create=True) as service:
-        result = maintenance.import_version(service, args.archive, model_id=args.as_id)
+        result = maintenance.import_version(service, args.archive, model_id=args.as_id,
+                                            as_new_version=args.as_new_version)
     if args.json:
         _emit_json(result)
     else:
-        how = "" if result["kept_version"] else f" (version {result['original'].rsplit(':', 1)[1]} was taken)"
+        how = ("" if result["kept_version"] else " (as a new version)" if args.as_new_version
+               else f" (version {result['original'].rsplit(':', 1)[1]} was taken)")
         print(f"imported {result['original']} as {result['ref']}{how}, sha256 verified")
+        if result["trust"] == "unverified":
+            print(f"{result['ref']} is unverified: check where it came from, then "
+                  f"`modelservice trust {result['ref']}`")
     return 0
 
 
@@ -344,7 +406,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grace", type=_positive_seconds, default=3600.0, metavar="SECONDS", help=grace_help)
 
     command("rebuild-index", cmd_rebuild, "Restore missing registry rows from the JSON sidecars "
-            "(after losing the database). Existing rows are kept.")
+            "(after losing the database). Existing rows are kept; restored versions are unverified "
+            "(refused on load until confirmed with `trust`) unless the team key signed them.")
+
+    p = command("trust", cmd_trust, "Show an unverified version (restored or imported) with its history, "
+                "then confirm it so that loads may deserialize it.")
+    p.add_argument("ref", metavar="REF", help='"id" (latest version) or "id:N"')
+    p.add_argument("--yes", action="store_true", help="confirm without asking")
 
     p = command("export", cmd_export, "Write one version (model file + metadata) to a .zip archive.")
     p.add_argument("ref", metavar="REF", help='"id" (latest version) or "id:N"')
@@ -355,6 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "verified. It keeps its version number when that is free, else becomes the next version.")
     p.add_argument("archive", metavar="ARCHIVE")
     p.add_argument("--as", dest="as_id", metavar="ID", help="import under another model id")
+    p.add_argument("--as-new-version", action="store_true",
+                   help="always add it as the id's next version instead of keeping its number")
 
     p = command("migrate", cmd_migrate, "Copy this registry to another database (e.g. PostgreSQL).")
     p.add_argument("--to", required=True, metavar="URL", help="target registry database URL")

@@ -14,7 +14,8 @@ keep working::
     │   ├── StoreError                       the model store failed (unreachable, access denied, no bucket)
     │   ├── PickleNotAllowedError            a joblib/pickle file, and the service refuses pickle
     │   └── ArtifactIntegrityError           the file's bytes differ from the registered hash or format
-    │       └── UntrustedTypesError          a skops file holds types not on the trusted list
+    │       ├── UntrustedTypesError          a skops file holds types not on the trusted list
+    │       └── UnverifiedModelError         a version restored or imported, not yet confirmed
     └── RegistryError(RuntimeError)          the registry database cannot be used
         └── SchemaVersionError               the registry was written by a newer version
 
@@ -44,6 +45,7 @@ __all__ = [
     "SchemaVersionError",
     "StoreError",
     "UntrustedTypesError",
+    "UnverifiedModelError",
 ]
 
 
@@ -107,6 +109,21 @@ class UntrustedTypesError(ArtifactIntegrityError):
     def __init__(self, message: str, types: list[str] | None = None) -> None:
         super().__init__(message)
         self.types = list(types or [])
+
+
+class UnverifiedModelError(ArtifactIntegrityError):
+    """A version whose record came from a sidecar or an archive, not from a save in this registry.
+
+    ``rebuild-index``, ``verify --repair`` and ``import`` restore such
+    versions as *unverified*: their file matches the hash they carry, but
+    nothing vouches for that hash. Nothing is deserialized until a person
+    confirms the version (``modelservice trust REF`` or ``service.trust(ref)``)
+    or loads it once with ``trust_unverified=True``.
+    """
+
+    def __init__(self, message: str, ref: str | None = None) -> None:
+        super().__init__(message)
+        self.ref = ref
 
 
 class RegistryError(ModelServiceError, RuntimeError):

@@ -30,6 +30,7 @@ from .exceptions import (
 from .ids import ModelRef
 from .registry import Registry
 from .sidecar import sidecar_path, sidecar_text
+from .trust import refuse_unverified
 
 __all__ = ["ENV_ALLOW_PICKLE", "FILE_COLUMNS", "ModelFiles", "pickle_allowed"]
 
@@ -67,11 +68,13 @@ class ModelFiles:
         relpath = formats.model_path(ref.model_id, ref.version, save_format)
         staged = self.store.stage(relpath, lambda fh: formats.dump(estimator, fh, save_format))
         before = {k: row[k] for k in FILE_COLUMNS}
+        # a replaced file is recorded, so that `verify --repair` can put it back on the database's word
+        replacing = ("resave", {"previous": before}) if before["artifact_state"] == "ready" else None
         try:
             self.registry.update(ref.model_id, ref.version, {
                 "file_path": relpath, "file_format": save_format, "file_sha256": staged.sha256,
                 "file_bytes": staged.nbytes, "artifact_state": "pending",
-            })
+            }, event=replacing)
             self.store.publish(staged)
         except BaseException:
             self.store.discard(staged)
@@ -83,8 +86,15 @@ class ModelFiles:
             self.store.delete(before["file_path"])
         return updated
 
-    def read(self, ref: ModelRef, row: Mapping[str, Any], trusted: Iterable[str] = ()) -> Any:
-        """The estimator in the file of ``ref``, after checking its sha256."""
+    def read(self, ref: ModelRef, row: Mapping[str, Any], trusted: Iterable[str] = (), *,
+             trust_unverified: bool = False) -> Any:
+        """The estimator in the file of ``ref``, after checking its sha256.
+
+        An unverified version (restored from a sidecar or imported) raises
+        `UnverifiedModelError` unless ``trust_unverified`` is True.
+        """
+        if not trust_unverified:
+            refuse_unverified(self.registry, ref, row)
         file_format = row["file_format"]
         if file_format in formats.PICKLE_FORMATS and not self.allow_pickle:
             raise PickleNotAllowedError(

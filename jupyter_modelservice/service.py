@@ -443,7 +443,7 @@ class ModelService:
         return True
 
     def load_model(self, model_id: str, *, version: int | None = None,
-                   trusted: Iterable[str] = ()) -> bool:
+                   trusted: Iterable[str] = (), trust_unverified: bool = False) -> bool:
         """Make a saved (or this session's unsaved) version the current model.
 
         ``model_id`` is ``"id"`` (latest version) or ``"id:3"``. The file is
@@ -451,18 +451,39 @@ class ModelService:
         and that its bytes are of that format (`ArtifactIntegrityError`
         otherwise). ``trusted`` lists extra exact type names allowed in a skops
         file beyond the allow-list of model parts.
+        A version restored from a sidecar or imported from an archive is
+        refused (`UnverifiedModelError`) until confirmed with `trust`;
+        ``trust_unverified=True`` loads it this once.
         """
         ref, row = self._lookup(model_id, version)
-        self._set_current(self._estimator(ref, row, trusted), row)
+        self._set_current(self._estimator(ref, row, trusted, trust_unverified), row)
         return True
 
     def get_model(self, model_id: str | None = None, *, version: int | None = None,
-                  trusted: Iterable[str] = ()) -> Any:
+                  trusted: Iterable[str] = (), trust_unverified: bool = False) -> Any:
         """The fitted estimator of a version, without changing `current_model`."""
         ref, row = self._lookup(model_id, version)
-        return self._estimator(ref, row, trusted)
+        return self._estimator(ref, row, trusted, trust_unverified)
 
-    def _estimator(self, ref: ModelRef, row: dict[str, Any], trusted: Iterable[str] = ()) -> Any:
+    def trust(self, model_id: str, version: int | None = None) -> dict[str, Any]:
+        """Confirm an unverified version (restored from a sidecar or imported): loads may use it.
+
+        Its file is checked against the recorded sha256 first, and a
+        ``trusted`` event records who confirmed it. Look at what it is before
+        (`get_model_metadata`, `model_history`): confirming tells the registry
+        that its file is safe to deserialize. Returns the updated row.
+        """
+        from .trust import confirm
+
+        ref, row = self._lookup(model_id, version)
+        confirm(self.files, ref, row)
+        updated = self.get_model_metadata(ref.model_id, ref.version)
+        if self.current_ref == str(ref):
+            self.model_metadata = updated
+        return updated
+
+    def _estimator(self, ref: ModelRef, row: dict[str, Any], trusted: Iterable[str] = (),
+                   trust_unverified: bool = False) -> Any:
         if self.current_model is not None and self.current_ref == str(ref):
             return self.current_model
         if (ref.model_id, ref.version) in self._unsaved:
@@ -477,7 +498,7 @@ class ModelService:
                 f"{ref} was trained but never saved, and this session does not hold it; "
                 "train it again (and call save_model right after training to keep it)."
             )
-        return self.files.read(ref, row, trusted)
+        return self.files.read(ref, row, trusted, trust_unverified=trust_unverified)
 
     # -- prediction --------------------------------------------------------
     def predict(self, X: Any) -> Any:

@@ -10,17 +10,26 @@ An archive holds three entries, stored uncompressed:
 ``model.<joblib|pkl|skops>``
     the model file, byte for byte
 
-Import reads only these entries (nothing is extracted by name), checks the
-size before reading and the sha256 after, and adds the version **under its
-original version number when that number is free in the target registry,
-otherwise as the next version** of the id. Imported versions start with status
-``saved``; the original reference and status are kept in an ``imported``
-history event. Nothing is deserialized.
+Import reads only these entries (nothing is extracted by name), refuses
+compressed entries (their size on disk would not be known before reading),
+reads the JSON entries through the one checked reader (size, depth, field
+types), copies at most the manifest's size and checks the sha256 after. It
+adds the version **under its original version number when that number is
+free in the target registry and within `MAX_VERSION_GAP` of the id's next
+version (at most `MAX_RESTORED_VERSION`), otherwise as the next version**;
+``as_new_version=True`` always takes the next one. Imported versions start
+with status ``saved``; the original reference and status are kept in an
+``imported`` history event. Nothing is deserialized.
+
+An archive is transport, not evidence: whoever handed it over chose both the
+file and the hash in its manifest. Imported versions are **unverified**
+(refused on load until a person confirms them with ``modelservice trust``)
+unless the manifest carries a valid signature of the team key
+(`jupyter_modelservice.signing`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -32,16 +41,24 @@ from typing import Any
 from ..artifacts.formats import EXTENSIONS, detect_format, model_path
 from ..exceptions import ArtifactError, ArtifactIntegrityError, InvalidInputError
 from ..ids import ModelRef, parse_ref, validate_model_id, validate_version
+from ..json_documents import MAX_BYTES, json_text, read_document
 from ..registry.database import COLUMNS
 from ..registry.engine import utcnow
-from ..sidecar import sidecar_text
+from ..sidecar import read_sidecar_document, sidecar_text
+from ..signing import check_signature, sign
+from .files import MAX_RESTORED_VERSION, MAX_VERSION_GAP, check_restored_version
 from .rebuild import insert_version
 
-__all__ = ["ARCHIVE_PROTOCOL", "export_version", "import_version"]
+__all__ = ["ARCHIVE_PROTOCOL", "MANIFEST_FIELDS", "MAX_RESTORED_VERSION", "MAX_VERSION_GAP", "export_version",
+           "import_version"]
 
 ARCHIVE_PROTOCOL = 1
+#: Allowed types of the manifest's fields.
+MANIFEST_FIELDS: dict[str, tuple[type, ...]] = {
+    "archive_protocol": (int,), "model_id": (str,), "version": (int,), "file": (str,), "file_format": (str,),
+    "sha256": (str,), "bytes": (int,), "exported_at": (str,), "package_version": (str,), "signature": (dict,),
+}
 _FILE_RE = re.compile(r"model\.(joblib|pkl|skops)")
-_MAX_JSON = 16 << 20
 _CHUNK = 1 << 22
 
 
@@ -76,11 +93,14 @@ def export_version(service: Any, ref: str, archive: str | os.PathLike[str], *,
     manifest = {"archive_protocol": ARCHIVE_PROTOCOL, "model_id": row["model_id"],
                 "version": row["version"], "file": name, "file_format": fmt, "sha256": digest,
                 "bytes": len(data), "exported_at": utcnow(), "package_version": __version__}
+    signature = sign(row)  # None without a team key, or for a version that is itself unverified
+    if signature is not None:
+        manifest["signature"] = signature
     folder = target.parent if str(target.parent) else Path(".")
     fd, temp_name = tempfile.mkstemp(prefix=f".tmp-{target.name}-", dir=folder)
     try:
         with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED) as zf:
-            zf.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
+            zf.writestr("manifest.json", json_text(manifest, indent=2, sort_keys=True))
             zf.writestr("metadata.json", sidecar_text(row))
             zf.writestr(name, data)
         os.replace(temp_name, target)
@@ -90,35 +110,43 @@ def export_version(service: Any, ref: str, archive: str | os.PathLike[str], *,
     return {**manifest, "archive": str(target)}
 
 
-def _read_json(zf: zipfile.ZipFile, name: str) -> dict[str, Any]:
+def _entry(zf: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
     try:
-        info = zf.getinfo(name)
+        return zf.getinfo(name)
     except KeyError as err:
         raise ArtifactError(f"The archive has no {name}; it was not written by `modelservice export`.") from err
-    if info.file_size > _MAX_JSON:
-        raise ArtifactError(f"{name} in the archive is {info.file_size} bytes; refusing it.")
-    try:
-        data = json.loads(zf.read(info).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as err:
-        raise ArtifactError(f"{name} in the archive is not valid JSON: {err}") from err
-    if not isinstance(data, dict):
-        raise ArtifactError(f"{name} in the archive is not a JSON object.")
-    return data
+
+
+def _read_json(zf: zipfile.ZipFile, name: str) -> bytes:
+    """The raw bytes of a JSON entry, read no further than the reader's size limit."""
+    info = _entry(zf, name)
+    if info.file_size > MAX_BYTES:
+        raise ArtifactError(f"{name} in the archive is {info.file_size} bytes; documents of at most "
+                            f"{MAX_BYTES} bytes are read.")
+    with zf.open(info) as member:
+        return member.read(MAX_BYTES + 1)
 
 
 def _check_archive(zf: zipfile.ZipFile) -> tuple[dict[str, Any], dict[str, Any], zipfile.ZipInfo]:
-    manifest = _read_json(zf, "manifest.json")
-    protocol = manifest.get("archive_protocol")
-    if not isinstance(protocol, int) or not 1 <= protocol <= ARCHIVE_PROTOCOL:
-        raise ArtifactError(f"The archive has protocol {protocol!r}; this version of "
-                            f"jupyter_modelservice reads protocol 1 to {ARCHIVE_PROTOCOL}. Upgrade it.")
+    compressed = sorted(i.filename for i in zf.infolist()
+                        if i.compress_type != zipfile.ZIP_STORED or i.compress_size != i.file_size)
+    if compressed:
+        raise ArtifactError(f"The archive's entries {compressed[:5]} are compressed; `modelservice export` "
+                            "stores them uncompressed, so that nothing larger than the archive is ever "
+                            "written. Refusing it; export the version again.")
+    manifest = read_document(_read_json(zf, "manifest.json"), "manifest.json in the archive",
+                             protocol_key="archive_protocol", max_protocol=ARCHIVE_PROTOCOL,
+                             fields=MANIFEST_FIELDS)
     name = manifest.get("file")
     if not isinstance(name, str) or not _FILE_RE.fullmatch(name):
         raise ArtifactError(f"The archive's manifest names the model file {name!r}; expected model.<ext>.")
     extra = sorted(set(zf.namelist()) - {"manifest.json", "metadata.json", name})
     if extra:
         raise ArtifactError(f"The archive holds unexpected entries {extra[:5]}; refusing it.")
-    metadata = _read_json(zf, "metadata.json")
+    if not isinstance(manifest.get("bytes"), int) or manifest["bytes"] < 0:
+        raise ArtifactError(f"manifest.json in the archive: the field 'bytes' must be the model file's size "
+                            f"(0 or more), not {manifest.get('bytes')!r}.")
+    metadata = read_sidecar_document(_read_json(zf, "metadata.json"), "metadata.json in the archive")
     validate_model_id(manifest.get("model_id"))
     validate_version(manifest.get("version"))
     for key, meta_key in (("model_id", "model_id"), ("version", "version"), ("sha256", "file_sha256")):
@@ -139,14 +167,33 @@ def _check_archive(zf: zipfile.ZipFile) -> tuple[dict[str, Any], dict[str, Any],
     return manifest, metadata, info
 
 
-def import_version(service: Any, archive: str | os.PathLike[str], *,
-                   model_id: str | None = None) -> dict[str, Any]:
+def import_version(service: Any, archive: str | os.PathLike[str], *, model_id: str | None = None,
+                   as_new_version: bool = False) -> dict[str, Any]:
     """Add the version in ``archive`` to ``service``'s registry; returns ``{"ref", ...}``.
 
-    ``model_id`` imports it under another id. The model file's sha256 must
-    match the manifest and the metadata (`ArtifactIntegrityError` otherwise,
-    and nothing is added). The version is the original number when free,
-    else the next one.
+    Parameters
+    ----------
+    service : ModelService
+        The target registry.
+    archive : path
+        A ``.zip`` written by `export_version`.
+    model_id : str, optional
+        Import it under another id.
+    as_new_version : bool, default False
+        Add it as the id's next version. By default it keeps its original
+        number when that is free, never used here and within
+        `MAX_VERSION_GAP` of the next version (else the next version is
+        taken if the number is in use; an out-of-range number is refused).
+
+    Returns
+    -------
+    dict
+        ``ref``, ``model_id``, ``version``, ``original``, ``sha256``, ``bytes``,
+        ``kept_version`` and ``trust`` (``"unverified"`` unless the team key
+        signed the archive).
+
+    The model file's sha256 must match the manifest and the metadata
+    (`ArtifactIntegrityError` otherwise, and nothing is added).
     """
     try:
         zf = zipfile.ZipFile(archive)
@@ -159,6 +206,12 @@ def import_version(service: Any, archive: str | os.PathLike[str], *,
         manifest, metadata, info = _check_archive(zf)
         target_id = service._new_version_id(model_id or manifest["model_id"])
         original = int(manifest["version"])
+        if not as_new_version:
+            problem = check_restored_version(original, "The archive",
+                                             service.registry.next_version(target_id))
+            if problem is not None:
+                raise ArtifactError(f"{problem}. Import it with --as-new-version (as_new_version=True) "
+                                    f"to add it as the next version of {target_id}.")
         ext = _FILE_RE.fullmatch(manifest["file"]).group(1)
         fmt = manifest.get("file_format")
         if EXTENSIONS.get(fmt or "") != ext:
@@ -166,8 +219,9 @@ def import_version(service: Any, archive: str | os.PathLike[str], *,
                 f"The archive's manifest says {fmt!r} for its file {manifest['file']!r}; refusing it.")
 
         def copy(fh: Any) -> None:
+            limit = manifest["bytes"]  # the manifest's size is the limit of what is written
             with zf.open(info) as member:
-                head = member.read(1 << 20)  # enough to tell the format apart
+                head = member.read(min(1 << 20, limit + 1))  # enough to tell the format apart
                 try:
                     found = detect_format(head)
                 except ArtifactError:
@@ -175,9 +229,14 @@ def import_version(service: Any, archive: str | os.PathLike[str], *,
                 if found != fmt or EXTENSIONS.get(found or "") != ext:
                     raise ArtifactIntegrityError(
                         f"The archive's model file is not a {manifest.get('file_format')} file; refusing it.")
+                written = len(head)
                 fh.write(head)
-                while chunk := member.read(_CHUNK):
+                while written <= limit and (chunk := member.read(min(_CHUNK, limit + 1 - written))):
+                    written += len(chunk)
                     fh.write(chunk)
+                if written > limit:
+                    raise ArtifactIntegrityError(f"The archive's model file is larger than the {limit} bytes "
+                                                 "its manifest records; refusing it.")
 
         staged = service.store.stage(model_path(target_id, original, fmt), copy)
         try:
@@ -185,7 +244,8 @@ def import_version(service: Any, archive: str | os.PathLike[str], *,
                 raise ArtifactIntegrityError(
                     f"The model file in {archive} has sha256 {staged.sha256} but the archive records "
                     f"{manifest['sha256']}; it was changed or damaged, and was not imported.")
-            version = _register(service, target_id, original, metadata, manifest, archive)
+            version, trust = _register(service, target_id, None if as_new_version else original, metadata,
+                                       manifest, archive)
             staged = replace(staged, relpath=model_path(target_id, version, fmt))
             try:
                 service.store.publish(staged)
@@ -199,26 +259,33 @@ def import_version(service: Any, archive: str | os.PathLike[str], *,
     service._update_row(ref, {"artifact_state": "ready"})
     return {"ref": str(ref), "model_id": target_id, "version": version,
             "original": f"{manifest['model_id']}:{original}", "sha256": staged.sha256,
-            "bytes": staged.nbytes, "kept_version": version == original}
+            "bytes": staged.nbytes, "kept_version": version == original, "trust": trust}
 
 
-def _register(service: Any, model_id: str, original: int, metadata: dict[str, Any],
-              manifest: dict[str, Any], archive: Any) -> int:
-    """Insert the pending row: the original version when free, else the next; return it."""
+def _register(service: Any, model_id: str, original: int | None, metadata: dict[str, Any],
+              manifest: dict[str, Any], archive: Any) -> tuple[int, str]:
+    """Insert the pending row: ``original`` when free, else the next version; return it and its trust."""
+    identity = {**metadata, "model_id": manifest["model_id"], "version": manifest["version"],
+                "file_format": manifest["file_format"], "file_sha256": manifest["sha256"],
+                "file_bytes": manifest["bytes"]}
+    checked = check_signature(identity, manifest.get("signature"))
     row = {k: v for k, v in metadata.items() if k in COLUMNS}
     row.update(model_id=model_id, file_format=manifest["file_format"], file_sha256=manifest["sha256"],
-               file_bytes=manifest["bytes"], artifact_state="pending", status="saved")
+               file_bytes=manifest["bytes"], artifact_state="pending", status="saved",
+               trust="verified" if checked == "valid" else "unverified")
     row.setdefault("model_class", "unknown")
     row.setdefault("training_date", utcnow())
+    original_ref = f"{manifest['model_id']}:{manifest['version']}"
     event = {"event": "imported", "details": {
-        "archive": os.path.basename(os.fspath(archive)), "original": f"{manifest['model_id']}:{original}",
-        "original_status": metadata.get("status"), "exported_at": manifest.get("exported_at")}}
+        "archive": os.path.basename(os.fspath(archive)), "original": original_ref,
+        "original_status": metadata.get("status"), "exported_at": manifest.get("exported_at"),
+        "signature": checked}}
     # the original number only if it was never used here: a deleted version's number is not reused
-    candidates = [] if service.registry.events(model_id, original) else [original]
+    candidates = [] if original is None or service.registry.events(model_id, original) else [original]
     for _attempt in range(50):
         version = candidates.pop() if candidates else service.registry.next_version(model_id)
         row.update(version=version, file_path=model_path(model_id, version, manifest["file_format"]))
         if insert_version(service.registry, dict(row), event):
-            return version
+            return version, row["trust"]
     raise ArtifactError(f"Could not find a free version for {model_id} after 50 attempts; "
                         "is another process importing the same id?")

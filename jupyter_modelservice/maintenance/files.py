@@ -11,24 +11,28 @@ import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..artifacts.local import TEMP_PREFIX, open_regular
+from ..artifacts.local import TEMP_PREFIX
 from ..exceptions import ArtifactError
 from ..ids import REGISTRY_FILES
-from ..registry.engine import finite
-from ..sidecar import sidecar_text
+from ..json_documents import MAX_BYTES, DocumentError
+from ..sidecar import read_sidecar_document, sidecar_text
 
-__all__ = ["LAYOUT_RE", "StoreFile", "comparable_row", "expected_path", "file_digest",
-           "scan"]
+__all__ = ["LAYOUT_RE", "MAX_RESTORED_VERSION", "MAX_VERSION_GAP", "StoreFile", "check_restored_version",
+           "comparable_row", "expected_path", "file_digest", "read_sidecar_file", "scan"]
 
 #: ``<model_id>/v<N>.<ext>``: a model file or (``json``) its sidecar.
 LAYOUT_RE = re.compile(r"(?P<model_id>[^/]+)/v(?P<version>[1-9][0-9]{0,8})\.(?P<ext>joblib|pkl|skops|json)")
-#: The SQLite registry and its companions, at the top of the models directory.
+#: Highest version number taken from a sidecar or an archive (above it, import with a new number).
+MAX_RESTORED_VERSION = 1_000_000
+#: Largest step an archive's version may skip past the id's next version and still be kept.
+MAX_VERSION_GAP = 1_000
 
 _CHUNK = 1 << 22
 
@@ -139,7 +143,7 @@ def file_digest(store: Any, relpath: str) -> tuple[str, int]:
         digest = hashlib.sha256()
         size = 0
         try:
-            with open_regular(full) as fh:  # a named pipe would block: refused
+            with open(full, "rb") as fh:
                 while chunk := fh.read(_CHUNK):
                     digest.update(chunk)
                     size += len(chunk)
@@ -158,7 +162,52 @@ def expected_path(model_id: str, version: int, file_format: str | None) -> str |
 
 
 def comparable_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A row as its sidecar would hold it, NaN as None, without the protocol key."""
+    """A row as its sidecar would hold it (NaN as None), without the protocol key and signature."""
     data = json.loads(sidecar_text(row))
     data.pop("sidecar_protocol", None)
-    return finite(data)
+    data.pop("signature", None)
+    return data
+
+
+def read_sidecar_file(store: Any, relpath: str) -> dict[str, Any]:
+    """The checked content of the sidecar ``relpath`` (`read_sidecar_document`).
+
+    Its size is checked before it is read, and only regular files are read.
+    `ArtifactError` when it is missing, `DocumentError` (an `ArtifactError`
+    too) when it is not an acceptable sidecar, `OSError` when it cannot be read.
+    """
+    what = f"the sidecar {relpath}"
+    if isinstance(getattr(store, "root", None), Path):
+        full = store.path(relpath)
+        try:
+            info = full.stat()
+        except FileNotFoundError as err:
+            raise ArtifactError(f"{what} is missing.") from err
+        if not stat.S_ISREG(info.st_mode):
+            raise DocumentError(f"{what} is not a regular file; it was not read.")
+        if info.st_size > MAX_BYTES:
+            raise DocumentError(f"{what} is {info.st_size} bytes; documents of at most {MAX_BYTES} bytes "
+                                "are read.")
+        with open(full, "rb") as fh:  # other OSErrors (permissions) propagate as they are
+            data = fh.read(MAX_BYTES + 1)
+    else:
+        data = store.read_bytes(relpath)
+    return read_sidecar_document(data, what)
+
+
+def check_restored_version(version: Any, what: str, next_version: int | None = None) -> str | None:
+    """Why ``version`` (from a sidecar or an archive) may not be used, or None when it may.
+
+    It must be an integer from 1 to `MAX_RESTORED_VERSION` and, given the
+    id's ``next_version``, at most `MAX_VERSION_GAP` past it: a forged huge
+    number would make every later version number of the id unusable.
+    """
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        return f"{what} has version {version!r}; expected a positive integer"
+    if version > MAX_RESTORED_VERSION:
+        return (f"{what} has version {version}, above {MAX_RESTORED_VERSION}, the highest number "
+                "taken from a sidecar or an archive")
+    if next_version is not None and version > next_version + MAX_VERSION_GAP:
+        return (f"{what} has version {version}, more than {MAX_VERSION_GAP} past the id's next version "
+                f"{next_version}")
+    return None

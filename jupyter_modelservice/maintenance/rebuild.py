@@ -6,11 +6,21 @@ rows are never overwritten (disagreements are reported). A sidecar is
 restored only when its model file is present with the recorded sha256, or
 when it records that the file was removed on purpose (``artifact_state``
 ``'removed'``): no restored row ever points at nothing.
+
+A sidecar is a backup, not evidence: anyone who can write into the models
+folder can write one, with the hash of a file of their own. So every
+restored version is **unverified** (refused on load until a person confirms
+it with ``modelservice trust REF``), unless its sidecar carries a valid
+signature of the team key (`jupyter_modelservice.signing`); and none is
+restored as ``production`` (it comes back ``saved``, the claimed status is
+kept in the ``restored`` event). Sidecars are read through the one checked
+reader (size, depth, field types); version numbers above
+`MAX_RESTORED_VERSION` and ids differing from a registered one only in
+letter case are refused.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +28,8 @@ from ..exceptions import ArtifactError, InvalidModelIdError
 from ..ids import ModelRef, validate_model_id
 from ..registry.database import COLUMNS
 from ..registry.engine import actor, utcnow
-from ..sidecar import SIDECAR_PROTOCOL
-from .files import expected_path, scan
+from ..signing import check_signature
+from .files import check_restored_version, expected_path, read_sidecar_file, scan
 from .verify import check_row_file, check_sidecar
 
 __all__ = ["RebuildReport", "insert_version", "rebuild_index"]
@@ -32,18 +42,18 @@ class RebuildReport:
     """What `rebuild_index` did per sidecar."""
 
     added: list[str] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)
     present: list[str] = field(default_factory=list)
     conflicts: list[dict[str, str]] = field(default_factory=list)
     refused: list[dict[str, str]] = field(default_factory=list)
-    demoted: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not (self.conflicts or self.refused)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "added": self.added, "present": self.present, "conflicts": self.conflicts,
-                "refused": self.refused, "demoted": self.demoted}
+        return {"ok": self.ok, "added": self.added, "unverified": self.unverified, "present": self.present,
+                "conflicts": self.conflicts, "refused": self.refused}
 
 
 def insert_version(registry: Any, row: dict[str, Any], event: dict[str, Any]) -> bool:
@@ -53,17 +63,13 @@ def insert_version(registry: Any, row: dict[str, Any], event: dict[str, Any]) ->
     return bool(registry.import_version(row, history))
 
 
-def read_sidecar(store: Any, relpath: str, model_id: str, version: int) -> dict[str, Any]:
-    """A sidecar's row, checked against its place in the store; `ValueError` says what is wrong."""
-    try:
-        data = json.loads(store.read_bytes(relpath).decode("utf-8"))
-    except (ArtifactError, UnicodeDecodeError, ValueError) as err:
-        raise ValueError(f"cannot be read as JSON: {err}") from err
-    if not isinstance(data, dict):
-        raise ValueError("is not a JSON object")
-    protocol = data.pop("sidecar_protocol", None)
-    if not isinstance(protocol, int) or protocol > SIDECAR_PROTOCOL:
-        raise ValueError(f"has sidecar protocol {protocol!r}; this version reads up to {SIDECAR_PROTOCOL}")
+def read_sidecar(store: Any, relpath: str, model_id: str, version: int) -> tuple[dict[str, Any], Any]:
+    """A sidecar's row and signature, checked against its place in the store.
+
+    `ValueError` (or `ArtifactError`) says what is wrong.
+    """
+    data = read_sidecar_file(store, relpath)
+    signature = data.pop("signature", None)
     try:
         validate_model_id(data.get("model_id"))
     except InvalidModelIdError as err:
@@ -83,15 +89,16 @@ def read_sidecar(store: Any, relpath: str, model_id: str, version: int) -> dict[
         row["file_path"] = None
     else:
         raise ValueError(f"records artifact_state {state!r}; only saved versions have sidecars")
-    return row
+    return row, signature
 
 
 def rebuild_index(service: Any) -> RebuildReport:
     """Add a registry row for every sidecar whose version the registry lacks.
 
-    Each restored row gets a ``restored`` history event. If several restored
-    versions of one id claim ``production``, the newest keeps it and the
-    others become ``saved``.
+    Each restored row gets a ``restored`` history event whose details keep
+    the sidecar's claimed status and what its signature showed. A restored
+    row is ``saved`` where the sidecar says ``production``, and unverified
+    unless the team key's signature on it is valid.
     """
     report = RebuildReport()
     for entry in scan(service.store):
@@ -99,8 +106,15 @@ def rebuild_index(service: Any) -> RebuildReport:
             continue
         model_id, version = entry.model_id, entry.version
         ref = str(ModelRef(model_id, version))
+        problem = check_restored_version(version, "the sidecar")
+        if problem is not None:
+            report.refused.append({"path": entry.relpath, "reason": problem})
+            continue
         try:
-            row = read_sidecar(service.store, entry.relpath, model_id, version)
+            row, signature = read_sidecar(service.store, entry.relpath, model_id, version)
+        except ArtifactError as err:
+            report.refused.append({"path": entry.relpath, "reason": str(err)})
+            continue
         except ValueError as err:
             report.refused.append({"path": entry.relpath, "reason": f"the sidecar {err}"})
             continue
@@ -120,20 +134,29 @@ def rebuild_index(service: Any) -> RebuildReport:
             else:
                 report.conflicts.append({"ref": ref, "reason": differ.message + " (the registry was kept)"})
             continue
-        if insert_version(service.registry, row, {"event": "restored",
-                                                  "details": {"from": "sidecar", "path": entry.relpath}}):
-            report.added.append(ref)
-        else:
-            report.present.append(ref)
-    _one_production(service, report)
+        twin = service.registry.case_conflict(model_id)
+        if twin is not None:
+            report.refused.append({"path": entry.relpath, "reason": (
+                f"the sidecar's id {model_id!r} differs from the registered {twin!r} only in letter case; "
+                "both would share one folder on Windows and macOS")})
+            continue
+        _restore(service, report, row, signature, entry.relpath, ref)
     return report
 
 
-def _one_production(service: Any, report: RebuildReport) -> None:
-    by_id: dict[str, list[int]] = {}
-    for row in service.registry.list(status="production", order_by="version"):
-        by_id.setdefault(row["model_id"], []).append(row["version"])
-    for model_id, versions in by_id.items():
-        for version in versions[:-1]:
-            service._update_row(ModelRef(model_id, version), {"status": "saved"})
-            report.demoted.append(f"{model_id}:{version}")
+def _restore(service: Any, report: RebuildReport, row: dict[str, Any], signature: Any, relpath: str,
+             ref: str) -> None:
+    claimed = row.get("status")
+    checked = check_signature(row, signature)
+    row["trust"] = "verified" if checked == "valid" else "unverified"
+    if claimed == "production":
+        row["status"] = "saved"  # a promotion is the registry's to record, not a file's to claim
+    details = {"from": "sidecar", "path": relpath, "claimed_status": claimed, "signature": checked}
+    if not insert_version(service.registry, row, {"event": "restored", "details": details}):
+        report.present.append(ref)
+        return
+    report.added.append(ref)
+    if row["trust"] == "unverified":
+        report.unverified.append(ref)
+    if check_sidecar(service.store, service.registry.get(row["model_id"], row["version"])) is not None:
+        service.files.update_row(ModelRef(row["model_id"], row["version"]), {})  # as the registry has it now

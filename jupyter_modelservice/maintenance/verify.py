@@ -2,20 +2,25 @@
 
 Read-only. Files are hashed, never deserialized. `repair` fixes what a crash
 can leave behind: saves that never completed and missing or stale sidecars.
+Sidecars are read through the one checked reader (`read_sidecar_file`) and are
+never evidence: a previous file that only a sidecar vouches for comes back
+unverified, and verify lists unverified versions until a person confirms them.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import ArtifactError, ArtifactIntegrityError
 from ..ids import ModelRef
+from ..json_documents import DocumentError, json_text
 from ..model_files import FILE_COLUMNS
-from ..sidecar import SIDECAR_PROTOCOL, sidecar_path
-from .files import StoreFile, comparable_row, expected_path, file_digest, scan
+from ..sidecar import sidecar_path
+from ..signing import check_signature
+from ..trust import UNVERIFIED, origin
+from .files import StoreFile, comparable_row, expected_path, file_digest, read_sidecar_file, scan
 
 __all__ = ["DEFAULT_GRACE", "Problem", "RepairReport", "VerifyReport", "repair", "verify"]
 
@@ -32,9 +37,13 @@ ADVICE = {
     "unexpected_path": "the row points outside its model's folder; check who edited the registry",
     "missing_sidecar": "run `modelservice verify --repair`",
     "stale_sidecar": "run `modelservice verify --repair`",
-    "orphan_file": "no row points at it; `modelservice rebuild-index` restores it if its sidecar is "
-                   "there, else delete it",
-    "orphan_sidecar": "no row for it; `modelservice rebuild-index` restores the row if the file is there",
+    "orphan_file": "no row points at it; if you know where it came from, `modelservice rebuild-index` "
+                   "restores it from its sidecar as unverified (not loadable until you run "
+                   "`modelservice trust REF`), else delete it",
+    "orphan_sidecar": "no row for it; `modelservice rebuild-index` restores the row as unverified if the "
+                      "file is there; sidecars are not evidence, check who wrote it",
+    "unverified": "its record came from a sidecar or an archive; check what it is and where it came "
+                  "from, then confirm it with `modelservice trust {ref}`, or delete it",
     "stale_temp": "left by an interrupted save; `modelservice gc` removes it",
     "no_file": "the status says saved but there is no file; save the model again",
 }
@@ -50,8 +59,9 @@ class Problem:
     path: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        advice = ADVICE.get(self.kind)
         return {"kind": self.kind, "ref": self.ref, "path": self.path, "message": self.message,
-                "advice": ADVICE.get(self.kind)}
+                "advice": advice.replace("{ref}", self.ref or "REF") if advice else None}
 
 
 @dataclass
@@ -107,26 +117,24 @@ def check_row_file(store: Any, row: dict[str, Any]) -> Problem | None:
 
 
 def check_sidecar(store: Any, row: dict[str, Any]) -> Problem | None:
-    """Whether a saved row's sidecar exists and agrees with the row."""
+    """Whether a saved row's sidecar exists and agrees with the row (its signature aside)."""
     ref, relpath = _ref(row), sidecar_path(row["model_id"], row["version"])
     try:
-        text = store.read_bytes(relpath).decode("utf-8")
-    except ArtifactIntegrityError as err:  # before ArtifactError, its base: e.g. a planted symlink
+        data = read_sidecar_file(store, relpath)
+    except DocumentError as err:  # before ArtifactError, its base
+        return Problem("stale_sidecar", f"{ref}: {err}", ref, relpath)
+    except ArtifactIntegrityError as err:  # e.g. a planted symlink
         return Problem("stale_sidecar", f"{ref}: the sidecar {relpath} cannot be read: {err}", ref, relpath)
     except ArtifactError:
         return Problem("missing_sidecar", f"{ref}: the sidecar {relpath} is missing", ref, relpath)
-    except (OSError, UnicodeDecodeError) as err:
+    except OSError as err:
         return Problem("stale_sidecar", f"{ref}: the sidecar {relpath} cannot be read: {err}", ref, relpath)
-    try:
-        data = json.loads(text)
-    except ValueError as err:
-        return Problem("stale_sidecar", f"{ref}: the sidecar {relpath} is not JSON: {err}", ref, relpath)
-    if not isinstance(data, dict):
-        return Problem("stale_sidecar", f"{ref}: the sidecar {relpath} is not a JSON object", ref, relpath)
     data.pop("sidecar_protocol", None)
+    data.pop("signature", None)  # written only where the team key is set: not a disagreement
     expected = comparable_row(row)
     differ = sorted(k for k in set(expected) | set(data)
-                    if json.dumps(expected.get(k), sort_keys=True) != json.dumps(data.get(k), sort_keys=True))
+                    if json_text(expected.get(k), sort_keys=True, default=str)
+                    != json_text(data.get(k), sort_keys=True, default=str))
     if differ:
         return Problem("stale_sidecar", f"{ref}: the sidecar {relpath} disagrees with the registry on "
                        f"{', '.join(differ)}", ref, relpath)
@@ -138,8 +146,9 @@ def verify(service: Any, *, grace: float = DEFAULT_GRACE, now: float | None = No
 
     Problems: rows whose file is missing, changed or never completed (dangling
     rows), symlinks leaving the store, missing or stale sidecars, files and
-    sidecars no row points at (orphans) and temp files older than ``grace``
-    seconds. Younger temp files and unknown files are listed as notes.
+    sidecars no row points at (orphans), temp files older than ``grace``
+    seconds and unverified versions (restored from a sidecar or imported,
+    not yet confirmed). Younger temp files and unknown files are notes.
     """
     now = time.time() if now is None else now
     files = scan(service.store)  # files first: a file published after this has its row already
@@ -168,6 +177,10 @@ def verify(service: Any, *, grace: float = DEFAULT_GRACE, now: float | None = No
             problem = check_sidecar(service.store, row)
             if problem is not None:
                 report.problems.append(problem)
+        if row.get("trust") == UNVERIFIED:
+            report.problems.append(Problem("unverified", f"{ref} is unverified: {origin(service.registry, row)}; "
+                                           "it is refused on load until a person confirms it", ref,
+                                           row["file_path"]))
     for entry in files:
         _check_file(report, entry, referenced, grace, now)
     return report
@@ -221,9 +234,10 @@ def repair(service: Any) -> RepairReport:
 
     * a ``pending`` row whose file is complete (hash right) is marked ready;
     * a ``pending`` row whose file never appeared gets back the file it had
-      before (a re-save in another format) when its sidecar still describes a
-      complete, unchanged file, and otherwise loses its file fields: it is then
-      an unsaved version, refused on load with a clear message;
+      before (a re-save in another format): trusted when the ``resave`` event
+      the registry recorded describes it, **unverified** when only its sidecar
+      does (unless the team key signed that sidecar); otherwise it loses its
+      file fields and is then an unsaved version, refused on load;
     * a saved row's missing or stale sidecar is rewritten from the row.
 
     Files with a wrong hash are never touched.
@@ -255,10 +269,21 @@ def _finish_pending(service: Any, ref: ModelRef, row: dict[str, Any], report: Re
         service._update_row(ref, {"artifact_state": "ready", "status": status})
         report.completed.append(str(ref))
         return
-    previous = _previous_from_sidecar(service, ref)
+    expect = {k: row[k] for k in FILE_COLUMNS}
+    previous = _previous_recorded(service, ref)
     if previous is not None:
-        service._update_row(ref, previous)
-        report.restored.append(f"{ref} ({previous['file_path']})")
+        if service.files.update_row(ref, previous, expect=expect,
+                                    event=("repaired", {"from": "registry", "path": previous["file_path"]})):
+            report.restored.append(f"{ref} ({previous['file_path']})")
+        return
+    previous, signature = _previous_from_sidecar(service, ref)
+    if previous is not None:
+        checked = check_signature({**row, **previous}, signature)
+        previous["trust"] = "verified" if checked == "valid" else UNVERIFIED
+        if service.files.update_row(ref, previous, expect=expect, event=("repaired", {
+                "from": "sidecar", "path": previous["file_path"], "signature": checked})):
+            label = "" if previous["trust"] == "verified" else ", unverified"
+            report.restored.append(f"{ref} ({previous['file_path']}{label})")
         return
     values: dict[str, Any] = {k: None for k in FILE_COLUMNS}
     if row["status"] in ("saved", "production"):
@@ -268,19 +293,32 @@ def _finish_pending(service: Any, ref: ModelRef, row: dict[str, Any], report: Re
     report.cleared.append(str(ref))
 
 
-def _previous_from_sidecar(service: Any, ref: ModelRef) -> dict[str, Any] | None:
-    """The file fields of the sidecar, if they describe a complete file other than the pending one."""
+def _complete(service: Any, ref: ModelRef, previous: dict[str, Any]) -> bool:
+    """Whether ``previous`` describes a complete, unchanged file of ``ref`` other than a pending one."""
+    if previous.get("artifact_state", "ready") != "ready" or not previous.get("file_path"):
+        return False
+    if previous["file_path"] != expected_path(ref.model_id, ref.version, previous.get("file_format")):
+        return False
+    return check_row_file(service.store, {"model_id": ref.model_id, "version": ref.version, **previous}) is None
+
+
+def _previous_recorded(service: Any, ref: ModelRef) -> dict[str, Any] | None:
+    """The file the registry recorded before the pending re-save (its ``resave`` event), if still whole."""
+    events = [e for e in service.registry.events(ref.model_id, ref.version) if e["event"] == "resave"]
+    details = events[-1].get("details") if events else None
+    recorded = details.get("previous") if isinstance(details, dict) else None
+    if not isinstance(recorded, dict):
+        return None
+    previous = {k: recorded.get(k) for k in FILE_COLUMNS}
+    previous["artifact_state"] = "ready"
+    return previous if _complete(service, ref, previous) else None
+
+
+def _previous_from_sidecar(service: Any, ref: ModelRef) -> tuple[dict[str, Any] | None, Any]:
+    """The file fields of the sidecar and its signature, if they describe a complete file."""
     try:
-        data = json.loads(service.store.read_bytes(sidecar_path(ref.model_id, ref.version)))
-    except (ArtifactError, ValueError):
-        return None
-    if not isinstance(data, dict) or int(data.get("sidecar_protocol") or 0) > SIDECAR_PROTOCOL:
-        return None
-    if data.get("artifact_state") != "ready" or not data.get("file_path"):
-        return None
+        data = read_sidecar_file(service.store, sidecar_path(ref.model_id, ref.version))
+    except OSError:  # ArtifactError, DocumentError included
+        return None, None
     previous = {k: data.get(k) for k in FILE_COLUMNS}
-    if previous["file_path"] != expected_path(ref.model_id, ref.version, previous["file_format"]):
-        return None
-    if check_row_file(service.store, {"model_id": ref.model_id, "version": ref.version, **previous}):
-        return None
-    return previous
+    return (previous, data.get("signature")) if _complete(service, ref, previous) else (None, None)

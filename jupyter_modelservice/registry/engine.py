@@ -2,8 +2,9 @@
 
 SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` for writes (issued
 here, not by the driver); PostgreSQL gets pre-ping (notebook sessions outlive
-idle connections) and a JSON serializer that stores NaN/±Infinity as null,
-which its ``json`` type refuses.
+idle connections). Both get a JSON serializer that stores NaN/±Infinity as
+null (PostgreSQL's ``json`` type refuses them): the one encoding of
+non-finite numbers, as in sidecars and archives.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ def make_engine(url: str | sa.URL, **engine_kwargs: Any) -> sa.Engine:
     """
     try:
         parsed = sa.make_url(url)
+        engine_kwargs.setdefault("json_serializer", _json_dumps_finite)
         if parsed.get_backend_name() != "sqlite":
             engine_kwargs.setdefault("pool_pre_ping", True)
-            engine_kwargs.setdefault("json_serializer", _json_dumps_finite)
         engine = sa.create_engine(parsed, **engine_kwargs)
     except (sa.exc.ArgumentError, ImportError, ValueError) as err:  # ValueError: a bad port
         raise RegistryError(

@@ -5,6 +5,13 @@ append-only row of ``model_events``; ``schema_info`` records the schema version.
 ``artifact_state`` is NULL (no file), ``'pending'`` (a save started, the file
 may not exist yet), ``'ready'`` or ``'removed'`` (the file of an archived
 version was deleted by ``modelservice gc``; hash and size are kept).
+``trust`` is NULL for a version saved through this registry (its hash was
+recorded when the file was written), ``'unverified'`` for one whose record
+came from a sidecar or an archive (``rebuild-index``, ``verify --repair``,
+``import``), which is refused on load until a person confirms it, and
+``'verified'`` once confirmed (or signed with the team's key).
+
+Schema versions: 1, the first; 2 adds ``model_metadata.trust``.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from ..exceptions import RegistryError
 __all__ = ["METADATA", "MIGRATIONS", "SCHEMA_VERSION", "Migrations", "events", "model_metadata",
            "schema_info"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 METADATA = sa.MetaData()
 
@@ -57,6 +64,7 @@ model_metadata = sa.Table(
     sa.Column("parent", sa.String(140)),
     sa.Column("tags", _Json),
     sa.Column("fit_seconds", sa.Float),
+    sa.Column("trust", sa.String(12)),  # NULL (saved here), 'unverified', 'verified'
     sa.Index("ix_model_metadata_status_date", "status", "training_date"),
     sa.Index("ix_model_metadata_training_date", "training_date"),
 )
@@ -129,3 +137,26 @@ class Migrations(dict[int, Migration]):
 
 #: The schema upgrades, by the version they start from.
 MIGRATIONS: Migrations = Migrations()
+
+
+def _add_trust(conn: sa.Connection) -> None:
+    """1 → 2: ``model_metadata.trust``.
+
+    Versions saved through the registry stay NULL (trusted); those an earlier
+    version restored from a sidecar (``rebuild-index``) or imported from an
+    archive, on the word of those files, become ``'unverified'``.
+    """
+    conn.execute(sa.text("ALTER TABLE model_metadata ADD COLUMN trust VARCHAR(12)"))
+    found = conn.execute(
+        sa.select(events.c.model_id, events.c.version, events.c.event, events.c.details)
+        .where(events.c.event.in_(["restored", "imported"]))
+    )
+    from_files = {(r.model_id, r.version) for r in found
+                  if isinstance(r.details, dict) and (r.details.get("from") == "sidecar" or "archive" in r.details)}
+    for model_id, version in sorted(from_files):
+        conn.execute(model_metadata.update()
+                     .where(model_metadata.c.model_id == model_id, model_metadata.c.version == version)
+                     .values(trust="unverified"))
+
+
+MIGRATIONS[1] = _add_trust

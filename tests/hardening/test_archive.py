@@ -49,11 +49,13 @@ def test_a_version_travels_with_its_metadata_and_keeps_its_number(tmp_path, tiny
         events = target.model_history("lr", 3)
         assert events[0]["event"] == "imported" and events[0]["details"]["original"] == "lr:3"
         assert events[0]["details"]["original_status"] == "production"
+        assert row["trust"] == "unverified"  # an archive is transport, not evidence: a person confirms it
+        target.trust("lr:4")
         target.load_model("lr:4")
         np.testing.assert_array_equal(target.predict(X), expected)
         renamed = maintenance.import_version(target, archive, model_id="lr_copy")
         assert renamed["ref"] == "lr_copy:3"
-        assert maintenance.verify(target, grace=0).ok
+        assert maintenance.verify(target, grace=0).kinds() == {"unverified": 2}  # lr:3 and lr_copy:3
 
 
 def _rewrite(archive, dest, *, manifest=None, metadata=None, model=None, extra=None, drop=()):

@@ -1,8 +1,8 @@
 """Registries of older schema versions are upgraded on open, atomically; newer ones are refused.
 
-The package is at schema version 1 with no upgrade steps yet, so these tests
-pretend to be a newer package: they raise ``SCHEMA_VERSION`` (in both
-modules that read it) and add steps to the real ``MIGRATIONS``.
+These tests pretend to be a newer package: they raise ``SCHEMA_VERSION`` (in
+both modules that read it) past the current one, ``NOW``, and add steps to
+the real ``MIGRATIONS``. The real upgrade 1 → 2 is tested in ``test_trust``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from jupyter_modelservice import ModelService, RegistryError, SchemaVersionError
 from jupyter_modelservice.cli import main
 from jupyter_modelservice.registry import database, schema
 
+NOW = schema.SCHEMA_VERSION
+
 
 def _pretend_version(monkeypatch, version, steps):
     monkeypatch.setattr(schema, "SCHEMA_VERSION", version)
@@ -29,7 +31,7 @@ def _pretend_version(monkeypatch, version, steps):
 
 @pytest.fixture
 def old_registry(tmp_path, tiny_data):
-    """A version-1 registry with one saved model."""
+    """A registry of the current schema version with one saved model."""
     X, y = tiny_data
     models = tmp_path / "models"
     with ModelService(models_directory=models) as service:
@@ -58,16 +60,16 @@ def _index_events(conn):
 
 
 def test_an_older_registry_is_upgraded_step_by_step_on_open(old_registry, monkeypatch):
-    _pretend_version(monkeypatch, 3, {1: _add_owner, 2: _index_events})
+    _pretend_version(monkeypatch, NOW + 2, {NOW: _add_owner, NOW + 1: _index_events})
     with ModelService(models_directory=old_registry) as service:
-        assert service.registry.schema_version() == 3
+        assert service.registry.schema_version() == NOW + 2
         assert service.load_model("rf")
         with service.registry.atomic(write=False) as conn:
             owners = conn.exec_driver_sql("SELECT owner FROM model_metadata").scalars().all()
             indexes = {i["name"] for i in sa.inspect(conn).get_indexes("model_events")}
     assert owners == ["unknown"] and "ix_model_events_at" in indexes
     with ModelService(models_directory=old_registry) as again:  # already current: nothing runs twice
-        assert again.registry.schema_version() == 3
+        assert again.registry.schema_version() == NOW + 2
 
 
 def _broken(conn):
@@ -76,16 +78,17 @@ def _broken(conn):
 
 
 @pytest.mark.parametrize("steps, failing", [
-    ({1: _add_owner, 2: _broken}, "2 to 3"),                                   # a later step fails
-    ({1: _add_owner, 2: lambda conn: conn.exec_driver_sql("ALTER TABLE nope ADD x INT")}, "2 to 3"),
-    ({1: _broken}, "1 to 2"),
-    ({1: _add_owner}, "2 to 3"),                                               # a step is missing
+    ({NOW: _add_owner, NOW + 1: _broken}, f"{NOW + 1} to {NOW + 2}"),           # a later step fails
+    ({NOW: _add_owner, NOW + 1: lambda conn: conn.exec_driver_sql("ALTER TABLE nope ADD x INT")},
+     f"{NOW + 1} to {NOW + 2}"),
+    ({NOW: _broken}, f"{NOW} to {NOW + 1}"),
+    ({NOW: _add_owner}, f"{NOW + 1} to {NOW + 2}"),                             # a step is missing
 ])
 def test_a_failing_upgrade_is_rolled_back_and_leaves_the_file_untouched(old_registry, monkeypatch,
                                                                          steps, failing):
     db = old_registry / "registry.db"
     before = _state(db)
-    _pretend_version(monkeypatch, 3, steps)
+    _pretend_version(monkeypatch, NOW + 2, steps)
     with pytest.raises(RegistryError) as info:
         ModelService(models_directory=old_registry)
     message = str(info.value)
@@ -94,7 +97,7 @@ def test_a_failing_upgrade_is_rolled_back_and_leaves_the_file_untouched(old_regi
     assert _state(db) == before
     monkeypatch.undo()
     with ModelService(models_directory=old_registry) as service:  # the old package still opens it
-        assert service.registry.schema_version() == 1 and service.load_model("rf")
+        assert service.registry.schema_version() == NOW and service.load_model("rf")
 
 
 def test_a_registry_claiming_a_version_no_package_wrote_is_refused(old_registry):
@@ -117,10 +120,10 @@ def test_a_newer_registry_is_refused_untouched_naming_both_versions(old_registry
     before = db.read_bytes()
     with pytest.raises(SchemaVersionError) as info:
         ModelService(models_directory=old_registry)
-    assert "schema version 7" in str(info.value) and "up to version 1" in str(info.value)
+    assert "schema version 7" in str(info.value) and f"up to version {NOW}" in str(info.value)
     assert main(["--dir", str(old_registry), "list"]) == 1
     err = capsys.readouterr().err
-    assert "schema version 7" in err and "up to version 1" in err and "Traceback" not in err
+    assert "schema version 7" in err and f"up to version {NOW}" in err and "Traceback" not in err
     gc.collect()
     assert db.read_bytes() == before
 
@@ -133,7 +136,7 @@ def test_processes_opening_an_old_registry_together_upgrade_it_once(old_registry
         runs.append(threading.get_ident())
         _add_owner(conn)
 
-    _pretend_version(monkeypatch, 2, {1: counted})
+    _pretend_version(monkeypatch, NOW + 1, {NOW: counted})
     errors = []
 
     def open_it():
@@ -149,4 +152,4 @@ def test_processes_opening_an_old_registry_together_upgrade_it_once(old_registry
     for thread in threads:
         thread.join(60)
     assert not errors and len(runs) == 1
-    assert _state(old_registry / "registry.db")[1] == 2
+    assert _state(old_registry / "registry.db")[1] == NOW + 1

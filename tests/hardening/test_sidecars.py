@@ -14,7 +14,14 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
-from jupyter_modelservice import ArtifactError, ModelService, ModelServiceWarning, NoModelError, maintenance
+from jupyter_modelservice import (
+    ArtifactError,
+    ModelService,
+    ModelServiceWarning,
+    NoModelError,
+    UnverifiedModelError,
+    maintenance,
+)
 from jupyter_modelservice.maintenance.files import comparable_row
 
 
@@ -76,12 +83,21 @@ def test_a_lost_database_is_rebuilt_from_the_sidecars(busy):
         assert fresh.list_models() == []
         report = maintenance.rebuild_index(fresh)
         assert report.ok and sorted(report.added) == ["lr:1", "lr:2", "lr:3", "tree:1"]
+        assert report.unverified == report.added  # sidecars are not evidence
         after = {(r["model_id"], r["version"]): comparable_row(r) for r in fresh.registry.list()}
+        assert after[("lr", 2)]["status"] == "saved"  # it claimed production: the registry decides that
+        before[("lr", 2)]["status"] = "saved"
         assert after == before
+        with pytest.raises(UnverifiedModelError, match="rebuild-index"):
+            fresh.load_model("tree")
+        assert maintenance.verify(fresh, grace=0).kinds() == {"unverified": 3}  # lr:3 has no file to load
+        for ref in report.added:
+            fresh.trust(ref)
         assert fresh.load_model("tree") and fresh.load_model("lr:2")
         with pytest.raises(NoModelError, match="removed by garbage collection"):
             fresh.load_model("lr:3")
-        assert [e["event"] for e in fresh.model_history("lr", 2)] == ["restored"]
+        assert [e["event"] for e in fresh.model_history("lr", 2)] == ["restored", "trusted"]
+        assert fresh.model_history("lr", 2)[0]["details"]["claimed_status"] == "production"
         assert maintenance.verify(fresh, grace=0).ok
         again = maintenance.rebuild_index(fresh)
         assert again.added == [] and sorted(again.present) == sorted(report.added)
@@ -135,7 +151,7 @@ def test_rebuild_refuses_sidecars_that_lie_or_point_elsewhere(busy, tmp_path):
         assert {r["model_id"] for r in fresh.list_models()} == {"lr", "tree"}
 
 
-def test_rebuild_leaves_one_production_version_per_id(tmp_path, tiny_data):
+def test_rebuild_never_restores_a_production_version_on_a_sidecar_word(tmp_path, tiny_data):
     X, y = tiny_data
     models = tmp_path / "models"
     with ModelService(models_directory=models) as service:
@@ -150,9 +166,11 @@ def test_rebuild_leaves_one_production_version_per_id(tmp_path, tiny_data):
         (models / name).unlink(missing_ok=True)
     with ModelService(models_directory=models) as fresh:
         report = maintenance.rebuild_index(fresh)
-        assert report.demoted == ["lr:1"]
-        assert [r["status"] for r in fresh.list_models(model_id="lr", order_by="version")] == ["saved", "production"]
-        assert json.loads((models / "lr" / "v1.json").read_text())["status"] == "saved"
+        assert sorted(report.added) == ["lr:1", "lr:2"]
+        assert [r["status"] for r in fresh.list_models(model_id="lr", order_by="version")] == ["saved", "saved"]
+        assert [fresh.model_history("lr", v)[0]["details"]["claimed_status"] for v in (1, 2)] == ["production"] * 2
+        for version in (1, 2):  # the sidecars follow the registry again
+            assert json.loads((models / "lr" / f"v{version}.json").read_text())["status"] == "saved"
 
 
 # -- repairs after a crash --------------------------------------------------------------
@@ -168,9 +186,13 @@ def test_repair_finishes_or_undoes_interrupted_saves(tmp_path, tiny_data):
     # killed after the row went 'pending', before the rename: first save of first:2 ...
     service.registry.update("first", 2, {"file_path": "first/v2.joblib", "file_format": "joblib",
                                          "file_sha256": "0" * 64, "file_bytes": 10, "artifact_state": "pending"})
-    # ... and a re-save of resaved:1 in another format (its joblib file and sidecar are still there)
+    # ... and a re-save of resaved:1 in another format (its joblib file and sidecar are still there;
+    # the registry recorded the file being replaced, as ModelFiles.save does)
+    replaced = {k: service.registry.get("resaved", 1)[k]
+                for k in ("file_path", "file_format", "file_sha256", "file_bytes", "artifact_state")}
     service.registry.update("resaved", 1, {"file_path": "resaved/v1.pkl", "file_format": "pickle",
-                                           "file_sha256": "1" * 64, "artifact_state": "pending"})
+                                           "file_sha256": "1" * 64, "artifact_state": "pending"},
+                            event=("resave", {"previous": replaced}))
     # killed after the rename, before 'ready'
     service.registry.update("published", 1, {"artifact_state": "pending", "status": "trained"})
     (models / "nosidecar" / "v1.json").unlink()
@@ -184,9 +206,10 @@ def test_repair_finishes_or_undoes_interrupted_saves(tmp_path, tiny_data):
     found = maintenance.verify(fresh, grace=0)
     assert found.kinds() == {"incomplete_save": 3, "missing_sidecar": 1, "hash_mismatch": 1,
                              "orphan_file": 1}  # resaved/v1.joblib, until repair points back at it
-    repaired = maintenance.repair(fresh)
-    assert repaired.to_dict() == {"completed": ["published:1"], "restored": ["resaved:1 (resaved/v1.joblib)"],
-                                  "cleared": ["first:2"], "sidecars": ["nosidecar:1"]}
+    repaired = maintenance.repair(fresh).to_dict()
+    assert {k: repaired[k] for k in ("completed", "restored", "cleared", "sidecars")} == {
+        "completed": ["published:1"], "restored": ["resaved:1 (resaved/v1.joblib)"], "cleared": ["first:2"],
+        "sidecars": ["nosidecar:1"]}  # resaved:1 gets its file back on the database's word: still trusted
     assert fresh.get_model_metadata("published")["status"] == "saved"
     assert fresh.load_model("resaved") and fresh.get_model_metadata("resaved")["file_format"] == "joblib"
     with pytest.raises(NoModelError, match="never saved"):
@@ -287,8 +310,12 @@ def test_maintenance_works_on_an_fsspec_store(tmp_path, tiny_data):
     report = maintenance.collect_garbage(service, grace=0)
     assert {item["path"] for item in report.removed} == {"lr/v1.joblib"}
     assert report.kept == [] and maintenance.verify(service, grace=0).ok
-    service.registry.delete("lr")
+    store = service.store
+    service.close()
+    service = ModelService(models_directory=tmp_path / "other")  # the database was lost
+    service.store = store
     rebuilt = maintenance.rebuild_index(service)
-    assert sorted(rebuilt.added) == ["lr:1", "lr:2"]
+    assert sorted(rebuilt.added) == ["lr:1", "lr:2"] and rebuilt.unverified == rebuilt.added
+    service.trust("lr:2")
     assert service.load_model("lr:2")
     service.close()
