@@ -183,11 +183,44 @@ def fit_and_score(estimator: Any, parts: Mapping[str, Any], scoring: str) -> dic
         raise InvalidInputError(f"{type(estimator).__name__}.fit failed: {err}") from err
     fit_seconds = time.perf_counter() - start
     scorer = get_scorer(scoring)
-    train_score = float(scorer(estimator, parts["X_train"], parts["y_train"]))
+    train_score = _score(scorer, scoring, estimator, parts["X_train"], parts["y_train"], "training")
     validation_score = None
     if parts["X_val"] is not None:
-        validation_score = float(scorer(estimator, parts["X_val"], parts["y_val"]))
+        validation_score = _score(scorer, scoring, estimator, parts["X_val"], parts["y_val"], "validation")
     return {"train_score": train_score, "validation_score": validation_score, "fit_seconds": fit_seconds}
+
+
+def _score(scorer: Any, scoring: str, estimator: Any, X: Any, y: Any, part: str) -> float:
+    """``scorer`` on one part; its failures become an `InvalidInputError` that says what to do."""
+    try:
+        return float(scorer(estimator, X, y))
+    except (ValueError, TypeError) as err:
+        name = type(estimator).__name__
+        missing = _rows_with_missing(X)
+        if missing:
+            raise InvalidInputError(
+                f"{name} cannot score the {part} part: {missing} of its rows have missing values (NaN), "
+                f"which {name} does not accept (the rows it was fitted on had none). Fill them, e.g. "
+                f"make_pipeline(SimpleImputer(), {name}()), drop those rows from X and y, or use an "
+                "estimator that accepts NaN such as HistGradientBoostingClassifier / Regressor; "
+                "validation_split=0 skips the validation part."
+            ) from err
+        raise InvalidInputError(
+            f"{name} was fitted but cannot score the {part} part with {scoring!r}: {err} "
+            "Check that every row of X has the same columns and kinds of values (no NaN or infinity), "
+            "or pass validation_split=0 to train on every row without a validation score."
+        ) from err
+
+
+def _rows_with_missing(X: Any) -> int:
+    """How many rows of ``X`` hold NaN or None (0 when that cannot be told cheaply)."""
+    import pandas as pd
+
+    try:
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
+        return int(frame.isna().any(axis=1).sum())
+    except (ValueError, TypeError):  # sparse or exotic input: the scorer's own message says it
+        return 0
 
 
 def cross_validate(

@@ -74,3 +74,17 @@ def test_o_accepts_ordinary_names(shell, run):
     for name in ["config", "_private", "cfg2", "模型"]:
         config, _ = run(shell, "ms_config", f"-o {name} -q")
         assert shell.user_ns[name] is config
+
+
+def test_nan_in_the_validation_part_is_a_usage_error_not_a_traceback(shell, run):
+    import numpy as np
+    import pandas as pd
+
+    from jupyter_modelservice.training import split
+
+    X = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 2)), columns=["a", "b"])
+    y = pd.Series((X["a"] > 0).astype(int))
+    X.loc[split(X, y, 0.2, "classification", 0)["X_val"].index[0], "b"] = np.nan
+    shell.user_ns.update(Xn=X, yn=y)
+    with pytest.raises(UsageError, match="NaN"):
+        run(shell, "train", "LogisticRegression Xn yn --id lr -q")
