@@ -51,3 +51,46 @@ def test_paths_cannot_leave_the_store(tmp_path):
 def test_missing_file_is_an_artifact_error(tmp_path):
     with pytest.raises(ArtifactError, match="missing"):
         LocalStore(tmp_path).read_bytes("m/v9.joblib")
+
+
+@pytest.fixture
+def fsyncs(monkeypatch):
+    """What each `os.fsync` call synced: (inode, is a folder, size) of its descriptor at that moment."""
+    import stat
+
+    calls = []
+    real = os.fsync
+
+    def spy(fd):
+        st = os.fstat(fd)
+        calls.append((st.st_ino, stat.S_ISDIR(st.st_mode), st.st_size))
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    return calls
+
+
+def test_stage_fsyncs_the_whole_temp_file(tmp_path, fsyncs):
+    store = LocalStore(tmp_path)
+    chunks = [bytes([i % 256]) * 100 for i in range(1000)]  # small writes: the last ones sit in a buffer
+    payload = b"".join(chunks)
+    staged = store.stage("m/v1.joblib", lambda fh: [fh.write(c) for c in chunks])
+    assert staged.sha256 == hashlib.sha256(payload).hexdigest() and staged.nbytes == len(payload)
+    assert fsyncs == [(staged.temp.stat().st_ino, False, len(payload))]  # written out before the fsync
+
+
+def test_publish_fsyncs_the_folder_after_the_rename(tmp_path, monkeypatch):
+    store = LocalStore(tmp_path)
+    staged = store.stage("m/v1.joblib", lambda fh: fh.write(b"model"))
+    final = tmp_path / "m" / "v1.joblib"
+    calls = []
+    real = os.fsync
+
+    def spy(fd):
+        calls.append((os.fstat(fd).st_ino, final.exists()))
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    store.publish(staged)
+    assert calls == [((tmp_path / "m").stat().st_ino, True)]  # the folder, once the new name is in it
+    assert final.read_bytes() == b"model"

@@ -1,0 +1,167 @@
+"""`ModelFiles`: what is deserialized is exactly what was hashed, and a save registers before it publishes."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from jupyter_modelservice import ArtifactIntegrityError, ModelService, RegistryError
+from jupyter_modelservice.artifacts import formats
+from jupyter_modelservice.artifacts.local import TEMP_PREFIX
+
+
+@pytest.fixture
+def two_versions(service, iris):
+    """``lr:1`` (C=0.01) and ``lr:2`` (C=100) saved as joblib: two valid files with different bytes."""
+    X, y = iris
+    for c in (0.01, 100.0):
+        service.train_model(LogisticRegression, X, y, model_id="lr", C=c, max_iter=2000)
+        service.save_model("lr")
+    return service
+
+
+@pytest.fixture
+def deserialized(monkeypatch):
+    """The bytes every call of `formats.loads` was given."""
+    seen: list[bytes] = []
+    real = formats.loads
+
+    def spy(data, *args, **kwargs):
+        seen.append(bytes(data))
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(formats, "loads", spy)
+    return seen
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("position", [0, 31, 63], ids=["first digit", "middle digit", "last digit"])
+def test_a_registered_sha256_off_by_one_hex_digit_is_refused(two_versions, deserialized, position):
+    row = two_versions.get_model_metadata("lr:1")
+    digest = row["file_sha256"]
+    other = "0" if digest[position] != "0" else "1"
+    wrong = digest[:position] + other + digest[position + 1:]
+    assert len(wrong) == 64 and wrong != digest
+    two_versions.registry.update("lr", 1, {"file_sha256": wrong})
+    with ModelService(models_directory=two_versions.store.root) as fresh:
+        with pytest.raises(ArtifactIntegrityError, match=wrong):
+            fresh.load_model("lr:1")
+        assert fresh.current_model is None
+    assert deserialized == []
+
+
+class SwitchingReads:
+    """A store whose reads of one file return ``first``, then ``later`` on every further read."""
+
+    def __init__(self, store, relpath: str, first: bytes, later: bytes) -> None:
+        self.store, self.relpath, self.first, self.later = store, relpath, first, later
+        self.reads = 0
+
+    def __call__(self, relpath: str) -> bytes:
+        if relpath != self.relpath:
+            return self.store.__class__.read_bytes(self.store, relpath)
+        self.reads += 1
+        return self.first if self.reads == 1 else self.later
+
+
+@pytest.mark.parametrize("first_read", ["genuine", "other version's"])
+def test_the_bytes_deserialized_are_the_bytes_hashed(two_versions, iris, deserialized, monkeypatch, first_read):
+    """One read: a second read of the file (here, different bytes) is never what gets deserialized."""
+    X, _ = iris
+    service = two_versions
+    row = service.get_model_metadata("lr:1")
+    genuine = (service.store.root / "lr" / "v1.joblib").read_bytes()
+    other = (service.store.root / "lr" / "v2.joblib").read_bytes()
+    assert _sha(genuine) == row["file_sha256"] != _sha(other)
+    first, later = (genuine, other) if first_read == "genuine" else (other, genuine)
+    expected = service.get_model("lr:1").predict(X)
+    deserialized.clear()
+    reads = SwitchingReads(service.store, row["relative_path"], first, later)
+    with ModelService(models_directory=service.store.root) as fresh:
+        monkeypatch.setattr(fresh.store, "read_bytes", reads)
+        if first_read == "genuine":
+            fresh.load_model("lr:1")
+            assert fresh.current_model.C == 0.01  # lr:1's model, not lr:2's
+            np.testing.assert_array_equal(fresh.predict(X), expected)
+            assert deserialized == [genuine]
+        else:
+            with pytest.raises(ArtifactIntegrityError, match="sha256"):
+                fresh.load_model("lr:1")
+            assert fresh.current_model is None and deserialized == []
+    assert reads.reads == 1
+
+
+def test_save_registers_the_new_sha256_as_pending_before_it_publishes(service, iris, monkeypatch):
+    X, y = iris
+    service.train_model(LogisticRegression, X, y, model_id="lr", max_iter=2000)
+    published = []
+    real_publish = service.store.publish
+
+    def publish(staged):
+        row = service.registry.get("lr", 1)
+        published.append((staged.sha256, staged.nbytes, {k: row[k] for k in (
+            "artifact_state", "file_sha256", "file_path", "file_format", "file_bytes")}))
+        assert not (service.store.root / "lr" / "v1.joblib").exists()
+        real_publish(staged)
+
+    monkeypatch.setattr(service.store, "publish", publish)
+    service.save_model("lr")
+    (sha256, nbytes, at_publish), = published
+    assert at_publish == {"artifact_state": "pending", "file_sha256": sha256, "file_path": "lr/v1.joblib",
+                          "file_format": "joblib", "file_bytes": nbytes}
+    data = (service.store.root / "lr" / "v1.joblib").read_bytes()
+    assert _sha(data) == sha256 and len(data) == nbytes
+    row = service.get_model_metadata("lr")
+    assert (row["artifact_state"], row["file_sha256"], row["status"]) == ("ready", sha256, "saved")
+
+
+def test_a_failed_pending_update_publishes_nothing(service, iris, monkeypatch):
+    X, y = iris
+    service.train_model(LogisticRegression, X, y, model_id="lr", max_iter=2000)
+    real_update = service.registry.update
+    attempts = []
+
+    def update(model_id, version, values, **kwargs):
+        if values.get("artifact_state") == "pending":
+            attempts.append(dict(values))
+            raise RegistryError("the registry went away")
+        return real_update(model_id, version, values, **kwargs)
+
+    monkeypatch.setattr(service.registry, "update", update)
+    with pytest.raises(RegistryError, match="went away"):
+        service.save_model("lr")
+    assert len(attempts) == 1
+    folder = service.store.root / "lr"
+    assert list(folder.iterdir()) == []  # no final file, no temp file left behind
+    row = service.get_model_metadata("lr")
+    assert (row["artifact_state"], row["file_path"], row["status"]) == (None, None, "trained")
+
+
+def test_a_failed_pending_update_of_a_resave_keeps_the_old_file(service, iris, monkeypatch):
+    X, y = iris
+    service.train_model(LogisticRegression, X, y, model_id="lr", max_iter=2000)
+    service.save_model("lr")
+    before = service.get_model_metadata("lr")
+    old = (service.store.root / "lr" / "v1.joblib").read_bytes()
+    real_update = service.registry.update
+
+    def update(model_id, version, values, **kwargs):
+        if values.get("artifact_state") == "pending":
+            raise RegistryError("the registry went away")
+        return real_update(model_id, version, values, **kwargs)
+
+    monkeypatch.setattr(service.registry, "update", update)
+    with pytest.raises(RegistryError, match="went away"):
+        service.save_model("lr", save_format="pickle")
+    names = sorted(p.name for p in (service.store.root / "lr").iterdir())
+    assert names == ["v1.joblib", "v1.json"] and not any(n.startswith(TEMP_PREFIX) for n in names)
+    assert (service.store.root / "lr" / "v1.joblib").read_bytes() == old
+    after = service.get_model_metadata("lr")
+    assert {k: after[k] for k in ("file_path", "file_format", "file_sha256", "artifact_state")} == \
+        {k: before[k] for k in ("file_path", "file_format", "file_sha256", "artifact_state")}
