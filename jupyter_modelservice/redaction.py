@@ -31,6 +31,10 @@ _SECRET_NAME = re.compile(
 #: libpq parameters that match the pattern but hold file paths, not secrets.
 _PATH_PARAMS = frozenset({"passfile", "sslkey", "sslcert", "sslrootcert", "sslcrl", "sslcrldir",
                           "sslkeylogfile"})
+#: The start of a query parameter: ``name=``.
+_QUERY_NAME = re.compile(r"[^&=?]+=")
+#: Between query parameters: an ``&`` that starts ``name=``; any other ``&`` belongs to a value.
+_QUERY_SEP = re.compile(r"&(?=[^&=]*=)")
 #: ``name=value`` in a text that is not a URL (a libpq connection string).
 _KEY_VALUE = re.compile(r"(?P<name>[\w.-]+)\s*=\s*(?P<value>'(?:[^'\\]|\\.)*'|\S+)")
 
@@ -66,7 +70,7 @@ def redact_url(url: Any) -> Any:
         userinfo = userinfo.split(":", 1)[0] + ":" + MASK
     head, question, query = after.partition("?")
     if question:
-        query = "".join(_mask_pair_text(part) for part in re.split(r"([&;])", query))
+        query = "&".join(_mask_pair_text(part) for part in _QUERY_SEP.split(query))
     return f"{scheme}://{userinfo}{at}{head}{question}{query}"
 
 
@@ -104,14 +108,19 @@ def _text(url: Any) -> str:
 def _split_userinfo(rest: str) -> tuple[str, str, str]:
     """``(userinfo, "@", the rest)``, or ``("", "", rest)`` when there is no userinfo.
 
-    The userinfo runs to the last ``@`` before the host, so that a password
-    with unencoded ``@`` (``me:p@ss@db``) is hidden whole; an ``@`` after the
-    path or in the query (``?user=me@example.org``) does not count.
+    There is a userinfo when the text before the first ``@`` can be one (a
+    user name without ``/``), as SQLAlchemy reads it; it then runs on to the
+    last ``@`` before the host, so that a password with unencoded ``@``
+    (``me:p@s/s@db``) is hidden whole. An ``@`` in a query value
+    (``?user=me@example.org``) does not count.
     """
     end = rest.find("@")
     if end < 0 or "/" in rest[:end].split(":", 1)[0]:
         return "", "", rest
-    while (nxt := rest.find("@", end + 1)) >= 0 and not any(c in rest[end + 1:nxt] for c in "/?"):
+    while (nxt := rest.find("@", end + 1)) >= 0:
+        question = rest.find("?", end + 1, nxt)
+        if question >= 0 and _QUERY_NAME.match(rest, question + 1, nxt):
+            break  # that "@" is in the query
         end = nxt
     return rest[:end], "@", rest[end + 1:]
 
@@ -144,7 +153,7 @@ def _secrets(url: Any) -> set[str]:
             password = userinfo.split(":", 1)[1]
             # A parser that stops at the first "@" takes the rest for the host and may show it.
             found.update([password, *password.split("@")[1:]])
-        pairs = re.split(r"[&;]", after.partition("?")[2])
+        pairs = _QUERY_SEP.split(after.partition("?")[2])
     else:
         pairs = [m[0] for m in _KEY_VALUE.finditer(text)]
     for pair in pairs:
