@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from jupyter_modelservice import ModelService
 from jupyter_modelservice.cli import build_parser, main
 
-COMMANDS = ["list", "show", "verify", "gc", "rebuild-index", "export", "import", "migrate"]
+COMMANDS = ["list", "show", "verify", "gc", "rebuild-index", "trust", "export", "import", "migrate"]
 
 
 @pytest.fixture(scope="module")

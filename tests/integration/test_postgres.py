@@ -211,3 +211,20 @@ def test_newer_schema_is_refused(pg_url):
         conn.execute(schema_info.update().values(value=str(SCHEMA_VERSION + 3)))
     with pytest.raises(SchemaVersionError, match=str(SCHEMA_VERSION + 3)):
         Registry(pg_url)
+
+
+def test_a_version_1_registry_gets_the_trust_column(pg_url):
+    """The real upgrade 1 → 2: saved versions stay trusted, versions restored from sidecars do not."""
+    now = "2024-01-01T00:00:00+00:00"
+    with Registry(pg_url) as reg:
+        reg.add_version({"model_id": "rf", "model_class": "RandomForestClassifier"})
+        reg.import_version({"model_id": "lost", "version": 1, "model_class": "X", "training_date": now,
+                            "status": "saved"},
+                           [{"model_id": "lost", "version": 1, "event": "restored", "at": now,
+                             "details": {"from": "sidecar", "path": "lost/v1.json"}}])
+        with reg.atomic() as conn:  # back to what version 1 wrote
+            conn.exec_driver_sql("ALTER TABLE model_metadata DROP COLUMN trust")
+            conn.execute(schema_info.update().values(value="1"))
+    with Registry(pg_url) as reg:
+        assert reg.schema_version() == SCHEMA_VERSION == 2
+        assert reg.get("rf", 1)["trust"] is None and reg.get("lost", 1)["trust"] == "unverified"
