@@ -71,7 +71,7 @@ def export_version(service: Any, ref: str, archive: str | os.PathLike[str], *,
     Returns the manifest.
     """
     parsed = parse_ref(ref)
-    row = service.get_model_metadata(parsed.model_id, parsed.version)
+    row = service._lookup(parsed.model_id, parsed.version)[1]  # the registry's row: store-relative paths
     ref_text = str(ModelRef(row["model_id"], row["version"]))
     if not row.get("file_path") or row.get("artifact_state") != "ready":
         raise ArtifactError(f"{ref_text} has no saved file to export; call save_model({ref_text!r}) first"

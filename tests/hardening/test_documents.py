@@ -246,3 +246,10 @@ def test_import_as_new_version_from_python_keeps_the_id_rule(archive, tmp_path, 
             maintenance.import_version(target, archive, as_new_version=True)
         result = maintenance.import_version(target, archive, model_id="RF", as_new_version=True)
         assert result["ref"] == "RF:2"
+
+
+def test_an_archive_carries_no_path_of_the_exporting_machine(archive, saved):
+    with zipfile.ZipFile(archive) as zf:
+        metadata = json.loads(zf.read("metadata.json"))
+    assert metadata["file_path"] == "rf/v2.joblib" and "relative_path" not in metadata
+    assert str(saved.store.root) not in json.dumps(metadata)
