@@ -172,3 +172,32 @@ def test_predict_proba_missing_is_a_clear_error(service, iris):
     assert len(service.predict(X[:5])) == 5
     with pytest.raises(InvalidInputError, match="predict_proba"):
         service.predict_proba(X[:5])
+
+
+class RowRecorder(LogisticRegression):
+    """A classifier that remembers which rows (column 0 holds the row number) it was fitted on."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.fit_rows_ = np.asarray(X)[:, 0].astype(int)
+        return super().fit(X, y, sample_weight)
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_the_validation_split_is_stratified_with_the_recorded_seed(service, seed):
+    from sklearn.model_selection import train_test_split
+
+    n = 200
+    y = np.array([0] * 160 + [1] * 32 + [2] * 8)  # imbalanced: 80 % / 16 % / 4 %
+    X = np.column_stack([np.arange(n), np.random.default_rng(seed).normal(size=n)])
+    service.train_model(RowRecorder, X, y, model_id="rec", validation_split=0.25, random_state=seed,
+                        max_iter=500)
+    fitted = np.sort(service.current_model.fit_rows_)
+    held_out = np.setdiff1d(np.arange(n), fitted)
+    _, X_val, _, y_val = train_test_split(X, y, test_size=0.25, random_state=seed, stratify=y)
+    np.testing.assert_array_equal(held_out, np.sort(X_val[:, 0].astype(int)))  # the very same rows
+    assert np.bincount(y[held_out]).tolist() == np.bincount(y_val).tolist() == [40, 8, 2]
+    _, plain_val = train_test_split(np.arange(n), test_size=0.25, random_state=seed)
+    assert np.bincount(y[plain_val], minlength=3).tolist() != [40, 8, 2]  # unstratified would show
+    row = service.get_model_metadata("rec")
+    assert (row["training_samples"], row["validation_samples"]) == (150, 50)
+    assert row["training_config"] == {"validation_split": 0.25, "seed": seed, "stratified": True}
