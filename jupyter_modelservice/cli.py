@@ -217,14 +217,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from . import maintenance
 
     with _open(args) as service:
-        repaired = maintenance.repair(service) if args.repair else None
+        repaired = maintenance.repair(service, grace=args.grace) if args.repair else None
         report = maintenance.verify(service, grace=args.grace)
     if args.json:
         _emit_json({**report.to_dict(), **({"repaired": repaired.to_dict()} if repaired is not None else {})})
         return 0 if report.ok else 1
     if repaired:
         for key, label in (("completed", "save completed"), ("restored", "previous file restored"),
-                           ("cleared", "incomplete save cleared"), ("sidecars", "sidecar rewritten")):
+                           ("cleared", "incomplete save cleared"), ("sidecars", "sidecar rewritten"),
+                           ("in_progress", "save in progress, left alone"),
+                           ("deleted", "left by an interrupted delete, removed")):
             for item in getattr(repaired, key):
                 print(f"repaired: {item}: {label}")
     for problem in report.problems:
@@ -394,7 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("show", cmd_show, "Show one version's metadata and history.")
     p.add_argument("ref", metavar="REF", help='"id" (latest version) or "id:N"')
 
-    grace_help = "temp files younger than this many seconds may belong to a running save (default: 3600)"
+    grace_help = ("temp files and pending saves younger than this many seconds may belong to a running "
+                  "save and are left alone (default: 3600)")
     p = command("verify", cmd_verify, "Check every file is present with the right hash; list orphans "
                 "and dangling rows. Exit status 1 when anything is wrong.")
     p.add_argument("--repair", action="store_true",

@@ -11,8 +11,8 @@ keep working::
     ├── IncompatibleModelsError(ValueError)  models of different task types compared
     ├── NoModelError(RuntimeError)           no current model / model not in memory
     ├── ArtifactError(OSError)               a model file is missing or unreadable
-    │   ├── StoreError                       the model store failed (unreachable, access denied, no bucket)
     │   ├── PickleNotAllowedError            a joblib/pickle file, and the service refuses pickle
+    │   ├── StoreError                       the model store failed (unreachable, access denied, no bucket)
     │   └── ArtifactIntegrityError           the file's bytes differ from the registered hash or format
     │       ├── UntrustedTypesError          a skops file holds types not on the trusted list
     │       └── UnverifiedModelError         a version restored or imported, not yet confirmed
@@ -22,6 +22,7 @@ keep working::
     ModelServiceWarning(UserWarning)
     ├── MissingArtifactWarning               a row points at a file that is gone
     ├── EnvironmentMismatchWarning           loading a model saved with other library versions
+    ├── IncompleteDeleteWarning              a deleted version's files could not all be removed
     └── NoImportanceWarning                  the estimator exposes no importances
 """
 
@@ -31,6 +32,7 @@ __all__ = [
     "ArtifactError",
     "ArtifactIntegrityError",
     "EnvironmentMismatchWarning",
+    "IncompleteDeleteWarning",
     "IncompatibleModelsError",
     "InvalidInputError",
     "InvalidModelIdError",
@@ -80,19 +82,19 @@ class ArtifactError(ModelServiceError, OSError):
     """A model file is missing, unreadable or of an unknown format."""
 
 
-class StoreError(ArtifactError):
-    """The model store failed a request: unreachable, timed out, access denied, no such bucket.
-
-    The message names the store (without secrets) and what to check; the
-    storage library's own error is chained as ``__cause__``.
-    """
-
-
 class PickleNotAllowedError(ArtifactError):
     """A joblib or pickle file, and the service was told never to read pickle (``allow_pickle=False``).
 
     Nothing of the file is read. Convert it where pickle is allowed with
     ``save_model(ref, save_format="skops")``.
+    """
+
+
+class StoreError(ArtifactError):
+    """The model store failed a request: unreachable, timed out, access denied, no such bucket.
+
+    The message names the store (without secrets) and what to check; the
+    storage library's own error is chained as ``__cause__``.
     """
 
 
@@ -144,6 +146,10 @@ class MissingArtifactWarning(ModelServiceWarning):
 
 class EnvironmentMismatchWarning(ModelServiceWarning):
     """A model is loaded with library versions other than those it was saved with."""
+
+
+class IncompleteDeleteWarning(ModelServiceWarning):
+    """Deleted versions' rows are gone but some of their files could not be removed (yet)."""
 
 
 class NoImportanceWarning(ModelServiceWarning):

@@ -32,7 +32,7 @@ from .registry import Registry
 from .sidecar import sidecar_path, sidecar_text
 from .trust import refuse_unverified
 
-__all__ = ["ENV_ALLOW_PICKLE", "FILE_COLUMNS", "ModelFiles", "pickle_allowed"]
+__all__ = ["ENV_ALLOW_PICKLE", "FILE_COLUMNS", "SAVE_STARTED", "ModelFiles", "pickle_allowed"]
 
 #: Environment variable of a team's pickle policy: ``0`` refuses joblib/pickle files.
 ENV_ALLOW_PICKLE = "MODELSERVICE_ALLOW_PICKLE"
@@ -40,6 +40,8 @@ _POLICY = f"allow_pickle=False, or {ENV_ALLOW_PICKLE}=0 in the environment"
 _ENV_VALUES = {"1": True, "true": True, "yes": True, "on": True,
                "0": False, "false": False, "no": False, "off": False}
 
+#: History event recorded when a save registers its new file as pending (it dates the save).
+SAVE_STARTED = "save"
 #: The columns describing a version's model file.
 FILE_COLUMNS = ("file_path", "file_format", "file_sha256", "file_bytes", "artifact_state")
 
@@ -70,21 +72,40 @@ class ModelFiles:
         before = {k: row[k] for k in FILE_COLUMNS}
         # a replaced file is recorded, so that `verify --repair` can put it back on the database's word
         replacing = ("resave", {"previous": before}) if before["artifact_state"] == "ready" else None
+        # the event dates the pending state: `verify --repair` leaves a young pending row alone
+        started = replacing or (SAVE_STARTED, {"path": relpath, "sha256": staged.sha256})
         try:
             self.registry.update(ref.model_id, ref.version, {
                 "file_path": relpath, "file_format": save_format, "file_sha256": staged.sha256,
                 "file_bytes": staged.nbytes, "artifact_state": "pending",
-            }, event=replacing)
+            }, event=started)
             self.store.publish(staged)
         except BaseException:
             self.store.discard(staged)
             self.registry.update(ref.model_id, ref.version, before)
             raise
         status = "saved" if row["status"] == "trained" else row["status"]
-        updated = self.update_row(ref, {"artifact_state": "ready", "status": status})
+        # ready only if the row still describes the file this save published (compare-and-set)
+        mine = {"artifact_state": "pending", "file_path": relpath, "file_sha256": staged.sha256}
+        updated = self.update_row(ref, {"artifact_state": "ready", "status": status}, expect=mine)
+        if updated is None:
+            updated = self._completed_elsewhere(ref, relpath, staged.sha256)
         if before["file_path"] and before["file_path"] != relpath:
             self.store.delete(before["file_path"])
         return updated
+
+    def _completed_elsewhere(self, ref: ModelRef, relpath: str, sha256: str) -> dict[str, Any]:
+        """The row after another process changed it during this save: fine if it was only marked
+        ready (e.g. by `verify --repair`), else `ArtifactError` (the save is not recorded)."""
+        row = self.registry.get(ref.model_id, ref.version)
+        if (row["artifact_state"], row["file_path"], row["file_sha256"]) == ("ready", relpath, sha256):
+            return row
+        raise ArtifactError(
+            f"The save of {ref} was overtaken: while it wrote {relpath}, another process changed the "
+            f"version's file record (now {row['file_path']!r}, {row['artifact_state']!r}), e.g. "
+            "`modelservice verify --repair` cleared it as an interrupted save. The registry does not "
+            f"point at the new file; call save_model({str(ref)!r}) again."
+        )
 
     def read(self, ref: ModelRef, row: Mapping[str, Any], trusted: Iterable[str] = (), *,
              trust_unverified: bool = False) -> Any:

@@ -17,6 +17,7 @@ from . import provenance, training
 from .artifacts import formats
 from .config import make_store, registry_url
 from .exceptions import (
+    IncompleteDeleteWarning,
     InvalidInputError,
     ModelNotFoundError,
     ModelServiceWarning,
@@ -358,15 +359,31 @@ class ModelService:
         X_test: Any,
         y_test: Any,
         *,
+        metric: str | None = None,
+        alpha: float = 0.05,
+        n_bootstrap: int = 1000,
+        random_state: int = 0,
         progress: training.ProgressCallback | None = None,
     ) -> Any:
-        """Evaluate several models on the same data; one DataFrame row per model.
+        """Evaluate several models on the same data; one DataFrame row per model, best first.
 
         ``model_ids`` are ids (latest version) or ``"id:version"`` references.
-        Rows are sorted best first (accuracy or R²). Mixing classification and
-        regression models raises `IncompatibleModelsError`.
+        Rows are sorted best first by ``metric`` (default: accuracy or R²).
+        Mixing classification and regression models raises `IncompatibleModelsError`.
+
+        Is the difference real? Besides every metric, each row has ``ci_low`` /
+        ``ci_high`` (the ``1 - alpha`` paired bootstrap interval of ``metric``:
+        the same ``n_bootstrap`` resamples of the test rows for every model,
+        seeded with ``random_state``), ``p_value`` (the test against the best
+        model, Holm-adjusted across the rows; NaN for the best) and
+        ``tied_with_best`` (``p_value >= alpha``; True for the best). The test is
+        the exact McNemar test for accuracy, else a paired bootstrap.
+        ``frame.attrs`` holds ``metric``, ``test``, ``alpha``, ``n_samples``,
+        ``n_bootstrap``, ``random_state`` and the ``data_fingerprint`` of the test data.
         """
-        from .evaluation import check_same_task, comparison_frame, evaluate_estimator
+        from functools import partial
+
+        from .evaluation import add_significance, check_same_task, comparison_frame, evaluate_estimator
 
         if isinstance(model_ids, str):
             model_ids = [model_ids]
@@ -381,14 +398,18 @@ class ModelService:
             estimator = self._estimator(ref, row)
             task = row.get("task_type") or training.infer_task(estimator, y_test)
             jobs.append((estimator, X_test, y_test, task))
-        results = []
+        results, predictions = [], {}
         # The evaluations run under the parallel backend (a Dask cluster if set); rows are written here.
-        evaluated = self.parallel.starmap(evaluate_estimator, jobs)
+        evaluated = self.parallel.starmap(partial(evaluate_estimator, return_predictions=True), jobs)
         for done, (ref, row, metrics) in enumerate(zip(refs, rows, evaluated), 1):
+            predictions[str(ref)] = metrics.pop("predictions")
             results.append(self._record_metrics(ref, row, metrics))
             if progress is not None:
                 progress(done, len(refs))
-        return comparison_frame(results)
+        frame = comparison_frame(results, metric=metric)
+        return add_significance(frame, y_test, predictions, alpha=alpha, n_bootstrap=n_bootstrap,
+                                random_state=random_state,
+                                data_fingerprint=provenance.data_fingerprint(X_test, y_test))
 
     def get_feature_importance(
         self,
@@ -600,19 +621,32 @@ class ModelService:
     def delete_model(self, model_id: str, version: int | None = None) -> int:
         """Delete every version of ``"id"`` (or one: ``"id:3"``) and its files.
 
-        The rows go first, in one transaction, then the files: an interruption
-        leaves at most orphan files, never a row without its file.
-        Returns the number of versions deleted.
+        The rows go first, in one transaction that also records the files to
+        remove, then the files: an interruption leaves at most files that
+        ``modelservice gc`` (or ``verify --repair``) removes later, never a row
+        without its file. A store failure after the rows are gone is an
+        `IncompleteDeleteWarning`, not an error. Returns the number of versions deleted.
         """
         ref = parse_ref(model_id, version)
         rows = self.registry.delete(ref.model_id, ref.version)
+        left: list[str] = []
         for row in rows:
             self._unsaved.pop((row["model_id"], row["version"]), None)
             if self._trained.get(row["model_id"]) == row["version"]:
                 del self._trained[row["model_id"]]
-            self.files.delete(row)
             if self.current_ref == f"{row['model_id']}:{row['version']}":
                 self._set_current(None, {})
+            try:
+                self.files.delete(row)
+            except OSError as err:  # ArtifactError included: the delete is recorded, gc finishes it
+                left.append(f"{row['model_id']}:{row['version']} ({err})")
+        if left:
+            warnings.warn(
+                f"Deleted {len(rows)} version(s), but the files of {'; '.join(left)} could not be "
+                "removed; `modelservice gc` (or `modelservice verify --repair`) removes them later.",
+                IncompleteDeleteWarning,
+                stacklevel=2,
+            )
         return len(rows)
 
     def model_history(self, model_id: str, version: int | None = None) -> list[dict[str, Any]]:

@@ -117,7 +117,7 @@ def test_show_a_version_with_its_history(capsys, models):
     status, out, _ = run(capsys, "--dir", models, "--json", "show", "rf")
     row = json.loads(out)
     assert row["version"] == 2 and row["file_format"] == "pickle"
-    assert [e["event"] for e in row["history"]] == ["registered", "status"]
+    assert [e["event"] for e in row["history"]] == ["registered", "save", "status"]
     status, _, err = run(capsys, "--dir", models, "show", "rf:7")
     assert status == 1 and "no version 7 (latest is 2)" in err
 

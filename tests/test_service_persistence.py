@@ -148,7 +148,7 @@ def test_metadata_updates_status_tags_and_history(trained):
     assert row["status"] == "production" and row["tags"] == {"stage": "eu"}
     assert json.loads((trained.store.root / "rf" / "v1.json").read_text())["status"] == "production"
     history = [(e["event"], e["to_status"]) for e in trained.model_history("rf")]
-    assert history == [("registered", "trained"), ("status", "saved"), ("status", "production")]
+    assert history == [("registered", "trained"), ("save", "trained"), ("status", "saved"), ("status", "production")]
     with pytest.raises(InvalidInputError, match="only status, tags"):
         trained._update_model_metadata("rf", {"train_score": 1.0})
     with pytest.raises(InvalidInputError, match="Unknown status"):

@@ -70,7 +70,8 @@ class ComparisonResult(RichResult):
     def __init__(self, frame: pd.DataFrame, sort_by: str | None = None) -> None:
         self.metrics = metric_columns(frame)
         if sort_by is None:
-            sort_by = self.metrics[0] if self.metrics else None
+            ranked = frame.attrs.get("metric")
+            sort_by = ranked if ranked in self.metrics else (self.metrics[0] if self.metrics else None)
         elif sort_by not in self.metrics:
             raise ValueError(
                 f"Cannot sort by {sort_by!r}: choose one of {', '.join(self.metrics) or 'no metric'}."
@@ -81,7 +82,9 @@ class ComparisonResult(RichResult):
             frame = frame.sort_values(
                 keys, ascending=[not higher_is_better(k) for k in keys], na_position="last", kind="stable"
             )
+        attrs = dict(frame.attrs)
         self.frame = frame.reset_index(drop=True)
+        self.frame.attrs = attrs
 
     @property
     def data(self) -> list[dict[str, Any]]:
@@ -96,6 +99,44 @@ class ComparisonResult(RichResult):
         row = self.frame.iloc[0]
         return f"{row['model_id']}:{row['version']}" if "version" in row else str(row["model_id"])
 
+    @property
+    def tested(self) -> bool:
+        """Whether the frame carries paired tests of the metric it is sorted by."""
+        return "tied_with_best" in self.frame and self.frame.attrs.get("metric") == self.sort_by
+
+    @property
+    def winner(self) -> str | None:
+        """The best row's ``"model_id:version"`` when it is significantly better than every
+        other row, else None (a statistical tie, or no test)."""
+        if not self.tested or self.frame.empty:
+            return None
+        others = self.frame["tied_with_best"].iloc[1:]
+        return self.best if not others.any() else None
+
+    @property
+    def tied(self) -> list[str]:
+        """The rows statistically tied with the best one (the best one first)."""
+        if not self.tested:
+            return []
+        return [f"{r.model_id}:{r.version}" for r in self.frame.itertuples() if r.tied_with_best]
+
+    def verdict(self) -> str:
+        """One sentence: is the best model significantly better, or which models tie with it?"""
+        if not self.tested or len(self.frame) < 2:
+            return ""
+        attrs = self.frame.attrs
+        label = METRIC_LABELS.get(self.sort_by or "", self.sort_by)
+        n, test, alpha = attrs.get("n_samples"), attrs.get("test"), attrs.get("alpha", 0.05)
+        rest = self.frame.iloc[1:]
+        if self.winner is not None:
+            worst = _p(rest["p_value"].max())
+            bound = f"p {worst}" if worst.startswith("<") else f"p ≤ {worst}"
+            return (f"Best: {self.winner} by {label}, significantly better than every other model "
+                    f"({test}, Holm-adjusted {bound}, n = {n}).")
+        tied = [f"{r.model_id}:{r.version} (p = {_p(r.p_value)})" for r in rest.itertuples() if r.tied_with_best]
+        return (f"No significant winner by {label}: {self.best} is statistically tied with "
+                f"{', '.join(tied)} ({test}, Holm-adjusted, alpha = {alpha:g}, n = {n}).")
+
     def best_cells(self) -> dict[str, list[int]]:
         """Row positions holding the best value of each metric column (several on a tie)."""
         best = {}
@@ -109,8 +150,14 @@ class ComparisonResult(RichResult):
     def _table(self) -> tuple[list[str], list[list[Any]], list[tuple[int, int]]]:
         ids = [c for c in _ID_COLUMNS if c in self.frame.columns]
         headers = ["#", *ids, *(METRIC_LABELS.get(m, m) for m in self.metrics)]
+        tested = self.tested
+        if tested:
+            level = round(100 * (1 - float(self.frame.attrs.get("alpha", 0.05))))
+            headers += [f"{METRIC_LABELS.get(self.sort_by or '', self.sort_by)} {level}% CI", "p vs best"]
         rows = [
-            [i + 1, *(row[c] for c in ids), *(row[m] for m in self.metrics)]
+            [i + 1, *(row[c] for c in ids), *(row[m] for m in self.metrics),
+             *((_interval(row["ci_low"], row["ci_high"]), "—" if i == 0 else _p(row["p_value"]))
+               if tested else ())]
             for i, (_, row) in enumerate(self.frame.iterrows())
         ]
         first_metric = 1 + len(ids)
@@ -125,27 +172,35 @@ class ComparisonResult(RichResult):
         return f"sorted by {self.sort_by} ({direction} is better)"
 
     def summary(self) -> str:
+        if self.tested and len(self.frame) > 1 and self.winner is None:
+            return f"{len(self.frame)} models, no significant winner by {self.sort_by}"
         return f"{len(self.frame)} models, best {self.best} by {self.sort_by}"
+
+    def _align(self, headers: list[str]) -> str:
+        extra = 2 if self.tested else 0
+        return "r" + "l" * (len(headers) - 1 - len(self.metrics) - extra) + "r" * (len(self.metrics) + extra)
 
     def to_text(self) -> str:
         headers, rows, best = self._table()
-        align = "r" + "l" * (len(headers) - 1 - len(self.metrics)) + "r" * len(self.metrics)
+        verdict = self.verdict()
         return "\n".join(
             [
                 f"Comparison of {len(rows)} models, {self._subtitle()}",
-                text_table(headers, rows, align=align, marks=best),
-                "* best value of the column",
+                *([verdict] if verdict else []),
+                text_table(headers, rows, align=self._align(headers), marks=best),
+                "* top value of the column",
             ]
         )
 
     def _html_body(self, chart: str) -> str:
         headers, rows, best = self._table()
-        align = "r" + "l" * (len(headers) - 1 - len(self.metrics)) + "r" * len(self.metrics)
+        verdict = self.verdict()
         return (
             f'<div class="jms-title">Comparison of {len(rows)} models</div>'
             f'<div class="jms-subtitle">{html.escape(self._subtitle())}; '
-            "best value of each column highlighted</div>"
-            f"{html_table(headers, rows, align=align, best=best)}{chart}"
+            "top value of each column highlighted</div>"
+            + (f'<div class="jms-verdict">{html.escape(verdict)}</div>' if verdict else "")
+            + f"{html_table(headers, rows, align=self._align(headers), best=best)}{chart}"
         )
 
     def _draw(self) -> Figure | None:
@@ -161,13 +216,17 @@ class ComparisonResult(RichResult):
             fig = new_figure(max(5.5, 1.2 * len(self.metrics) + 0.35 * len(labels)), 3.4)
             ax = fig.add_subplot()
             width = 0.8 / len(labels)
+            errors = self._error_bars()
             for k, label in enumerate(labels):
                 offset = (k - (len(labels) - 1) / 2) * width
                 ax.bar([i + offset for i in range(len(self.metrics))], values.iloc[k].fillna(0),
                        width=width, color=PALETTE[k % len(PALETTE)], label=label)
+                if errors is not None:  # the interval of the ranked metric only
+                    i = self.metrics.index(self.sort_by)
+                    ax.errorbar(i + offset, values.iloc[k][self.sort_by], yerr=errors[:, k:k + 1],
+                                fmt="none", ecolor="#333333", capsize=2)
             ax.set_xticks(range(len(self.metrics)), [METRIC_LABELS.get(m, m) for m in self.metrics])
-            low = float(values.min().min())  # zoom in when every model scores high
-            ax.set_ylim(max(0.0, math.floor((low - 0.05) * 10) / 10), 1.0)
+            ax.set_ylim(0.0, 1.0)  # from 0: a one-sample difference must not look decisive
             ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
             ax.set_title("Metrics per model", fontsize="medium")
             return fig
@@ -175,9 +234,36 @@ class ComparisonResult(RichResult):
         fig = new_figure(max(6.0, 2.3 * len(self.metrics)), 3.0)
         axes = fig.subplots(1, len(self.metrics), squeeze=False)[0]
         colors = [PALETTE[k % len(PALETTE)] for k in range(len(labels))]
+        errors = self._error_bars()
         for ax, metric in zip(axes, self.metrics):
-            ax.bar(range(len(labels)), values[metric].fillna(0), color=colors)
+            ranked = errors is not None and metric == self.sort_by
+            ax.bar(range(len(labels)), values[metric].fillna(0), color=colors, capsize=3, ecolor="#333333",
+                   yerr=errors if ranked else None)
             ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize="small")
             arrow = "↑" if higher_is_better(metric) else "↓"
             ax.set_title(f"{METRIC_LABELS.get(metric, metric)} {arrow}", fontsize="medium")
         return fig
+
+    def _error_bars(self) -> Any:
+        """``(2, models)`` distances from each value of the ranked metric to its interval, or None."""
+        if not self.tested:
+            return None
+        import numpy as np
+
+        values = self.frame[self.sort_by].astype(float).to_numpy()
+        below = np.nan_to_num(values - self.frame["ci_low"].astype(float).to_numpy()).clip(min=0)
+        above = np.nan_to_num(self.frame["ci_high"].astype(float).to_numpy() - values).clip(min=0)
+        return np.vstack([below, above])
+
+
+def _p(value: Any) -> str:
+    """A p-value as shown: three significant digits, ``< 0.001`` below that."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return "< 0.001" if value < 0.001 else f"{value:.3g}"
+
+
+def _interval(low: Any, high: Any) -> str:
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return "—"
+    return f"{low:.4f}–{high:.4f}"

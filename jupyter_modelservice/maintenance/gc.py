@@ -1,8 +1,9 @@
-"""`collect_garbage`: remove what no model needs: stale temp files and archived versions' files.
+"""`collect_garbage`: remove what no model needs: stale temp files, archived versions' files,
+files replaced by a later save and files an interrupted delete left behind.
 
 Never removes a file that could be the only copy of a model the registry
-does not know about: orphan model files and sidecars are reported, not
-deleted (``rebuild-index`` can bring them back).
+does not know about: a file goes only when this registry's history says it
+wrote it (same path and sha256); other orphans are reported, not deleted.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 
 from ..exceptions import ModelNotFoundError
 from ..ids import ModelRef
-from .files import scan
+from .files import StoreFile, scan
+from .history import FileHistory, file_history
 from .verify import DEFAULT_GRACE
 
 __all__ = ["GcReport", "collect_garbage"]
@@ -61,6 +63,7 @@ def collect_garbage(service: Any, *, dry_run: bool = False, grace: float = DEFAU
     rows = {(r["model_id"], r["version"]): r for r in service.registry.list(order_by="model_id")}
     referenced = {r["file_path"] for r in rows.values() if r.get("file_path")}
     sizes = {f.relpath: f.size for f in files}
+    history = file_history(service.registry)
 
     for entry in files:
         if entry.symlink:  # an escaping entry is always a symlink
@@ -71,17 +74,15 @@ def collect_garbage(service: Any, *, dry_run: bool = False, grace: float = DEFAU
                 _remove(service, report, entry.relpath, entry.size, "stale temp file")
             else:
                 report.kept.append({"path": entry.relpath, "reason": "temp file of a save that may be running"})
-        elif entry.kind == "model" and entry.relpath not in referenced:
+        elif entry.kind in ("model", "sidecar") and entry.relpath not in referenced:
             row = rows.get((entry.model_id, entry.version))
-            if row is not None and row.get("artifact_state") == "removed":
-                _remove(service, report, entry.relpath, entry.size, "file of an archived version")
-            elif row is not None and row.get("artifact_state") == "ready" and (
-                    entry.mtime is not None and now - entry.mtime >= grace):
-                _remove(service, report, entry.relpath, entry.size,
-                        f"replaced by {row['file_path']} when the version was saved again")
-            else:
+            reason = _unneeded(service, entry, row, history, grace, now)
+            if reason is not None:
+                _remove(service, report, entry.relpath, entry.size, reason)
+            elif entry.kind == "model":
                 report.kept.append({"path": entry.relpath,
-                                    "reason": "orphan model file: no row points at it (see verify)"})
+                                    "reason": "orphan model file: this registry did not write it or still "
+                                              "needs it (see verify)"})
 
     for row in rows.values():
         if row["status"] != "archived" or not row.get("file_path") or row.get("artifact_state") != "ready":
@@ -95,6 +96,32 @@ def collect_garbage(service: Any, *, dry_run: bool = False, grace: float = DEFAU
             _remove(service, report, relpath, row.get("file_bytes") or sizes.get(relpath),
                     f"archived version {row['model_id']}:{row['version']}")
     return report
+
+
+def _unneeded(service: Any, entry: StoreFile, row: dict[str, Any] | None, history: FileHistory,
+              grace: float, now: float) -> str | None:
+    """Why no version needs ``entry`` (a model file or sidecar no row points at), or None to keep it.
+
+    Only on the registry's word: the file must be one its history says it wrote
+    (path and sha256), so files of another registry sharing the prefix are kept.
+    """
+    model_id, version, store = entry.model_id, entry.version, service.store
+    if model_id is None or version is None:
+        return None
+    ref = f"{model_id}:{version}"
+    if row is None:  # else an orphan, perhaps the only copy of a model: verify reports it
+        return f"left by the interrupted delete of {ref}" if history.left_by_delete(store, entry) else None
+    if entry.kind != "model":
+        return None  # the sidecar of a version that exists
+    if row.get("artifact_state") == "removed":
+        same = row.get("file_sha256") and history.wrote(store, model_id, version, entry.relpath)
+        return f"file of archived version {ref}, already detached" if same else None
+    replaced = (row.get("artifact_state") == "ready" and row.get("file_path")
+                and row["file_path"] != entry.relpath and entry.mtime is not None
+                and now - entry.mtime >= grace)
+    if replaced and store.exists(row["file_path"]) and history.wrote(store, model_id, version, entry.relpath):
+        return f"replaced by {row['file_path']} when {ref} was saved again"
+    return None
 
 
 def _remove(service: Any, report: GcReport, relpath: str, size: int | None, reason: str) -> None:
@@ -111,7 +138,8 @@ def _detach_file(service: Any, row: dict[str, Any]) -> dict[str, Any] | None:
             ModelRef(row["model_id"], row["version"]),
             {"file_path": None, "artifact_state": "removed"},
             expect={"status": "archived", "file_path": row["file_path"], "artifact_state": "ready"},
-            event=("file_removed", {"path": row["file_path"], "bytes": row.get("file_bytes"), "by": "gc"}),
+            event=("file_removed", {"path": row["file_path"], "sha256": row.get("file_sha256"),
+                                    "bytes": row.get("file_bytes"), "by": "gc"}),
         )
     except ModelNotFoundError:
         return None

@@ -30,6 +30,7 @@ from ..registry.database import COLUMNS
 from ..registry.engine import actor, utcnow
 from ..signing import check_signature
 from .files import check_restored_version, expected_path, read_sidecar_file, scan
+from .history import file_history
 from .verify import check_row_file, check_sidecar
 
 __all__ = ["RebuildReport", "insert_version", "rebuild_index"]
@@ -101,11 +102,17 @@ def rebuild_index(service: Any) -> RebuildReport:
     unless the team key's signature on it is valid.
     """
     report = RebuildReport()
+    deleted = file_history(service.registry).deleted
     for entry in scan(service.store):
         if entry.kind != "sidecar" or entry.escapes:
             continue
         model_id, version = entry.model_id, entry.version
         ref = str(ModelRef(model_id, version))
+        if (model_id, version) in deleted:
+            report.refused.append({"path": entry.relpath, "reason": (
+                f"{ref} was deleted (the registry's history records it); a deleted version is never "
+                "restored. `modelservice gc` removes what its interrupted delete left behind")})
+            continue
         problem = check_restored_version(version, "the sidecar")
         if problem is not None:
             report.refused.append({"path": entry.relpath, "reason": problem})

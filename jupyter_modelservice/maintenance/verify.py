@@ -10,17 +10,19 @@ unverified, and verify lists unverified versions until a person confirms them.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import ArtifactError, ArtifactIntegrityError
 from ..ids import ModelRef
 from ..json_documents import DocumentError, json_text
-from ..model_files import FILE_COLUMNS
+from ..model_files import FILE_COLUMNS, SAVE_STARTED
 from ..sidecar import sidecar_path
 from ..signing import check_signature
 from ..trust import UNVERIFIED, origin
 from .files import StoreFile, comparable_row, expected_path, file_digest, read_sidecar_file, scan
+from .history import file_history
 
 __all__ = ["DEFAULT_GRACE", "Problem", "RepairReport", "VerifyReport", "repair", "verify"]
 
@@ -45,6 +47,8 @@ ADVICE = {
     "unverified": "its record came from a sidecar or an archive; check what it is and where it came "
                   "from, then confirm it with `modelservice trust {ref}`, or delete it",
     "stale_temp": "left by an interrupted save; `modelservice gc` removes it",
+    "deleted_leftover": "`modelservice gc` (or `verify --repair`) finishes the delete; rebuild-index never "
+                        "restores a deleted version",
     "no_file": "the status says saved but there is no file; save the model again",
 }
 
@@ -171,6 +175,10 @@ def verify(service: Any, *, grace: float = DEFAULT_GRACE, now: float | None = No
         problem = check_row_file(service.store, row)
         if problem is None:
             report.bytes_hashed += int(row.get("file_bytes") or 0)
+        elif problem.kind == "incomplete_save" and _save_running(service, ModelRef(row["model_id"], row["version"]),
+                                                                 row, grace, now):
+            report.notes.append(Problem("save_in_progress", f"{ref}: a save started less than {grace:.0f} s "
+                                        "ago is writing its file", ref, row["file_path"]))
         else:
             report.problems.append(problem)
         if row.get("artifact_state") == "ready":
@@ -181,13 +189,19 @@ def verify(service: Any, *, grace: float = DEFAULT_GRACE, now: float | None = No
             report.problems.append(Problem("unverified", f"{ref} is unverified: {origin(service.registry, row)}; "
                                            "it is refused on load until a person confirms it", ref,
                                            row["file_path"]))
+    history = file_history(service.registry)
+    keys = {(row["model_id"], row["version"]) for row in rows}
+
+    def left_over(entry: StoreFile) -> bool:
+        return (entry.model_id, entry.version) not in keys and history.left_by_delete(service.store, entry)
+
     for entry in files:
-        _check_file(report, entry, referenced, grace, now)
+        _check_file(report, entry, referenced, grace, now, left_over)
     return report
 
 
 def _check_file(report: VerifyReport, entry: StoreFile, referenced: set[str], grace: float,
-                now: float) -> None:
+                now: float, left_over: Callable[[StoreFile], bool]) -> None:
     if entry.escapes:
         report.problems.append(Problem("unsafe_path", f"{entry.relpath} is a symlink pointing outside "
                                        "the models directory", path=entry.relpath))
@@ -202,6 +216,10 @@ def _check_file(report: VerifyReport, entry: StoreFile, referenced: set[str], gr
         else:
             report.notes.append(Problem("temp", f"{entry.relpath} may belong to a save in progress",
                                         path=entry.relpath))
+    elif entry.kind in ("model", "sidecar") and left_over(entry):
+        report.problems.append(Problem("deleted_leftover", f"{entry.relpath} belongs to "
+                                       f"{entry.model_id}:{entry.version}, which was deleted; the delete was "
+                                       "interrupted before the file went", path=entry.relpath))
     elif entry.kind == "model":
         report.problems.append(Problem("orphan_file", f"{entry.relpath} ({entry.size} bytes) belongs to "
                                        "no registry row", path=entry.relpath))
@@ -220,17 +238,25 @@ class RepairReport:
     restored: list[str] = field(default_factory=list)
     cleared: list[str] = field(default_factory=list)
     sidecars: list[str] = field(default_factory=list)
+    in_progress: list[str] = field(default_factory=list)  # pending rows of saves that may be running
+    deleted: list[str] = field(default_factory=list)  # files an interrupted delete left behind, removed now
 
     def to_dict(self) -> dict[str, Any]:
         return {"completed": self.completed, "restored": self.restored, "cleared": self.cleared,
-                "sidecars": self.sidecars}
+                "sidecars": self.sidecars, "in_progress": self.in_progress, "deleted": self.deleted}
 
     def __bool__(self) -> bool:
-        return bool(self.completed or self.restored or self.cleared or self.sidecars)
+        return bool(self.completed or self.restored or self.cleared or self.sidecars or self.in_progress
+                    or self.deleted)
 
 
-def repair(service: Any) -> RepairReport:
+def repair(service: Any, *, grace: float = DEFAULT_GRACE, now: float | None = None) -> RepairReport:
     """Finish or undo interrupted saves and rewrite missing or stale sidecars.
+
+    A ``pending`` row whose save started less than ``grace`` seconds ago and
+    whose file is not there yet may belong to a save running now: it is left
+    alone (listed in ``in_progress``). Every change is conditional on the row
+    being as it was read, so a save that finishes meanwhile is never undone.
 
     * a ``pending`` row whose file is complete (hash right) is marked ready;
     * a ``pending`` row whose file never appeared gets back the file it had
@@ -242,13 +268,17 @@ def repair(service: Any) -> RepairReport:
 
     Files with a wrong hash are never touched.
     """
+    now = time.time() if now is None else now
     report = RepairReport()
     for row in service.registry.list(order_by="model_id"):
         ref = ModelRef(row["model_id"], row["version"])
         if row.get("artifact_state") == "pending" and row.get("file_path"):
             problem = check_row_file(service.store, row)
             if problem is not None and problem.kind == "incomplete_save":
-                _finish_pending(service, ref, row, report)
+                if _save_running(service, ref, row, grace, now):
+                    report.in_progress.append(str(ref))
+                else:
+                    _finish_pending(service, ref, row, report)
                 continue
         if row.get("artifact_state") == "ready" and row.get("file_path"):
             # the sidecar check is cheap; hash the file only when the sidecar needs rewriting,
@@ -256,7 +286,44 @@ def repair(service: Any) -> RepairReport:
             if check_sidecar(service.store, row) and check_row_file(service.store, row) is None:
                 service._update_row(ref, {})
                 report.sidecars.append(str(ref))
+    _finish_deletes(service, report)
     return report
+
+
+def _finish_deletes(service: Any, report: RepairReport) -> None:
+    """Remove the files and sidecars that interrupted deletes left behind (this registry's own)."""
+    history = file_history(service.registry)
+    if not history.deleted:
+        return
+    keys = {(row["model_id"], row["version"]) for row in service.registry.list(order_by="model_id")}
+    for entry in scan(service.store):
+        if (entry.kind in ("model", "sidecar") and not entry.symlink
+                and (entry.model_id, entry.version) not in keys and history.left_by_delete(service.store, entry)):
+            service.store.delete(entry.relpath)
+            report.deleted.append(entry.relpath)
+
+
+def pending_since(service: Any, ref: ModelRef) -> float | None:
+    """When the save that made ``ref`` pending started (epoch seconds), from its history."""
+    from datetime import datetime
+
+    started = [e["at"] for e in service.registry.events(ref.model_id, ref.version)
+               if e["event"] in (SAVE_STARTED, "resave")]
+    try:
+        return datetime.fromisoformat(started[-1]).timestamp() if started else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _save_running(service: Any, ref: ModelRef, row: dict[str, Any], grace: float, now: float) -> bool:
+    """Whether a pending row without its file may belong to a save that is running now."""
+    try:
+        if service.store.exists(row["file_path"]):
+            return False  # published: finishing it is what the saver would do
+    except ArtifactIntegrityError:
+        return False
+    since = pending_since(service, ref)
+    return since is not None and now - since < grace
 
 
 def _finish_pending(service: Any, ref: ModelRef, row: dict[str, Any], report: RepairReport) -> None:
@@ -264,12 +331,12 @@ def _finish_pending(service: Any, ref: ModelRef, row: dict[str, Any], report: Re
         present = service.store.exists(row["file_path"])
     except ArtifactIntegrityError:
         return
+    expect = {k: row[k] for k in FILE_COLUMNS}
     if present:  # complete (check_row_file found the hash right): finish the save
         status = "saved" if row["status"] == "trained" else row["status"]
-        service._update_row(ref, {"artifact_state": "ready", "status": status})
-        report.completed.append(str(ref))
+        if service.files.update_row(ref, {"artifact_state": "ready", "status": status}, expect=expect):
+            report.completed.append(str(ref))
         return
-    expect = {k: row[k] for k in FILE_COLUMNS}
     previous = _previous_recorded(service, ref)
     if previous is not None:
         if service.files.update_row(ref, previous, expect=expect,
@@ -288,7 +355,8 @@ def _finish_pending(service: Any, ref: ModelRef, row: dict[str, Any], report: Re
     values: dict[str, Any] = {k: None for k in FILE_COLUMNS}
     if row["status"] in ("saved", "production"):
         values["status"] = "trained"  # it has no file any more
-    service._update_row(ref, values)
+    if service.files.update_row(ref, values, expect=expect) is None:
+        return  # the save finished (or changed) meanwhile: nothing to undo
     service.store.delete(sidecar_path(ref.model_id, ref.version))  # it described a file that is gone
     report.cleared.append(str(ref))
 

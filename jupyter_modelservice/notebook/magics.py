@@ -379,7 +379,7 @@ class ModelServiceMagics(Magics):
         service = self.service
         with _user_errors("Cannot compare"), \
                 progress_bar(len(refs), "Evaluating", "models", shell=self.shell) as bar:
-            frame = service.compare_models(refs, X, y, progress=bar)
+            frame = service.compare_models(refs, X, y, metric=args.sort, progress=bar)
         try:
             result = ComparisonResult(frame, sort_by=args.sort)
         except ValueError as err:

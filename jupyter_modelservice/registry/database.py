@@ -254,7 +254,9 @@ class Registry:
                 raise ModelNotFoundError(self._missing_message(conn, model_id, version))
             conn.execute(model_metadata.delete().where(*where))
             for row in rows:
-                self._event(conn, model_id, row["version"], "deleted", row["status"], None)
+                # the file to remove is recorded: gc finishes a delete that was interrupted
+                self._event(conn, model_id, row["version"], "deleted", row["status"], None,
+                            {"file_path": row["file_path"], "file_sha256": row["file_sha256"]})
         return rows
 
     def import_version(self, row: Mapping[str, Any],
@@ -474,9 +476,12 @@ class Registry:
             )
         return where
 
-    def events(self, model_id: str | None = None, version: int | None = None) -> list[dict[str, Any]]:
-        """The status history, oldest first."""
+    def events(self, model_id: str | None = None, version: int | None = None, *,
+               kinds: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """The status history, oldest first; ``kinds`` keeps only those event names."""
         query = sa.select(events).order_by(events.c.event_id)
+        if kinds is not None:
+            query = query.where(events.c.event.in_(list(kinds)))
         if model_id is not None:
             query = query.where(events.c.model_id == model_id)
         if version is not None:

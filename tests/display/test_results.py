@@ -198,6 +198,38 @@ def test_comparison_ties_are_all_highlighted_and_broken_by_the_next_metric(class
     assert best_cells(result.to_html()).count("0.9500") == 2
 
 
+def _tested(frame, p_values, attrs):
+    """``frame`` as compare_models returns it: with paired tests of its first metric."""
+    frame = frame.sort_values("accuracy", ascending=False, kind="stable").reset_index(drop=True)
+    frame["ci_low"], frame["ci_high"] = frame["accuracy"] - 0.02, frame["accuracy"] + 0.02
+    frame["p_value"] = p_values
+    frame["tied_with_best"] = [True, *(p >= 0.05 for p in p_values[1:])]
+    frame.attrs.update({"metric": "accuracy", "test": "exact McNemar", "alpha": 0.05, "n_samples": 143,
+                        **attrs})
+    return frame
+
+
+def test_comparison_names_a_winner_only_when_it_is_significantly_better(classification_frame):
+    clear = ComparisonResult(_tested(classification_frame, [float("nan"), 0.004, 0.0002], {}))
+    assert clear.winner == "lr:2" and clear.tied == ["lr:2"]
+    assert clear.verdict() == ("Best: lr:2 by accuracy, significantly better than every other model "
+                               "(exact McNemar, Holm-adjusted p ≤ 0.004, n = 143).")
+    assert clear.data[1]["p_value"] == 0.004
+    text = clear.to_text()
+    assert "accuracy 95% CI" in text and "0.9500–0.9900" in text and "< 0.001" in text
+
+    tie = ComparisonResult(_tested(classification_frame, [float("nan"), 0.5, 0.01], {}))
+    assert tie.winner is None and tie.tied == ["lr:2", "rf:1"] and tie.best == "lr:2"
+    assert tie.verdict() == ("No significant winner by accuracy: lr:2 is statistically tied with "
+                             "rf:1 (p = 0.5) (exact McNemar, Holm-adjusted, alpha = 0.05, n = 143).")
+    assert "no significant winner" in tie.summary()
+    assert tie.verdict() in tie._repr_mimebundle_()["text/html"].replace("&#x27;", "'")
+    png_bytes(tie._repr_mimebundle_())
+
+    resorted = ComparisonResult(tie.frame, sort_by="roc_auc")  # the tests were of accuracy: not shown
+    assert not resorted.tested and resorted.verdict() == "" and resorted.winner is None
+
+
 def test_comparison_rejects_an_unknown_sort_metric(classification_frame):
     with pytest.raises(ValueError, match="choose one of accuracy, precision, recall, f1_score, roc_auc"):
         ComparisonResult(classification_frame, sort_by="rmse")

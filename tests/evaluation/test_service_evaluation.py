@@ -128,3 +128,51 @@ def test_predictions_are_returned_on_request_and_not_stored(service, split):
     assert predictions["classes"] == [0, 1]
     assert "predictions" not in service.get_model_metadata("lr")["metrics"]
     assert "predictions" not in service.evaluate_model(X_te, y_te)
+
+
+def _binary(n=1000, seed=0):
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=n, n_features=8, n_informative=5, random_state=seed)
+    return X[: n // 2], y[: n // 2], X[n // 2:], y[n // 2:]
+
+
+def test_two_copies_of_one_model_are_tied_with_p_1(service):
+    from sklearn.linear_model import LogisticRegression
+
+    X_tr, y_tr, X_te, y_te = _binary()
+    service.train_model(LogisticRegression, X_tr, y_tr, model_id="a", random_state=0)
+    service.train_model(LogisticRegression, X_tr, y_tr, model_id="b", random_state=0)
+    frame = service.compare_models(["a", "b"], X_te, y_te)
+    assert frame["p_value"].iloc[1] == 1.0 and frame["tied_with_best"].all()
+    assert frame.attrs["test"] == "exact McNemar" and frame.attrs["n_samples"] == len(y_te)
+    assert frame.attrs["data_fingerprint"] and frame.attrs["metric"] == "accuracy"
+    assert (frame["ci_low"] <= frame["accuracy"]).all() and (frame["accuracy"] <= frame["ci_high"]).all()
+
+
+def test_a_forest_beats_a_dummy_on_500_rows(service):
+    from sklearn.dummy import DummyClassifier
+    from sklearn.ensemble import RandomForestClassifier
+
+    X_tr, y_tr, X_te, y_te = _binary()
+    service.train_model(DummyClassifier, X_tr, y_tr, model_id="dummy")
+    service.train_model(RandomForestClassifier, X_tr, y_tr, model_id="forest", n_estimators=50, random_state=0)
+    for metric in ("accuracy", "roc_auc"):
+        frame = service.compare_models(["dummy", "forest"], X_te, y_te, metric=metric)
+        assert list(frame["model_id"]) == ["forest", "dummy"]  # ranked by the metric, not by the order given
+        assert frame["p_value"].iloc[1] < 0.001 and not frame["tied_with_best"].iloc[1]
+        assert np.isnan(frame["p_value"].iloc[0]) and frame["tied_with_best"].iloc[0]
+
+
+def test_comparison_of_regressors_ranks_by_an_error_metric(service, diabetes):
+    from sklearn.linear_model import Ridge
+
+    X, y = diabetes
+    service.train_model(Ridge, X, y, model_id="weak", alpha=100.0)
+    service.train_model(Ridge, X, y, model_id="strong", alpha=0.01)
+    frame = service.compare_models(["weak", "strong"], X, y, metric="rmse", n_bootstrap=500, random_state=3)
+    assert list(frame["model_id"]) == ["strong", "weak"] and frame.attrs["test"] == "paired bootstrap"
+    again = service.compare_models(["weak", "strong"], X, y, metric="rmse", n_bootstrap=500, random_state=3)
+    assert frame[["ci_low", "ci_high"]].equals(again[["ci_low", "ci_high"]])  # seeded
+    with pytest.raises(ValueError, match="Cannot rank"):
+        service.compare_models(["weak", "strong"], X, y, metric="accuracy")

@@ -206,7 +206,7 @@ def test_repair_finishes_or_undoes_interrupted_saves(tmp_path, tiny_data):
     found = maintenance.verify(fresh, grace=0)
     assert found.kinds() == {"incomplete_save": 3, "missing_sidecar": 1, "hash_mismatch": 1,
                              "orphan_file": 1}  # resaved/v1.joblib, until repair points back at it
-    repaired = maintenance.repair(fresh).to_dict()
+    repaired = maintenance.repair(fresh, grace=0).to_dict()
     assert {k: repaired[k] for k in ("completed", "restored", "cleared", "sidecars")} == {
         "completed": ["published:1"], "restored": ["resaved:1 (resaved/v1.joblib)"], "cleared": ["first:2"],
         "sidecars": ["nosidecar:1"]}  # resaved:1 gets its file back on the database's word: still trusted

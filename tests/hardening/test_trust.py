@@ -183,7 +183,7 @@ def test_repair_never_restores_a_previous_file_from_a_swapped_sidecar_as_trusted
     sidecar.update(file_sha256=_sha(payload), file_bytes=len(payload), status="production")
     (models / "rf" / "v1.json").write_text(json.dumps(sidecar))
 
-    repaired = maintenance.repair(team)
+    repaired = maintenance.repair(team, grace=0)
     assert repaired.restored == ["rf:1 (rf/v1.joblib, unverified)"]
     row = team.registry.get("rf", 1)
     assert row["trust"] == "unverified" and row["status"] == "saved"
@@ -210,7 +210,7 @@ def test_repair_restores_a_recorded_previous_file(team, tmp_path, tiny_data):
                                    "artifact_state": "pending"},
                          event=("resave", {"previous": {k: before[k] for k in (
                              "file_path", "file_format", "file_sha256", "file_bytes")}}))
-    repaired = maintenance.repair(team)
+    repaired = maintenance.repair(team, grace=0)
     assert repaired.restored == ["rf:1 (rf/v1.joblib)"]
     row = team.registry.get("rf", 1)
     assert row["trust"] is None and row["file_sha256"] == before["file_sha256"]

@@ -53,7 +53,7 @@ def target(request, tmp_path):
 
 
 def rows_of(svc):
-    return {(r["model_id"], r["version"]): r for r in svc.list_models()}
+    return {(r["model_id"], r["version"]): r for r in svc.registry.list()}  # as stored: relative paths
 
 
 def test_everything_is_copied_and_verified(source, target, small_data):
