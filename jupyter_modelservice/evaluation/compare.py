@@ -38,7 +38,8 @@ def comparison_frame(rows: Sequence[dict[str, Any]], metric: str | None = None) 
     if metric is None:
         metric = metrics[0]
     elif metric not in metrics:
-        raise InvalidInputError(f"Cannot rank {task} models by {metric!r}; use one of {', '.join(metrics)}.")
+        raise InvalidInputError(f"Cannot sort by {metric!r}: choose one of {', '.join(metrics)} "
+                                f"for {task} models.")
     columns = ["model_id", "version", "model_class", "task_type", *metrics]
     frame = pd.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=columns)
     keys = [metric, *(m for m in metrics if m != metric)]

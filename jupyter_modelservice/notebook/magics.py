@@ -461,7 +461,7 @@ class ModelServiceMagics(Magics):
             with _user_errors("Cannot open the registry browser"):
                 browser = RegistryBrowser(
                     self.service, namespace=self.shell.user_ns, status=args.status,
-                    search=args.search or args.model_id or "",
+                    search=args.search or "", model_id=args.model_id,
                     **({"page_size": args.limit} if args.limit else {}),
                 )
             return self._emit(browser, args)

@@ -174,5 +174,5 @@ def test_comparison_of_regressors_ranks_by_an_error_metric(service, diabetes):
     assert list(frame["model_id"]) == ["strong", "weak"] and frame.attrs["test"] == "paired bootstrap"
     again = service.compare_models(["weak", "strong"], X, y, metric="rmse", n_bootstrap=500, random_state=3)
     assert frame[["ci_low", "ci_high"]].equals(again[["ci_low", "ci_high"]])  # seeded
-    with pytest.raises(ValueError, match="Cannot rank"):
+    with pytest.raises(ValueError, match="Cannot sort by .accuracy.: choose one of r2_score"):
         service.compare_models(["weak", "strong"], X, y, metric="accuracy")
