@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..artifacts.local import TEMP_PREFIX
+from ..artifacts.local import TEMP_PREFIX, open_regular
 from ..exceptions import ArtifactError
 from ..ids import REGISTRY_FILES
 from ..json_documents import MAX_BYTES, DocumentError
@@ -143,7 +143,7 @@ def file_digest(store: Any, relpath: str) -> tuple[str, int]:
         digest = hashlib.sha256()
         size = 0
         try:
-            with open(full, "rb") as fh:
+            with open_regular(full) as fh:  # a named pipe would block: refused
                 while chunk := fh.read(_CHUNK):
                     digest.update(chunk)
                     size += len(chunk)
