@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ..exceptions import InvalidInputError, ModelServiceError, NoImportanceWarning
-from ..ids import validate_search
+from ..ids import validate_model_id, validate_search
 from .panel_base import (
     ActionRunner,
     TextFallbackPanel,
@@ -84,6 +84,8 @@ class RegistryBrowser(TextFallbackPanel):
         Rows per page (the table queries one page at a time).
     search : str, optional
         Initial search text (matches model ids and class names).
+    model_id : str, optional
+        Show only the versions of this model id (the search then narrows within them).
     status : {"trained", "saved", "production", "archived"}, optional
         Initial status filter; None shows every status.
     order_by : str, default "-training_date"
@@ -107,7 +109,7 @@ class RegistryBrowser(TextFallbackPanel):
     def __init__(self, service: ModelService | None = None, *,
                  namespace: dict[str, Any] | None = None, page_size: int = 15,
                  search: str = "", status: str | None = None,
-                 order_by: str = "-training_date") -> None:
+                 order_by: str = "-training_date", model_id: str | None = None) -> None:
         if page_size < 1:
             raise InvalidInputError(f"page_size must be at least 1, got {page_size}.")
         statuses = [value for _, value in STATUS_FILTERS if value != "all"]
@@ -117,6 +119,8 @@ class RegistryBrowser(TextFallbackPanel):
         if order_by not in sorts:
             raise InvalidInputError(f"Cannot sort the browser by {order_by!r}; use one of "
                                     f"{', '.join(sorts)}.")
+        # (``model_id`` is taken: ipywidgets names the widget's comm id so)
+        self.id_filter = None if model_id is None else validate_model_id(model_id)
         self.service = resolve_service(service)
         if namespace is None:
             namespace = user_namespace()
@@ -230,7 +234,7 @@ class RegistryBrowser(TextFallbackPanel):
 
     def _filters(self) -> dict[str, Any]:
         status = self.status_filter.value
-        return {"status": None if status == "all" else status,
+        return {"status": None if status == "all" else status, "model_id": self.id_filter,
                 "search": validate_search(self.search.value.strip())}
 
     def refresh(self) -> None:

@@ -453,6 +453,7 @@ class ModelServiceMagics(Magics):
             %models
             %models --status production
             %models --search Forest
+            %models --id rf
         """
         args = _parse(self.models, line)
         if in_widget_kernel(self.shell):

@@ -87,3 +87,48 @@ def test_ms_config_db_url(shell, run, tmp_path):
     assert config.data["db_url"] == url
     assert (tmp_path / "elsewhere.db").is_file()
 
+
+
+@pytest.fixture
+def lookalikes(classification_data, run):
+    """``nb`` (2 versions) and ids or classes that a text search for "nb" would also match."""
+    for line in ("GaussianNB X_train y_train --id nb -q",
+                 "GaussianNB X_train y_train --id nb -q var_smoothing=1e-3",
+                 "GaussianNB X_train y_train --id nb_big -q",
+                 "GaussianNB X_train y_train --id other -q",
+                 "DecisionTreeClassifier X_train y_train --id cnb -q random_state=0"):
+        run(classification_data, "train", line)
+    return classification_data
+
+
+def test_models_id_lists_only_that_ids_versions(lookalikes, run):
+    table, cap = run(lookalikes, "models", "--id nb")
+    assert [(r["model_id"], r["version"]) for r in table.rows] == [("nb", 2), ("nb", 1)]
+    assert list(table.frame["model_id"]) == ["nb", "nb"]
+    assert "2 model versions" in cap.outputs[0].data["text/plain"] and "id 'nb'" in table.to_text()
+
+
+def test_models_id_in_the_registry_browser_lists_only_that_ids_versions(lookalikes, run, monkeypatch):
+    from jupyter_modelservice.notebook import magics
+    from jupyter_modelservice.widgets import RegistryBrowser
+
+    monkeypatch.setattr(magics, "in_widget_kernel", lambda shell: True)
+    browser, _ = run(lookalikes, "models", "--id nb -q")
+    assert isinstance(browser, RegistryBrowser)
+    assert [f"{r['model_id']}:{r['version']}" for r in browser.rows_] == ["nb:2", "nb:1"]
+    assert browser.total_ == 2
+    browser.search.value = "2"  # a search narrows within the id, never widens past it
+    assert browser.rows_ == [] and browser.total_ == 0
+    browser.search.value = ""
+    browser.status_filter.value = "saved"
+    assert [f"{r['model_id']}:{r['version']}" for r in browser.rows_] == ["nb:2", "nb:1"]
+
+
+def test_models_id_refuses_an_invalid_id(lookalikes, run, monkeypatch):
+    from jupyter_modelservice.notebook import magics
+
+    with pytest.raises(UsageError, match="model_id"):
+        run(lookalikes, "models", "--id ../nb -q")
+    monkeypatch.setattr(magics, "in_widget_kernel", lambda shell: True)
+    with pytest.raises(UsageError, match="model_id"):
+        run(lookalikes, "models", "--id ../nb -q")
