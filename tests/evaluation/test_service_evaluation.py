@@ -176,3 +176,23 @@ def test_comparison_of_regressors_ranks_by_an_error_metric(service, diabetes):
     assert frame[["ci_low", "ci_high"]].equals(again[["ci_low", "ci_high"]])  # seeded
     with pytest.raises(ValueError, match="Cannot sort by .accuracy.: choose one of r2_score"):
         service.compare_models(["weak", "strong"], X, y, metric="accuracy")
+
+
+def test_compare_models_ranks_models_given_worst_first(service, split, diabetes):
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+    from sklearn.tree import DecisionTreeClassifier
+
+    X_tr, X_te, y_tr, y_te = split
+    service.train_model(DummyClassifier, X_tr, y_tr, model_id="dummy")
+    service.train_model(DecisionTreeClassifier, X_tr, y_tr, model_id="stump", max_depth=1, random_state=0)
+    service.train_model(make_pipeline(StandardScaler(), LogisticRegression()), X_tr, y_tr, model_id="lr")
+    table = service.compare_models(["dummy", "stump", "lr"], X_te, y_te)
+    assert list(table["model_id"]) == ["lr", "stump", "dummy"]  # the reverse of the order given
+    assert table["accuracy"].is_unique and table["accuracy"].is_monotonic_decreasing
+
+    X, y = diabetes
+    service.train_model(DummyRegressor, X, y, model_id="mean")
+    service.train_model(Ridge, X, y, model_id="ridge", alpha=0.1)
+    table = service.compare_models(["mean", "ridge"], X, y, metric="mae")
+    assert list(table["model_id"]) == ["ridge", "mean"]  # lowest error first
+    assert table["mae"].is_monotonic_increasing and table.attrs["metric"] == "mae"
