@@ -156,3 +156,72 @@ def test_postgres_concurrent_promotions(pg_url, tmp_path):
 
 def test_sqlite_concurrent_promotions(tmp_path):
     check_promotions({"models_directory": str(tmp_path / "models")})
+
+
+RACE_ROUNDS = 25
+
+
+def _add_versions(url, rounds, bypass_lock, barrier, queue):
+    """Add one version of ``race`` per round, all processes starting each round together.
+
+    With ``bypass_lock`` the registry's write lock is taken away, as a broken
+    registry would: a plain deferred ``BEGIN`` (SQLite locks only at the first
+    write), and every process reads the next version number before any of them
+    inserts. That is the race the lock exists to prevent, made certain.
+    """
+    got, errors = [], []
+    try:
+        import sqlalchemy as sa
+
+        from jupyter_modelservice.registry import Registry, engine
+
+        registry = Registry(url)
+        if bypass_lock:
+            sa.event.remove(registry.engine, "begin", engine._sqlite_on_begin)
+            sa.event.listen(registry.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+            read_next = registry._next_version
+
+            def next_version(conn, model_id):
+                version = read_next(conn, model_id)
+                barrier.wait(timeout=120)  # everyone has read the same number
+                return version
+
+            registry._next_version = next_version
+        for _ in range(rounds):
+            barrier.wait(timeout=120)
+            try:
+                got.append(registry.add_version({"model_id": "race", "model_class": "LogisticRegression"}))
+            except Exception as err:  # noqa: BLE001 - counted and asserted on
+                errors.append(repr(err))
+        registry.close()
+    except Exception as err:  # noqa: BLE001
+        errors.append(repr(err))
+    queue.put((got, errors))
+
+
+def check_next_versions(url, processes, rounds, bypass_lock=False):
+    """Every add_version of every process got its own number: 1..N, no gap, no error, one event each."""
+    from jupyter_modelservice.registry import Registry
+
+    results = run_together(_add_versions, [(url, rounds, bypass_lock) for _ in range(processes)])
+    errors = [e for _, errs in results for e in errs]
+    claimed = [v for got, _ in results for v in got]
+    assert errors == [], f"{len(errors)} errors, e.g. {errors[:2]}"
+    total = processes * rounds
+    assert sorted(claimed) == list(range(1, total + 1))
+    with Registry(url) as registry:
+        rows = registry.list(model_id="race", order_by="version")
+        assert [r["version"] for r in rows] == list(range(1, total + 1))
+        registered = Counter(e["version"] for e in registry.events("race") if e["event"] == "registered")
+        assert set(registered) == set(range(1, total + 1)) and set(registered.values()) == {1}
+
+
+def test_sqlite_8_processes_allocate_versions_without_a_race(tmp_path):
+    check_next_versions(f"sqlite:///{tmp_path / 'registry.db'}", 8, RACE_ROUNDS)
+
+
+def test_the_version_check_catches_a_race_when_the_sqlite_lock_is_bypassed(tmp_path):
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    # writers that all read the same number: one insert per round wins, the others hit the lock
+    with pytest.raises(AssertionError, match=r"21 errors, e\.g\. .*database is locked"):
+        check_next_versions(url, 8, 3, bypass_lock=True)
