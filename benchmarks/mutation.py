@@ -1,0 +1,120 @@
+"""Mutation testing, one module group at a time: ``python -m benchmarks.mutation [name ...]``.
+
+`make mutation` runs it. For each group below, mutmut mutates only the group's
+files and runs only the group's tests (and, for each mutant, only those of them
+that call the mutated function), so a change in one module does not make every
+other module's tests run. Each group works in its own folder
+``mutants/by-module/<name>/`` (links to the package and the tests, and the
+project's pyproject.toml with the group's ``[tool.mutmut]`` table), so its
+results stay cached between runs: mutmut tests again only the functions that
+changed. Delete that folder to start the group afresh.
+
+The score of a group is killed / (killed + survived + timeouts + suspicious + no tests);
+``mutmut results`` and ``mutmut show NAME`` in the group's folder list and show the survivors.
+See benchmarks/MUTATION.md for the scores and the survivors explained.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "mutants" / "by-module"
+
+#: name -> (files mutmut mutates, tests that cover them). Slow, browser, S3 and Dask tests are
+#: left out (see PYTEST_ARGS); PostgreSQL tests run when the server is there.
+GROUPS: dict[str, tuple[list[str], list[str]]] = {
+    "ids": (["jupyter_modelservice/ids.py"],
+            ["tests/test_ids.py", "tests/hardening/test_names.py", "tests/test_service_refs.py"]),
+    "model_files": (["jupyter_modelservice/model_files.py"],
+                    ["tests/test_model_files.py", "tests/test_service_persistence.py",
+                     "tests/hardening/test_files.py", "tests/hardening/test_recorded_format.py",
+                     "tests/hardening/test_sidecars.py"]),
+    "artifacts": (["jupyter_modelservice/artifacts/local.py", "jupyter_modelservice/artifacts/formats.py",
+                   "jupyter_modelservice/artifacts/skops_trust.py"],
+                  ["tests/artifacts", "tests/test_model_files.py", "tests/hardening/test_files.py",
+                   "tests/hardening/test_special_files.py", "tests/hardening/test_recorded_format.py"]),
+    "registry": (["jupyter_modelservice/registry/*"],
+                 ["tests/registry", "tests/integration/test_list_order.py", "tests/hardening/test_schema.py"]),
+    "evaluation": (["jupyter_modelservice/evaluation/*"],
+                   ["tests/evaluation"]),
+}
+PYTEST_ARGS = ["-p", "no:cacheprovider", "-m", "not slow and not browser and not s3 and not dask"]
+
+
+def mutmut_table(only_mutate: list[str], tests: list[str]) -> str:
+    """The ``[tool.mutmut]`` table of one group (JSON strings are TOML strings)."""
+    lines = ["[tool.mutmut]",
+             'source_paths = ["jupyter_modelservice"]',
+             f"only_mutate = {json.dumps(only_mutate)}",
+             f"pytest_add_cli_args = {json.dumps(PYTEST_ARGS)}",
+             f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
+             "use_git_change_detection = false"]
+    return "\n".join(lines) + "\n"
+
+
+def with_table(pyproject: str, table: str) -> str:
+    """``pyproject`` with its ``[tool.mutmut]`` table replaced by ``table`` (appended when absent)."""
+    pattern = re.compile(r"^\[tool\.mutmut\]\n(?:(?!\[).*\n?)*", re.MULTILINE)
+    if pattern.search(pyproject):
+        return pattern.sub(lambda _: table + "\n", pyproject, count=1)
+    return pyproject.rstrip("\n") + "\n\n" + table
+
+
+def prepare(name: str) -> Path:
+    """The group's folder: links to the package and tests, and its pyproject.toml."""
+    only_mutate, tests = GROUPS[name]
+    folder = WORK / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for part in ("jupyter_modelservice", "tests"):
+        link = folder / part
+        if not link.is_symlink():
+            link.symlink_to(ROOT / part, target_is_directory=True)
+    text = with_table((ROOT / "pyproject.toml").read_text(encoding="utf-8"), mutmut_table(only_mutate, tests))
+    (folder / "pyproject.toml").write_text(text, encoding="utf-8")
+    return folder
+
+
+def run(name: str, mutmut: str) -> dict[str, float]:
+    folder = prepare(name)
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    started = time.monotonic()
+    subprocess.run([mutmut, "run", "--max-children", str(os.cpu_count() or 2)], cwd=folder, env=env, check=True)
+    seconds = time.monotonic() - started
+    subprocess.run([mutmut, "export-cicd-stats"], cwd=folder, env=env, check=True, stdout=subprocess.DEVNULL)
+    stats = json.loads((folder / "mutants" / "mutmut-cicd-stats.json").read_text())
+    stats["seconds"] = seconds
+    return stats
+
+
+def score_line(name: str, stats: dict[str, float]) -> str:
+    counted = sum(stats.get(k, 0) for k in ("killed", "survived", "timeout", "suspicious", "no_tests"))
+    score = 100 * stats.get("killed", 0) / counted if counted else float("nan")
+    return (f"{name:12} {score:5.1f} % killed  ({stats.get('killed', 0)} killed, {stats.get('survived', 0)} survived, "
+            f"{stats.get('no_tests', 0)} without tests, {stats.get('timeout', 0)} timeouts, "
+            f"{stats.get('suspicious', 0)} suspicious; {stats['seconds'] / 60:.1f} min)")
+
+
+def main(names: list[str]) -> int:
+    unknown = [n for n in names if n not in GROUPS]
+    if unknown:
+        print(f"unknown group(s) {unknown}; choose from {', '.join(GROUPS)}", file=sys.stderr)
+        return 2
+    mutmut = str(Path(sys.executable).with_name("mutmut"))
+    lines = []
+    for name in names or list(GROUPS):
+        print(f"\n=== mutation: {name} ===", flush=True)
+        lines.append(score_line(name, run(name, mutmut)))
+        print(lines[-1], flush=True)
+    print("\n" + "\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
