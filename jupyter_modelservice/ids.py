@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .exceptions import InvalidInputError, InvalidModelIdError
 
@@ -27,6 +28,7 @@ __all__ = [
     "MAX_ID_LENGTH",
     "MAX_SEARCH_LENGTH",
     "ModelRef",
+    "ModelVersion",
     "generate_model_id",
     "parse_ref",
     "validate_model_id",
@@ -52,13 +54,33 @@ ID_RULE = "letters, digits, '.', '_' or '-', starting with a letter or digit, at
 
 
 class ModelRef(NamedTuple):
-    """A parsed reference: ``version`` is None for "the latest"."""
+    """A reference as a user writes it: ``"rf"`` (``version`` None: "the latest") or ``"rf:3"``.
+
+    What "the latest" is depends on when and where it is resolved; the
+    service resolves a reference into a `ModelVersion` before it reads or
+    writes anything.
+    """
 
     model_id: str
     version: int | None
 
     def __str__(self) -> str:
         return self.model_id if self.version is None else f"{self.model_id}:{self.version}"
+
+
+class ModelVersion(NamedTuple):
+    """One version of one model: a resolved `ModelRef`, what registry rows and files belong to."""
+
+    model_id: str
+    version: int
+
+    def __str__(self) -> str:
+        return f"{self.model_id}:{self.version}"
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> ModelVersion:
+        """The version a registry row (or sidecar) describes."""
+        return cls(row["model_id"], row["version"])
 
 
 def _describe(char: str) -> str:
@@ -166,7 +188,7 @@ def parse_ref(ref: object, version: object = None) -> ModelRef:
     >>> parse_ref("rf:3")
     ModelRef(model_id='rf', version=3)
     """
-    if isinstance(ref, ModelRef):
+    if isinstance(ref, (ModelRef, ModelVersion)):
         model_id, ref_version = ref
         if ref_version is not None:
             ref_version = validate_version(ref_version)

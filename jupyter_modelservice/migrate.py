@@ -214,7 +214,8 @@ class _Migration:
         if found != row["file_sha256"]:
             raise _Failed(f"the target's copy of {row['file_path']} reads back with sha256 {found}, "
                           f"not {row['file_sha256']}; its row stays pending, re-run to retry")
-        self.target.files.update_row(ModelRef(row["model_id"], row["version"]), {"artifact_state": "ready"})
+        with self.target.files.atomic():  # the row as copied, now with its file in place (and its sidecar)
+            self.target.registry.set_file(row["model_id"], row["version"], {"artifact_state": "ready"})
         self.report["files_copied"] += 1
         self.report["bytes_copied"] += len(data)
 

@@ -5,15 +5,17 @@ Save: serialize to a temp file → fsync (hashed meanwhile) → register the row
 bytes once → sha256 checked against the row → bytes checked to be of the
 recorded format → deserialized from memory by that format's reader (joblib and
 pickle only when the service allows pickle). The
-sidecars are written inside the registry transaction that changes their row,
-so concurrent writers of one id leave them as the database ends up.
+sidecars are written inside the registry transaction that changes their row
+(`ModelFiles.atomic`), so concurrent writers of one id leave them as the
+database ends up.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from . import provenance
@@ -24,11 +26,13 @@ from .exceptions import (
     ArtifactIntegrityError,
     EnvironmentMismatchWarning,
     InvalidInputError,
+    ModelNotFoundError,
     PickleNotAllowedError,
     StoreError,
 )
-from .ids import ModelRef
+from .ids import ModelVersion
 from .registry import Registry
+from .registry.database import FILE_COLUMNS
 from .sidecar import sidecar_path, sidecar_text
 from .trust import refuse_unverified
 
@@ -42,8 +46,6 @@ _ENV_VALUES = {"1": True, "true": True, "yes": True, "on": True,
 
 #: History event recorded when a save registers its new file as pending (it dates the save).
 SAVE_STARTED = "save"
-#: The columns describing a version's model file.
-FILE_COLUMNS = ("file_path", "file_format", "file_sha256", "file_bytes", "artifact_state")
 
 
 class ModelFiles:
@@ -54,7 +56,7 @@ class ModelFiles:
         self.registry = registry
         self.allow_pickle = pickle_allowed(allow_pickle)
 
-    def save(self, ref: ModelRef, row: Mapping[str, Any], estimator: Any, save_format: str) -> dict[str, Any]:
+    def save(self, ref: ModelVersion, row: Mapping[str, Any], estimator: Any, save_format: str) -> dict[str, Any]:
         """Write ``estimator`` as the file of ``ref``; return the updated row.
 
         A failure before the rename restores the row's previous file columns
@@ -74,27 +76,28 @@ class ModelFiles:
         replacing = ("resave", {"previous": before}) if before["artifact_state"] == "ready" else None
         # the event dates the pending state: `verify --repair` leaves a young pending row alone
         started = replacing or (SAVE_STARTED, {"path": relpath, "sha256": staged.sha256})
+        model_id, version = ref
+        pending = {"file_path": relpath, "file_format": save_format, "file_sha256": staged.sha256,
+                   "file_bytes": staged.nbytes, "artifact_state": "pending"}
         try:
-            self.registry.update(ref.model_id, ref.version, {
-                "file_path": relpath, "file_format": save_format, "file_sha256": staged.sha256,
-                "file_bytes": staged.nbytes, "artifact_state": "pending",
-            }, event=started)
+            with self.registry.atomic():
+                self.registry.set_file(model_id, version, pending)
+                self.registry.record_event(model_id, version, *started)
             self.store.publish(staged)
         except BaseException:
             self.store.discard(staged)
-            self.registry.update(ref.model_id, ref.version, before)
+            self.registry.set_file(model_id, version, before)
             raise
-        status = "saved" if row["status"] == "trained" else row["status"]
         # ready only if the row still describes the file this save published (compare-and-set)
         mine = {"artifact_state": "pending", "file_path": relpath, "file_sha256": staged.sha256}
-        updated = self.update_row(ref, {"artifact_state": "ready", "status": status}, expect=mine)
+        updated = self.mark_ready(ref, expect=mine)
         if updated is None:
             updated = self._completed_elsewhere(ref, relpath, staged.sha256)
         if before["file_path"] and before["file_path"] != relpath:
             self.store.delete(before["file_path"])
         return updated
 
-    def _completed_elsewhere(self, ref: ModelRef, relpath: str, sha256: str) -> dict[str, Any]:
+    def _completed_elsewhere(self, ref: ModelVersion, relpath: str, sha256: str) -> dict[str, Any]:
         """The row after another process changed it during this save: fine if it was only marked
         ready (e.g. by `verify --repair`), else `ArtifactError` (the save is not recorded)."""
         row = self.registry.get(ref.model_id, ref.version)
@@ -107,7 +110,7 @@ class ModelFiles:
             f"point at the new file; call save_model({str(ref)!r}) again."
         )
 
-    def read(self, ref: ModelRef, row: Mapping[str, Any], trusted: Iterable[str] = (), *,
+    def read(self, ref: ModelVersion, row: Mapping[str, Any], trusted: Iterable[str] = (), *,
              trust_unverified: bool = False) -> Any:
         """The estimator in the file of ``ref``, after checking its sha256.
 
@@ -128,7 +131,7 @@ class ModelFiles:
         _warn_environment(ref, row.get("environment") or {})
         return formats.loads(data, file_format, trusted, label=f"The file of {ref} ({row['file_path']})")
 
-    def read_bytes(self, ref: ModelRef, row: Mapping[str, Any]) -> bytes:
+    def read_bytes(self, ref: ModelVersion, row: Mapping[str, Any]) -> bytes:
         """The bytes of the file of ``ref``, checked against the registered sha256.
 
         `ArtifactError` when the file is missing, `ArtifactIntegrityError` when
@@ -161,22 +164,52 @@ class ModelFiles:
         return {**row, "file_path": self.store.location(relpath) if relpath else None,
                 "relative_path": relpath}
 
-    def update_row(self, ref: ModelRef, values: Mapping[str, Any], **conditions: Any) -> dict[str, Any] | None:
-        """Update a row (and demoted ones) with their sidecars in one transaction.
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """A registry transaction (`Registry.atomic`) that ends by writing the sidecars of the rows
+        changed in it, before it commits: writers of one id hold its lock while they write them.
 
-        ``conditions`` (``expect=``, ``event=``) are passed to `Registry.update`.
         A version keeps its sidecar while its file exists and after gc removed
-        the file (``artifact_state`` ``"removed"``: the metadata is all that is left).
+        the file (``artifact_state`` ``"removed"``: the metadata is all that is
+        left). If writing a sidecar fails, nothing of the block is committed.
         """
+        with self.registry.atomic():
+            start = len(self.registry.changed())
+            yield
+            self._write_sidecars(dict.fromkeys(self.registry.changed()[start:]))
 
-        def write_sidecars(rows: list[dict[str, Any]]) -> None:
-            for changed in rows:
-                if changed.get("artifact_state") in ("ready", "removed"):
-                    self.store.write_text(sidecar_path(changed["model_id"], changed["version"]),
-                                          sidecar_text(changed))
+    def _write_sidecars(self, keys: Iterable[tuple[str, int]]) -> None:
+        for model_id, version in keys:
+            try:
+                row = self.registry.get(model_id, version)
+            except ModelNotFoundError:  # deleted in the same transaction
+                continue
+            if row.get("artifact_state") in ("ready", "removed"):
+                self.store.write_text(sidecar_path(model_id, version), sidecar_text(row))
 
-        return self.registry.update(ref.model_id, ref.version, values, on_change=write_sidecars,
-                                    **conditions)
+    def write_sidecar(self, ref: ModelVersion) -> dict[str, Any]:
+        """Write the sidecar of ``ref`` as its row is now (under the id's lock); return the row."""
+        with self.atomic():
+            row = self.registry.lock_row(ref.model_id, ref.version)
+            assert row is not None  # no expect: always the row
+            self._write_sidecars([(ref.model_id, ref.version)])
+        return row
+
+    def mark_ready(self, ref: ModelVersion, *, expect: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        """Record that the file of ``ref`` is in place: ``artifact_state`` ready, a ``trained``
+        version becomes ``saved``, the sidecar is written; return the row.
+
+        With ``expect``, only if the row still has those values (else None, nothing written).
+        """
+        model_id, version = ref
+        with self.atomic():
+            row = self.registry.lock_row(model_id, version, expect=expect)
+            if row is None:
+                return None
+            self.registry.set_file(model_id, version, {"artifact_state": "ready"})
+            if row["status"] == "trained":
+                self.registry.set_status(model_id, version, "saved")
+            return self.registry.get(model_id, version)
 
     def delete(self, row: Mapping[str, Any]) -> None:
         """Remove the model file and sidecar of a deleted row."""
@@ -206,7 +239,7 @@ def pickle_allowed(allow_pickle: bool | None = None) -> bool:
     return _ENV_VALUES[text]
 
 
-def _warn_environment(ref: ModelRef, saved: Mapping[str, str]) -> None:
+def _warn_environment(ref: ModelVersion, saved: Mapping[str, str]) -> None:
     now = provenance.environment()
     changed = [f"{lib} {saved[lib]} → {now[lib]}" for lib in ("sklearn", "numpy")
                if lib in saved and lib in now and saved[lib] != now[lib]]

@@ -23,7 +23,7 @@ from .exceptions import (
     ModelServiceWarning,
     NoModelError,
 )
-from .ids import ModelRef, generate_model_id, parse_ref, validate_model_id, validate_search
+from .ids import ModelRef, ModelVersion, generate_model_id, parse_ref, validate_model_id, validate_search
 from .model_files import ModelFiles
 from .parallel import ParallelConfig
 from .registry import Registry
@@ -141,7 +141,7 @@ class ModelService:
         return (f"ModelService(db_type={self.db_type!r}, models_directory="
                 f"{os.fspath(self.models_directory)!r}, current={self.current_ref!r})")
 
-    def _lookup(self, model_id: str | ModelRef | None, version: Any = None) -> tuple[ModelRef, dict[str, Any]]:
+    def _lookup(self, model_id: str | ModelRef | None, version: Any = None) -> tuple[ModelVersion, dict[str, Any]]:
         """The reference (with a concrete version) and registry row; None means the current model.
 
         A bare id means the newest version this instance trained of that id, if it trained one
@@ -159,11 +159,11 @@ class ModelService:
         own = self._trained.get(ref.model_id) if ref.version is None else None
         if own is not None:
             try:
-                return ModelRef(ref.model_id, own), self.registry.get(ref.model_id, own)
+                return ModelVersion(ref.model_id, own), self.registry.get(ref.model_id, own)
             except ModelNotFoundError:  # deleted since: the bare id means the latest again
                 self._trained.pop(ref.model_id, None)
         row = self.registry.get(ref.model_id, ref.version)
-        return ModelRef(ref.model_id, row["version"]), row
+        return ModelVersion(ref.model_id, row["version"]), row
 
     def _set_current(self, estimator: Any, row: dict[str, Any]) -> None:
         self.current_model = estimator
@@ -312,7 +312,7 @@ class ModelService:
         result["model_params"] = training.json_params(estimator)
         if ref is not None:
             cv = {k: result[k] for k in ("cv_scores", "mean_score", "std_score", "scoring", "cv_folds")}
-            self._update_row(ref, {"cv_scores": cv})
+            self._set_values(ref, {"cv_scores": cv})
             result.update(model_id=ref.model_id, version=ref.version)
         return result
 
@@ -348,9 +348,9 @@ class ModelService:
             out["predictions"] = predictions
         return out
 
-    def _record_metrics(self, ref: ModelRef, row: Mapping[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
+    def _record_metrics(self, ref: ModelVersion, row: Mapping[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
         """Store an evaluation on the version's row; return it with the version's identity."""
-        self._update_row(ref, {"metrics": metrics})
+        self._set_values(ref, {"metrics": metrics})
         return {"model_id": ref.model_id, "version": ref.version, "model_class": row["model_class"], **metrics}
 
     def compare_models(
@@ -503,7 +503,7 @@ class ModelService:
             self.model_metadata = updated
         return updated
 
-    def _estimator(self, ref: ModelRef, row: dict[str, Any], trusted: Iterable[str] = (),
+    def _estimator(self, ref: ModelVersion, row: dict[str, Any], trusted: Iterable[str] = (),
                    trust_unverified: bool = False) -> Any:
         if self.current_model is not None and self.current_ref == str(ref):
             return self.current_model
@@ -591,7 +591,6 @@ class ModelService:
                 "(scores and parameters belong to the training run)."
             )
         ref, row = self._lookup(model_id, version)
-        values: dict[str, Any] = {}
         if "status" in updates:
             status = updates["status"]  # checked by the registry
             if status in ("saved", "production") and not row["file_path"]:
@@ -601,9 +600,14 @@ class ModelService:
                     ModelServiceWarning,
                     stacklevel=2,
                 )
-            values["status"] = status
         merge = _tag_changes(updates["tags"]) if "tags" in updates else None
-        return self._update_row(ref, values, merge_tags=merge)  # merged under the write lock
+        with self.files.atomic():
+            if "status" in updates:
+                self.registry.set_status(*ref, updates["status"])  # the status is checked there
+            if merge is not None:
+                self.registry.merge_tags(*ref, merge)  # merged under the write lock
+            row = self.registry.get(*ref)
+        return self._refresh(row)
 
     _get_model_metadata = get_model_metadata
     _update_model_metadata = update_model_metadata
@@ -615,7 +619,9 @@ class ModelService:
         """
         refs = self._refs(model_id, version)
         for ref in refs:
-            self._update_row(ref, {"status": "archived"})
+            with self.files.atomic():
+                self.registry.set_status(*ref, "archived")
+                self._refresh(self.registry.get(*ref))
         return len(refs)
 
     def delete_model(self, model_id: str, version: int | None = None) -> int:
@@ -654,14 +660,14 @@ class ModelService:
         ref = parse_ref(model_id, version)
         return self.registry.events(ref.model_id, ref.version)
 
-    def _refs(self, model_id: str, version: int | None) -> list[ModelRef]:
+    def _refs(self, model_id: str, version: int | None) -> list[ModelVersion]:
         ref = parse_ref(model_id, version)
         if ref.version is not None:
             return [self._lookup(ref)[0]]
         rows = self.registry.list(model_id=ref.model_id, order_by="version")
         if not rows:
             self.registry.get(ref.model_id)  # raises ModelNotFoundError
-        return [ModelRef(r["model_id"], r["version"]) for r in rows]
+        return [ModelVersion.of(r) for r in rows]
 
     def _new_version_id(self, model_id: str) -> str:
         """Check an id about to get a new version, before any work is done."""
@@ -669,14 +675,17 @@ class ModelService:
         self.registry.refuse_case_conflict(model_id)
         return model_id
 
-    def _update_row(self, ref: ModelRef, values: Mapping[str, Any], **conditions: Any) -> dict[str, Any]:
-        """Update the registry row and its JSON sidecar; keep `model_metadata` in step.
+    def _set_values(self, ref: ModelVersion, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Store results (scores, metrics) on a version, with its sidecar; return the public row."""
+        with self.files.atomic():
+            self.registry.set_values(*ref, values)
+            row = self.registry.get(*ref)
+        return self._refresh(row)
 
-        ``conditions`` (``merge_tags=``, ``expect=``, ``event=``) go to `Registry.update`.
-        """
-        row = self.files.update_row(ref, values, **conditions)
+    def _refresh(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The public form of a row just written; `model_metadata` follows it when it is current."""
         public = self.files.public(row)
-        if self.model_metadata and self.current_ref == str(ref):
+        if self.model_metadata and self.current_ref == str(ModelVersion.of(row)):
             self.model_metadata = public
         return public
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .exceptions import ArtifactIntegrityError, UnverifiedModelError
-from .ids import ModelRef
+from .ids import ModelVersion
 
 __all__ = ["UNVERIFIED", "VERIFIED", "confirm", "origin", "refuse_unverified"]
 
@@ -51,7 +51,7 @@ def origin(registry: Any, row: Mapping[str, Any]) -> str:
     return "its record did not come from a save in this registry"
 
 
-def refuse_unverified(registry: Any, ref: ModelRef, row: Mapping[str, Any]) -> None:
+def refuse_unverified(registry: Any, ref: ModelVersion, row: Mapping[str, Any]) -> None:
     """`UnverifiedModelError` for an unverified version, saying what it is and how to confirm it."""
     if row.get("trust") != UNVERIFIED:
         return
@@ -66,7 +66,7 @@ def refuse_unverified(registry: Any, ref: ModelRef, row: Mapping[str, Any]) -> N
     )
 
 
-def confirm(files: Any, ref: ModelRef, row: Mapping[str, Any]) -> dict[str, Any]:
+def confirm(files: Any, ref: ModelVersion, row: Mapping[str, Any]) -> dict[str, Any]:
     """Mark a version verified after checking its file against the recorded sha256; return the row.
 
     Records a ``trusted`` event (actor, sha256, origin). The update is
@@ -79,12 +79,13 @@ def confirm(files: Any, ref: ModelRef, row: Mapping[str, Any]) -> dict[str, Any]
     if row.get("file_path"):
         files.read_bytes(ref, row)  # ArtifactIntegrityError when the file changed since it was restored
     details = {"sha256": row.get("file_sha256"), "was": UNVERIFIED, "origin": origin(files.registry, row)}
-    updated = files.update_row(ref, {"trust": VERIFIED},
-                               expect={"trust": UNVERIFIED, "file_sha256": row.get("file_sha256")},
-                               event=("trusted", details))
-    if updated is None:
-        raise ArtifactIntegrityError(
-            f"{ref} changed while it was being confirmed (another file or another decision); "
-            "look at it again before trusting it."
-        )
-    return updated
+    registry = files.registry
+    with files.atomic():
+        if registry.lock_row(*ref, expect={"trust": UNVERIFIED, "file_sha256": row.get("file_sha256")}) is None:
+            raise ArtifactIntegrityError(
+                f"{ref} changed while it was being confirmed (another file or another decision); "
+                "look at it again before trusting it."
+            )
+        registry.set_values(*ref, {"trust": VERIFIED})
+        registry.record_event(*ref, "trusted", details)
+        return registry.get(*ref)

@@ -124,16 +124,16 @@ def test_save_registers_the_new_sha256_as_pending_before_it_publishes(service, i
 def test_a_failed_pending_update_publishes_nothing(service, iris, monkeypatch):
     X, y = iris
     service.train_model(LogisticRegression, X, y, model_id="lr", max_iter=2000)
-    real_update = service.registry.update
+    real_set_file = service.registry.set_file
     attempts = []
 
-    def update(model_id, version, values, **kwargs):
+    def set_file(model_id, version, values):
         if values.get("artifact_state") == "pending":
             attempts.append(dict(values))
             raise RegistryError("the registry went away")
-        return real_update(model_id, version, values, **kwargs)
+        return real_set_file(model_id, version, values)
 
-    monkeypatch.setattr(service.registry, "update", update)
+    monkeypatch.setattr(service.registry, "set_file", set_file)
     with pytest.raises(RegistryError, match="went away"):
         service.save_model("lr")
     assert len(attempts) == 1
@@ -149,14 +149,14 @@ def test_a_failed_pending_update_of_a_resave_keeps_the_old_file(service, iris, m
     service.save_model("lr")
     before = service.get_model_metadata("lr")
     old = (service.store.root / "lr" / "v1.joblib").read_bytes()
-    real_update = service.registry.update
+    real_set_file = service.registry.set_file
 
-    def update(model_id, version, values, **kwargs):
+    def set_file(model_id, version, values):
         if values.get("artifact_state") == "pending":
             raise RegistryError("the registry went away")
-        return real_update(model_id, version, values, **kwargs)
+        return real_set_file(model_id, version, values)
 
-    monkeypatch.setattr(service.registry, "update", update)
+    monkeypatch.setattr(service.registry, "set_file", set_file)
     with pytest.raises(RegistryError, match="went away"):
         service.save_model("lr", save_format="pickle")
     names = sorted(p.name for p in (service.store.root / "lr").iterdir())
@@ -165,3 +165,27 @@ def test_a_failed_pending_update_of_a_resave_keeps_the_old_file(service, iris, m
     after = service.get_model_metadata("lr")
     assert {k: after[k] for k in ("file_path", "file_format", "file_sha256", "artifact_state")} == \
         {k: before[k] for k in ("file_path", "file_format", "file_sha256", "artifact_state")}
+
+
+def _sidecar_status(service, version):
+    import json
+
+    return json.loads((service.store.root / "lr" / f"v{version}.json").read_text())["status"]
+
+
+def test_sidecars_follow_every_row_a_transaction_changes_and_only_if_it_commits(two_versions):
+    service, registry = two_versions, two_versions.registry
+    with service.files.atomic():
+        registry.set_status("lr", 1, "production")
+    with service.files.atomic():  # the demotion of version 1 is written to its sidecar too
+        registry.set_status("lr", 2, "production")
+    assert [_sidecar_status(service, v) for v in (1, 2)] == ["saved", "production"]
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), service.files.atomic():
+        registry.set_status("lr", 1, "production")
+        raise Boom
+    assert [registry.get("lr", v)["status"] for v in (1, 2)] == ["saved", "production"]
+    assert [_sidecar_status(service, v) for v in (1, 2)] == ["saved", "production"]

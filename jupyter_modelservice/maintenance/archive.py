@@ -40,8 +40,9 @@ from typing import Any
 
 from ..artifacts.formats import EXTENSIONS, detect_format, model_path
 from ..exceptions import ArtifactError, ArtifactIntegrityError, InvalidInputError
-from ..ids import ModelRef, parse_ref, validate_model_id, validate_version
+from ..ids import ModelVersion, parse_ref, validate_model_id, validate_version
 from ..json_documents import MAX_BYTES, json_text, read_document
+from ..registry import Registry
 from ..registry.database import COLUMNS
 from ..registry.engine import utcnow
 from ..sidecar import read_sidecar_document, sidecar_text
@@ -71,14 +72,14 @@ def export_version(service: Any, ref: str, archive: str | os.PathLike[str], *,
     Returns the manifest.
     """
     parsed = parse_ref(ref)
-    row = service._lookup(parsed.model_id, parsed.version)[1]  # the registry's row: store-relative paths
-    ref_text = str(ModelRef(row["model_id"], row["version"]))
+    row = service.registry.get(parsed.model_id, parsed.version)  # the registry's row: store-relative paths
+    ref_text = str(ModelVersion.of(row))
     if not row.get("file_path") or row.get("artifact_state") != "ready":
         raise ArtifactError(f"{ref_text} has no saved file to export; call save_model({ref_text!r}) first"
                             + (" (its last save did not complete: run `modelservice verify --repair`)."
                                if row.get("artifact_state") == "pending" else "."))
     try:
-        data = service.files.read_bytes(ModelRef(row["model_id"], row["version"]), row)
+        data = service.files.read_bytes(ModelVersion.of(row), row)
     except ArtifactIntegrityError as err:
         raise ArtifactIntegrityError(f"{err} It was not exported.") from err
     digest = row["file_sha256"]
@@ -204,14 +205,11 @@ def import_version(service: Any, archive: str | os.PathLike[str], *, model_id: s
                             f"`modelservice export`): {err}") from err
     with zf:
         manifest, metadata, info = _check_archive(zf)
-        target_id = service._new_version_id(model_id or manifest["model_id"])
+        target_id = validate_model_id(model_id or manifest["model_id"])
+        service.registry.refuse_case_conflict(target_id)  # before any work; checked again under the lock
         original = int(manifest["version"])
         if not as_new_version:
-            problem = check_restored_version(original, "The archive",
-                                             service.registry.next_version(target_id))
-            if problem is not None:
-                raise ArtifactError(f"{problem}. Import it with --as-new-version (as_new_version=True) "
-                                    f"to add it as the next version of {target_id}.")
+            _check_original(service.registry, target_id, original)
         ext = _FILE_RE.fullmatch(manifest["file"]).group(1)
         fmt = manifest.get("file_format")
         if EXTENSIONS.get(fmt or "") != ext:
@@ -244,8 +242,8 @@ def import_version(service: Any, archive: str | os.PathLike[str], *, model_id: s
                 raise ArtifactIntegrityError(
                     f"The model file in {archive} has sha256 {staged.sha256} but the archive records "
                     f"{manifest['sha256']}; it was changed or damaged, and was not imported.")
-            version, trust = _register(service, target_id, None if as_new_version else original, metadata,
-                                       manifest, archive)
+            version, trust = _register(service.registry, target_id, None if as_new_version else original,
+                                       metadata, manifest, archive)
             staged = replace(staged, relpath=model_path(target_id, version, fmt))
             try:
                 service.store.publish(staged)
@@ -255,16 +253,27 @@ def import_version(service: Any, archive: str | os.PathLike[str], *, model_id: s
         except BaseException:
             service.store.discard(staged)
             raise
-    ref = ModelRef(target_id, version)
-    service._update_row(ref, {"artifact_state": "ready"})
+    ref = ModelVersion(target_id, version)
+    service.files.mark_ready(ref)
     return {"ref": str(ref), "model_id": target_id, "version": version,
             "original": f"{manifest['model_id']}:{original}", "sha256": staged.sha256,
             "bytes": staged.nbytes, "kept_version": version == original, "trust": trust}
 
 
-def _register(service: Any, model_id: str, original: int | None, metadata: dict[str, Any],
+def _check_original(registry: Registry, model_id: str, original: int) -> None:
+    """`ArtifactError` when the archive's version number may not be kept in this registry."""
+    problem = check_restored_version(original, "The archive", registry.next_version(model_id))
+    if problem is not None:
+        raise ArtifactError(f"{problem}. Import it with --as-new-version (as_new_version=True) "
+                            f"to add it as the next version of {model_id}.")
+
+
+def _register(registry: Registry, model_id: str, original: int | None, metadata: dict[str, Any],
               manifest: dict[str, Any], archive: Any) -> tuple[int, str]:
-    """Insert the pending row: ``original`` when free, else the next version; return it and its trust."""
+    """Insert the pending row: ``original`` when free, else the next version; return it and its trust.
+
+    The number is chosen and the row inserted in one transaction holding the id's write lock.
+    """
     identity = {**metadata, "model_id": manifest["model_id"], "version": manifest["version"],
                 "file_format": manifest["file_format"], "file_sha256": manifest["sha256"],
                 "file_bytes": manifest["bytes"]}
@@ -280,12 +289,12 @@ def _register(service: Any, model_id: str, original: int | None, metadata: dict[
         "archive": os.path.basename(os.fspath(archive)), "original": original_ref,
         "original_status": metadata.get("status"), "exported_at": manifest.get("exported_at"),
         "signature": checked}}
-    # the original number only if it was never used here: a deleted version's number is not reused
-    candidates = [] if original is None or service.registry.events(model_id, original) else [original]
-    for _attempt in range(50):
-        version = candidates.pop() if candidates else service.registry.next_version(model_id)
+    with registry.atomic():
+        if original is not None:
+            _check_original(registry, model_id, original)  # again, now that no writer can move it
+        # the original number only if it was never used here: a deleted version's number is not reused
+        version = registry.allocate_version(model_id, prefer=original)
         row.update(version=version, file_path=model_path(model_id, version, manifest["file_format"]))
-        if insert_version(service.registry, dict(row), event):
-            return version, row["trust"]
-    raise ArtifactError(f"Could not find a free version for {model_id} after 50 attempts; "
-                        "is another process importing the same id?")
+        inserted = insert_version(registry, row, event)
+        assert inserted, "a version allocated under the lock is free"
+    return version, row["trust"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import ModelNotFoundError
-from ..ids import ModelRef
+from ..ids import ModelVersion
 from .files import StoreFile, scan
 from .history import FileHistory, file_history
 from .verify import DEFAULT_GRACE
@@ -131,15 +131,17 @@ def _remove(service: Any, report: GcReport, relpath: str, size: int | None, reas
 
 
 def _detach_file(service: Any, row: dict[str, Any]) -> dict[str, Any] | None:
-    """Mark an archived row's file removed (sidecar rewritten, event recorded), if it is still
-    archived with that file; None when it was promoted, deleted or re-saved meanwhile."""
+    """Mark an archived row's file removed (sidecar rewritten, event recorded) and return the row, if
+    it is still archived with that file; None when it was promoted, deleted or re-saved meanwhile."""
+    registry, ref = service.registry, ModelVersion.of(row)
+    expect = {"status": "archived", "file_path": row["file_path"], "artifact_state": "ready"}
     try:
-        return service.files.update_row(
-            ModelRef(row["model_id"], row["version"]),
-            {"file_path": None, "artifact_state": "removed"},
-            expect={"status": "archived", "file_path": row["file_path"], "artifact_state": "ready"},
-            event=("file_removed", {"path": row["file_path"], "sha256": row.get("file_sha256"),
-                                    "bytes": row.get("file_bytes"), "by": "gc"}),
-        )
+        with service.files.atomic():
+            if registry.lock_row(*ref, expect=expect) is None:
+                return None
+            registry.set_file(*ref, {"file_path": None, "artifact_state": "removed"})
+            registry.record_event(*ref, "file_removed", {"path": row["file_path"], "sha256": row.get("file_sha256"),
+                                                         "bytes": row.get("file_bytes"), "by": "gc"})
+            return registry.get(*ref)
     except ModelNotFoundError:
         return None

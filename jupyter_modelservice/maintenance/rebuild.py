@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import ArtifactError, InvalidModelIdError
-from ..ids import ModelRef, validate_model_id
+from ..ids import ModelVersion, validate_model_id
 from ..registry.database import COLUMNS
 from ..registry.engine import actor, utcnow
 from ..signing import check_signature
@@ -107,7 +107,7 @@ def rebuild_index(service: Any) -> RebuildReport:
         if entry.kind != "sidecar" or entry.escapes:
             continue
         model_id, version = entry.model_id, entry.version
-        ref = str(ModelRef(model_id, version))
+        ref = str(ModelVersion(model_id, version))
         if (model_id, version) in deleted:
             report.refused.append({"path": entry.relpath, "reason": (
                 f"{ref} was deleted (the registry's history records it); a deleted version is never "
@@ -166,4 +166,4 @@ def _restore(service: Any, report: RebuildReport, row: dict[str, Any], signature
     if row["trust"] == "unverified":
         report.unverified.append(ref)
     if check_sidecar(service.store, service.registry.get(row["model_id"], row["version"])) is not None:
-        service.files.update_row(ModelRef(row["model_id"], row["version"]), {})  # as the registry has it now
+        service.files.write_sidecar(ModelVersion.of(row))  # as the registry has it now

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import ArtifactError, ArtifactIntegrityError
-from ..ids import ModelRef
+from ..ids import ModelVersion
 from ..json_documents import DocumentError, json_text
 from ..model_files import FILE_COLUMNS, SAVE_STARTED
 from ..sidecar import sidecar_path
@@ -95,7 +95,7 @@ class VerifyReport:
 
 
 def _ref(row: dict[str, Any]) -> str:
-    return str(ModelRef(row["model_id"], row["version"]))
+    return str(ModelVersion.of(row))
 
 
 def check_row_file(store: Any, row: dict[str, Any]) -> Problem | None:
@@ -175,7 +175,7 @@ def verify(service: Any, *, grace: float = DEFAULT_GRACE, now: float | None = No
         problem = check_row_file(service.store, row)
         if problem is None:
             report.bytes_hashed += int(row.get("file_bytes") or 0)
-        elif problem.kind == "incomplete_save" and _save_running(service, ModelRef(row["model_id"], row["version"]),
+        elif problem.kind == "incomplete_save" and _save_running(service, ModelVersion.of(row),
                                                                  row, grace, now):
             report.notes.append(Problem("save_in_progress", f"{ref}: a save started less than {grace:.0f} s "
                                         "ago is writing its file", ref, row["file_path"]))
@@ -271,7 +271,7 @@ def repair(service: Any, *, grace: float = DEFAULT_GRACE, now: float | None = No
     now = time.time() if now is None else now
     report = RepairReport()
     for row in service.registry.list(order_by="model_id"):
-        ref = ModelRef(row["model_id"], row["version"])
+        ref = ModelVersion.of(row)
         if row.get("artifact_state") == "pending" and row.get("file_path"):
             problem = check_row_file(service.store, row)
             if problem is not None and problem.kind == "incomplete_save":
@@ -284,7 +284,7 @@ def repair(service: Any, *, grace: float = DEFAULT_GRACE, now: float | None = No
             # the sidecar check is cheap; hash the file only when the sidecar needs rewriting,
             # and rewrite it inside a transaction from the row as it is then
             if check_sidecar(service.store, row) and check_row_file(service.store, row) is None:
-                service._update_row(ref, {})
+                service.files.write_sidecar(ref)
                 report.sidecars.append(str(ref))
     _finish_deletes(service, report)
     return report
@@ -303,7 +303,7 @@ def _finish_deletes(service: Any, report: RepairReport) -> None:
             report.deleted.append(entry.relpath)
 
 
-def pending_since(service: Any, ref: ModelRef) -> float | None:
+def pending_since(service: Any, ref: ModelVersion) -> float | None:
     """When the save that made ``ref`` pending started (epoch seconds), from its history."""
     from datetime import datetime
 
@@ -315,7 +315,7 @@ def pending_since(service: Any, ref: ModelRef) -> float | None:
         return None
 
 
-def _save_running(service: Any, ref: ModelRef, row: dict[str, Any], grace: float, now: float) -> bool:
+def _save_running(service: Any, ref: ModelVersion, row: dict[str, Any], grace: float, now: float) -> bool:
     """Whether a pending row without its file may belong to a save that is running now."""
     try:
         if service.store.exists(row["file_path"]):
@@ -326,42 +326,57 @@ def _save_running(service: Any, ref: ModelRef, row: dict[str, Any], grace: float
     return since is not None and now - since < grace
 
 
-def _finish_pending(service: Any, ref: ModelRef, row: dict[str, Any], report: RepairReport) -> None:
+def _finish_pending(service: Any, ref: ModelVersion, row: dict[str, Any], report: RepairReport) -> None:
     try:
         present = service.store.exists(row["file_path"])
     except ArtifactIntegrityError:
         return
-    expect = {k: row[k] for k in FILE_COLUMNS}
+    expect = {k: row[k] for k in FILE_COLUMNS}  # every change below is conditional on the row as read
     if present:  # complete (check_row_file found the hash right): finish the save
-        status = "saved" if row["status"] == "trained" else row["status"]
-        if service.files.update_row(ref, {"artifact_state": "ready", "status": status}, expect=expect):
+        if service.files.mark_ready(ref, expect=expect) is not None:
             report.completed.append(str(ref))
         return
     previous = _previous_recorded(service, ref)
     if previous is not None:
-        if service.files.update_row(ref, previous, expect=expect,
-                                    event=("repaired", {"from": "registry", "path": previous["file_path"]})):
+        if _put_back(service, ref, expect, previous, {"from": "registry", "path": previous["file_path"]}):
             report.restored.append(f"{ref} ({previous['file_path']})")
         return
     previous, signature = _previous_from_sidecar(service, ref)
     if previous is not None:
         checked = check_signature({**row, **previous}, signature)
-        previous["trust"] = "verified" if checked == "valid" else UNVERIFIED
-        if service.files.update_row(ref, previous, expect=expect, event=("repaired", {
-                "from": "sidecar", "path": previous["file_path"], "signature": checked})):
-            label = "" if previous["trust"] == "verified" else ", unverified"
+        trust = "verified" if checked == "valid" else UNVERIFIED
+        details = {"from": "sidecar", "path": previous["file_path"], "signature": checked}
+        if _put_back(service, ref, expect, previous, details, trust=trust):
+            label = "" if trust == "verified" else ", unverified"
             report.restored.append(f"{ref} ({previous['file_path']}{label})")
         return
-    values: dict[str, Any] = {k: None for k in FILE_COLUMNS}
-    if row["status"] in ("saved", "production"):
-        values["status"] = "trained"  # it has no file any more
-    if service.files.update_row(ref, values, expect=expect) is None:
-        return  # the save finished (or changed) meanwhile: nothing to undo
+    registry = service.registry
+    with service.files.atomic():
+        if registry.lock_row(*ref, expect=expect) is None:
+            return  # the save finished (or changed) meanwhile: nothing to undo
+        registry.set_file(*ref, dict.fromkeys(FILE_COLUMNS))
+        if row["status"] in ("saved", "production"):
+            registry.set_status(*ref, "trained")  # it has no file any more
     service.store.delete(sidecar_path(ref.model_id, ref.version))  # it described a file that is gone
     report.cleared.append(str(ref))
 
 
-def _complete(service: Any, ref: ModelRef, previous: dict[str, Any]) -> bool:
+def _put_back(service: Any, ref: ModelVersion, expect: dict[str, Any], previous: dict[str, Any],
+              details: dict[str, Any], trust: str | None = None) -> bool:
+    """Give a pending row back the complete file it had before, with a ``repaired`` event, if the
+    row is still as read; ``trust`` is recorded too when given (a file only a sidecar vouches for)."""
+    registry = service.registry
+    with service.files.atomic():
+        if registry.lock_row(*ref, expect=expect) is None:
+            return False
+        registry.set_file(*ref, previous)
+        if trust is not None:
+            registry.set_values(*ref, {"trust": trust})
+        registry.record_event(*ref, "repaired", details)
+    return True
+
+
+def _complete(service: Any, ref: ModelVersion, previous: dict[str, Any]) -> bool:
     """Whether ``previous`` describes a complete, unchanged file of ``ref`` other than a pending one."""
     if previous.get("artifact_state", "ready") != "ready" or not previous.get("file_path"):
         return False
@@ -370,7 +385,7 @@ def _complete(service: Any, ref: ModelRef, previous: dict[str, Any]) -> bool:
     return check_row_file(service.store, {"model_id": ref.model_id, "version": ref.version, **previous}) is None
 
 
-def _previous_recorded(service: Any, ref: ModelRef) -> dict[str, Any] | None:
+def _previous_recorded(service: Any, ref: ModelVersion) -> dict[str, Any] | None:
     """The file the registry recorded before the pending re-save (its ``resave`` event), if still whole."""
     events = [e for e in service.registry.events(ref.model_id, ref.version) if e["event"] == "resave"]
     details = events[-1].get("details") if events else None
@@ -382,7 +397,7 @@ def _previous_recorded(service: Any, ref: ModelRef) -> dict[str, Any] | None:
     return previous if _complete(service, ref, previous) else None
 
 
-def _previous_from_sidecar(service: Any, ref: ModelRef) -> tuple[dict[str, Any] | None, Any]:
+def _previous_from_sidecar(service: Any, ref: ModelVersion) -> tuple[dict[str, Any] | None, Any]:
     """The file fields of the sidecar and its signature, if they describe a complete file."""
     try:
         data = read_sidecar_file(service.store, sidecar_path(ref.model_id, ref.version))

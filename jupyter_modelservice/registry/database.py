@@ -1,14 +1,28 @@
 """`Registry`: versions, metadata and status history in SQLite or PostgreSQL.
 
-SQLAlchemy Core only; values always travel as bound parameters. Every write is
-one transaction: ``BEGIN IMMEDIATE`` on SQLite (WAL, busy timeout), a
-transaction-scoped advisory lock per model id on PostgreSQL, so concurrent
-writers never allocate the same version twice.
+SQLAlchemy Core only; values always travel as bound parameters. Every write
+runs in a transaction that holds the writer's lock: ``BEGIN IMMEDIATE`` on
+SQLite (WAL, busy timeout), a transaction-scoped advisory lock per model id on
+PostgreSQL, so concurrent writers never allocate the same version twice or
+lose each other's changes.
+
+Writers are small (`add_version`, `set_status`, `set_file`, `set_values`,
+`merge_tags`, `record_event`, `delete`) and each opens ``with self.atomic():``
+itself; a caller composes several into one transaction inside an outer
+``with registry.atomic():`` (nested blocks are savepoints, see
+`jupyter_modelservice.registry.transaction`)::
+
+    with registry.atomic():
+        row = registry.lock_row("rf", 3, expect={"artifact_state": "pending"})
+        if row is not None:                       # compare-and-set: still as read
+            registry.set_file("rf", 3, {"artifact_state": "ready"})
+            registry.set_status("rf", 3, "saved")
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import builtins
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,17 +36,24 @@ from ..exceptions import (
     SchemaVersionError,
 )
 from ..redaction import redact_url, scrub_secrets
-from .engine import actor, advisory_key, escape_like, make_engine, utcnow
-from .schema import METADATA, MIGRATIONS, SCHEMA_VERSION, events, model_metadata, schema_info
-
-__all__ = ["COLUMNS", "STATUSES", "Registry", "utcnow"]
-
-STATUSES = ("trained", "saved", "production", "archived")
-COLUMNS = tuple(c.name for c in model_metadata.columns)
-_SORTABLE = frozenset(
-    ["model_id", "version", "model_class", "training_date", "train_score", "validation_score",
-     "status", "training_samples", "feature_count", "fit_seconds", "file_bytes"]
+from .engine import actor, advisory_key, make_engine, utcnow
+from .queries import (
+    COLUMNS,
+    FILE_COLUMNS,
+    STATUSES,
+    check_status,
+    clean,
+    count_query,
+    event_key,
+    events_query,
+    merged_tags,
+    rows_query,
 )
+from .schema import METADATA, MIGRATIONS, SCHEMA_VERSION, events, model_metadata, schema_info
+from .transaction import Transactions
+
+__all__ = ["COLUMNS", "FILE_COLUMNS", "STATUSES", "Registry", "utcnow"]
+
 _SCHEMA_LOCK_KEY = 0x6D6F64656C737663  # "modelsvc": serializes schema creation on PostgreSQL
 _EVENT_FIELDS = ("model_id", "version", "event", "from_status", "to_status", "actor", "at", "details")
 
@@ -60,34 +81,83 @@ class Registry:
         self.url = url if isinstance(url, str) else url.render_as_string(hide_password=False)
         self.engine = make_engine(url, **engine_kwargs)
         self.dialect = self.engine.dialect.name
+        self._transactions = Transactions(self.engine, self._failed)
         try:
             self._ensure_schema()
         except BaseException:
             self.engine.dispose()
             raise
 
-    # -- connections -------------------------------------------------------
+    # -- transactions ------------------------------------------------------
     @contextmanager
     def atomic(self, write: bool = True) -> Iterator[sa.Connection]:
-        """One transaction; ``write=True`` takes the write lock at BEGIN on SQLite.
+        """One transaction; inside another one, a savepoint (write) or the same transaction (read).
 
-        On PostgreSQL ``write=False`` runs each statement on its own
-        (autocommit): reads are single statements, and this saves the BEGIN
-        and COMMIT round trips.
+        ``write=True`` takes SQLite's write lock at BEGIN. On PostgreSQL
+        ``write=False`` runs each statement on its own (autocommit): reads are
+        single statements, and this saves the BEGIN and COMMIT round trips.
+        Every registry method called inside the block runs in this transaction.
+        A write block inside a read-only one is refused (`RegistryError`).
         """
-        try:
-            connection = self.engine.connect()
-        except sa.exc.DBAPIError as err:  # cannot connect: server, credentials, options
-            raise self._failed(err) from err
-        try:
-            with connection as conn:
-                conn.execution_options(modelservice_write=write)
-                if not write and self.dialect == "postgresql":
-                    conn.execution_options(isolation_level="AUTOCOMMIT")
-                with conn.begin():
-                    yield conn
-        except sa.exc.OperationalError as err:
-            raise self._failed(err) from err
+        with self._transactions.atomic(write) as tx:
+            yield tx.connection
+
+    def in_transaction(self) -> bool:
+        """Whether a transaction of this registry is open in the current thread or task."""
+        return self._transactions.current() is not None
+
+    def lock(self, model_id: str) -> None:
+        """Serialize writers of ``model_id`` until the current write transaction ends.
+
+        On PostgreSQL a transaction-scoped advisory lock on the case-folded id
+        (so ``"RF"`` and ``"rf"`` also wait for each other); SQLite needs
+        nothing more, ``BEGIN IMMEDIATE`` already holds the database's single
+        write lock. Every writer takes it itself; call it before reading a row
+        you mean to change (or use `lock_row`). `RegistryError` outside a write
+        transaction.
+        """
+        tx = self._transactions.require_write(f"lock({model_id!r})")
+        key = model_id.lower()
+        if self.dialect == "postgresql" and key not in tx.locked:
+            tx.connection.execute(sa.select(sa.func.pg_advisory_xact_lock(advisory_key(key))))
+        tx.locked.add(key)
+
+    def lock_row(self, model_id: str, version: int, *,
+                 expect: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        """The row of ``model_id:version`` read under the id's write lock, for a read-modify-write.
+
+        Call inside ``with registry.atomic():``. With ``expect`` it is a
+        compare-and-set: None when any of those columns differs from the
+        stored row (the caller then writes nothing). `ModelNotFoundError` when
+        the version does not exist.
+        """
+        row = self._locked_row(model_id, version)
+        if expect and any(row[k] != v for k, v in expect.items()):
+            return None
+        return row
+
+    def _locked_row(self, model_id: str, version: int) -> dict[str, Any]:
+        self.lock(model_id)
+        return self.get(model_id, version)
+
+    def changed(self) -> list[tuple[str, int]]:
+        """``(model_id, version)`` of every row written so far in the current transaction, in order.
+
+        Empty outside a transaction. `ModelFiles.atomic` writes the sidecars of
+        these rows before the transaction commits.
+        """
+        tx = self._transactions.current()
+        return list(tx.changed) if tx is not None else []
+
+    def _connection(self) -> sa.Connection:
+        tx = self._transactions.current()
+        assert tx is not None, "called outside `with self.atomic():`"
+        return tx.connection
+
+    def _touch(self, model_id: str, version: int) -> None:
+        tx = self._transactions.current()
+        if tx is not None:
+            tx.changed.append((model_id, version))
 
     def _failed(self, err: sa.exc.DBAPIError) -> RegistryError:
         reason = scrub_secrets(str(err.orig), self.engine.url, self.url)
@@ -149,103 +219,141 @@ class Registry:
     # -- writes ------------------------------------------------------------
     def add_version(self, row: Mapping[str, Any]) -> int:
         """Insert ``row`` as the next version of ``row['model_id']``; return the version."""
-        values = _clean(row)
+        values = clean(row)
         model_id = values["model_id"]
         values.setdefault("training_date", utcnow())
         values.setdefault("status", "trained")
         with self.atomic() as conn:
-            self._lock(conn, model_id)
-            self._refuse_case_conflict(conn, model_id)
-            version = self._next_version(conn, model_id)
-            values["version"] = version
+            values["version"] = version = self.allocate_version(model_id)
             conn.execute(model_metadata.insert().values(values))
+            self._touch(model_id, version)
             self._event(conn, model_id, version, "registered", None, values["status"])
         return version
 
-    def update(self, model_id: str, version: int, values: Mapping[str, Any], *,
-               on_change: Callable[[list[dict[str, Any]]], None] | None = None,
-               expect: Mapping[str, Any] | None = None,
-               event: tuple[str, dict[str, Any]] | None = None,
-               merge_tags: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
-        """Update columns of one version; a ``status`` change is recorded as an event.
+    def allocate_version(self, model_id: str, prefer: int | None = None) -> int:
+        """A version number for a new row of ``model_id``, free until the current transaction ends.
 
-        Promoting a version to ``production`` demotes the id's other production
-        versions to ``saved`` in the same transaction.
-
-        ``on_change(rows)`` is called inside the transaction, after the writes
-        and before the commit, with every row this call changed as it now is
-        (this version first, then any demoted one). Writers of one model id run
-        it one after the other in commit order, so files mirroring the rows
-        (the JSON sidecars) end up like the database; if it raises, nothing is
-        committed.
-
-        ``expect`` makes the update conditional: when any of its columns differs
-        from the stored row, nothing is written and None is returned. ``event``
-        (name, details) records one more history entry for this change.
-        ``merge_tags`` is merged into the stored tags under the write lock (a
-        value of None removes that tag), so concurrent writers lose no tag.
+        ``prefer`` when that number was never used by the id (no row, no
+        history: a deleted version's number is not reused), else the next
+        version (`next_version`). Takes the id's write lock and refuses an id
+        that differs from a registered one only in letter case; call it inside
+        ``with registry.atomic():`` and insert the row before the block ends.
         """
-        values = _clean(values)
+        self.lock(model_id)
+        conn = self._connection()
+        self._refuse_case_conflict(conn, model_id)
+        if prefer is not None and not self._used(conn, model_id, prefer):
+            return prefer
+        return self._next_version(conn, model_id)
+
+    def set_status(self, model_id: str, version: int, status: str,
+                   details: Mapping[str, Any] | None = None) -> None:
+        """Change the status of a version, recorded as a ``status`` event (with ``details``).
+
+        Promoting a version to ``production`` demotes the id's other
+        production versions (to ``saved``, or ``trained`` without a file) in
+        the same transaction. Setting the status a version already has records nothing.
+        """
+        check_status(status)
         with self.atomic() as conn:
-            self._lock(conn, model_id)
-            current = self._get(conn, model_id, version)
-            if expect and any(current[k] != v for k, v in expect.items()):
-                return None
-            if merge_tags is not None:
-                values["tags"] = _merged_tags(current.get("tags"), merge_tags)
-            new_status = values.get("status")
-            demoted: list[dict[str, Any]] = []
-            if new_status is not None and new_status != current["status"]:
-                if new_status == "production":
-                    demoted = self._demote_production(conn, model_id, version)
-                self._event(conn, model_id, version, "status", current["status"], new_status)
-            if event is not None:
-                status = new_status or current["status"]
-                self._event(conn, model_id, version, event[0], status, status, event[1])
-            if values:
-                conn.execute(
-                    model_metadata.update()
-                    .where(model_metadata.c.model_id == model_id, model_metadata.c.version == version)
-                    .values(values)
-                )
-            current.update(values)
-            if on_change is not None:
-                on_change([dict(current), *demoted])
-        return current
+            current = self._locked_row(model_id, version)
+            if current["status"] == status:
+                return
+            if status == "production":
+                self._demote_production(conn, model_id, version)
+            self._write(conn, model_id, version, {"status": status})
+            self._event(conn, model_id, version, "status", current["status"], status,
+                        dict(details) if details else None)
+
+    def set_file(self, model_id: str, version: int, values: Mapping[str, Any]) -> None:
+        """Change the file columns of a version (`FILE_COLUMNS`, the ones given)."""
+        unknown = set(values) - set(FILE_COLUMNS)
+        if unknown:
+            raise InvalidInputError(f"set_file changes only {', '.join(FILE_COLUMNS)}, not {sorted(unknown)}.")
+        self.set_values(model_id, version, values)
+
+    def set_values(self, model_id: str, version: int, values: Mapping[str, Any]) -> None:
+        """Change columns of a version other than its identity and status (see `set_status`)."""
+        values = clean(values)
+        refused = sorted({"model_id", "version", "status"} & set(values))
+        if refused:
+            raise InvalidInputError(
+                f"set_values cannot change {refused}: a version keeps its id and number, and a "
+                "status change goes through set_status (it is recorded and may demote another version)."
+            )
+        with self.atomic() as conn:
+            self.lock(model_id)
+            self._write(conn, model_id, version, values, must_exist=True)
+
+    def merge_tags(self, model_id: str, version: int, changes: Mapping[str, Any]) -> None:
+        """Merge ``changes`` into the stored tags (a value of None removes that tag).
+
+        Read and written under the id's write lock, so concurrent writers lose no tag.
+        """
+        with self.atomic() as conn:
+            current = self._locked_row(model_id, version)
+            self._write(conn, model_id, version, {"tags": merged_tags(current.get("tags"), changes)})
+
+    def record_event(self, model_id: str, version: int, event: str,
+                     details: Mapping[str, Any] | None = None) -> None:
+        """Append a history entry for a version (its status as from and to, who, when, ``details``)."""
+        with self.atomic() as conn:
+            status = self._locked_row(model_id, version)["status"]
+            self._event(conn, model_id, version, event, status, status, dict(details) if details else None)
+
+    def update(self, model_id: str, version: int, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Change several columns of a version in one transaction; return the row as it now is.
+
+        A ``status`` goes through `set_status` (recorded, may demote), the
+        rest through `set_values`.
+        """
+        values = clean(values)
+        with self.atomic():
+            rest = {k: v for k, v in values.items() if k != "status"}
+            if "status" in values:
+                self.set_status(model_id, version, values["status"])
+            if rest:
+                self.set_values(model_id, version, rest)
+            return self.get(model_id, version)
 
     def next_version(self, model_id: str) -> int:
         """The number the next version of ``model_id`` would get (deleted numbers are skipped)."""
         with self.atomic(write=False) as conn:
             return self._next_version(conn, model_id)
 
-    def _demote_production(self, conn: sa.Connection, model_id: str, keep: int) -> list[dict[str, Any]]:
-        others = [
-            dict(r._mapping)
-            for r in conn.execute(
-                sa.select(model_metadata).where(
-                    model_metadata.c.model_id == model_id,
-                    model_metadata.c.status == "production",
-                    model_metadata.c.version != keep,
-                )
+    def _write(self, conn: sa.Connection, model_id: str, version: int, values: Mapping[str, Any],
+               must_exist: bool = False) -> None:
+        if not values:
+            if must_exist:
+                self._get(conn, model_id, version)
+            return
+        result = conn.execute(
+            model_metadata.update()
+            .where(model_metadata.c.model_id == model_id, model_metadata.c.version == version)
+            .values(dict(values))
+        )
+        if must_exist and result.rowcount == 0:
+            raise ModelNotFoundError(self._missing_message(conn, model_id, version))
+        self._touch(model_id, version)
+
+    def _demote_production(self, conn: sa.Connection, model_id: str, keep: int) -> None:
+        others = conn.execute(
+            sa.select(model_metadata.c.version, model_metadata.c.file_path).where(
+                model_metadata.c.model_id == model_id,
+                model_metadata.c.status == "production",
+                model_metadata.c.version != keep,
             )
-        ]
+        ).all()
         for other in others:
-            demoted = "saved" if other["file_path"] else "trained"
-            conn.execute(
-                model_metadata.update()
-                .where(model_metadata.c.model_id == model_id,
-                       model_metadata.c.version == other["version"])
-                .values(status=demoted)
-            )
-            self._event(conn, model_id, other["version"], "status", "production", demoted,
+            demoted = "saved" if other.file_path else "trained"
+            self._write(conn, model_id, other.version, {"status": demoted})
+            self._event(conn, model_id, other.version, "status", "production", demoted,
                         {"reason": f"version {keep} promoted"})
-            other["status"] = demoted
-        return others
 
     def delete(self, model_id: str, version: int | None = None) -> list[dict[str, Any]]:
         """Delete one version (or every version) and return the deleted rows."""
         with self.atomic() as conn:
-            self._lock(conn, model_id)
+            self.lock(model_id)
             where = [model_metadata.c.model_id == model_id]
             if version is not None:
                 where.append(model_metadata.c.version == version)
@@ -268,10 +376,10 @@ class Registry:
         events as returned by :meth:`events` and keep their actor and time.
         Returns False, writing nothing, when that version already exists.
         """
-        values = _clean(row)
+        values = clean(row)
         model_id, version = values["model_id"], int(values["version"])
         with self.atomic() as conn:
-            self._lock(conn, model_id)
+            self.lock(model_id)
             exists = conn.execute(
                 sa.select(model_metadata.c.version).where(
                     model_metadata.c.model_id == model_id, model_metadata.c.version == version)
@@ -279,6 +387,7 @@ class Registry:
             if exists is not None:
                 return False
             conn.execute(model_metadata.insert().values(values))
+            self._touch(model_id, version)
             records = [{k: e.get(k) for k in _EVENT_FIELDS} for e in history]
             if records:
                 conn.execute(events.insert(), records)
@@ -295,25 +404,15 @@ class Registry:
         if any(r["model_id"] != model_id for r in records):
             raise InvalidInputError(f"import_events({model_id!r}) got events of other model ids.")
         with self.atomic() as conn:
-            self._lock(conn, model_id)
+            self.lock(model_id)
             held = {
-                _event_key(dict(r._mapping))
+                event_key(dict(r._mapping))
                 for r in conn.execute(sa.select(events).where(events.c.model_id == model_id))
             }
-            new = [r for r in records if _event_key(r) not in held]
+            new = [r for r in records if event_key(r) not in held]
             if new:
                 conn.execute(events.insert(), new)
         return len(new)
-
-    def _lock(self, conn: sa.Connection, model_id: str) -> None:
-        """Serialize writers of one model id until the transaction ends (PostgreSQL).
-
-        The key is the case-folded id, so ``"RF"`` and ``"rf"`` also wait for
-        each other. SQLite needs nothing here: ``BEGIN IMMEDIATE`` already holds
-        the database's single write lock.
-        """
-        if self.dialect == "postgresql":
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(advisory_key(model_id.lower()))))
 
     def case_conflict(self, model_id: str) -> str | None:
         """Another registered id equal to ``model_id`` but for letter case, else None."""
@@ -375,6 +474,14 @@ class Registry:
             )
         ).scalar()
 
+    @staticmethod
+    def _used(conn: sa.Connection, model_id: str, version: int) -> bool:
+        """Whether ``model_id:version`` exists or ever existed (its history outlives a delete)."""
+        where = (events.c.model_id == model_id, events.c.version == version)
+        row_where = (model_metadata.c.model_id == model_id, model_metadata.c.version == version)
+        return (conn.execute(sa.select(model_metadata.c.version).where(*row_where)).first() is not None
+                or conn.execute(sa.select(events.c.event_id).where(*where).limit(1)).first() is not None)
+
     def _next_version(self, conn: sa.Connection, model_id: str) -> int:
         """One past every version the id ever had: a deleted version's number is not reused,
         so its history never mixes with a new model's."""
@@ -417,102 +524,20 @@ class Registry:
         ``order_by`` is a column name, prefixed with ``-`` for descending.
         ``search`` matches id or class name, case-insensitively, as plain text.
         """
-        query = sa.select(model_metadata).where(*self._filters(status, model_id, search))
-        if latest_only:
-            latest = (
-                sa.select(model_metadata.c.model_id, sa.func.max(model_metadata.c.version).label("v"))
-                .group_by(model_metadata.c.model_id)
-                .subquery()
-            )
-            query = query.join(
-                latest,
-                sa.and_(latest.c.model_id == model_metadata.c.model_id,
-                        latest.c.v == model_metadata.c.version),
-            )
-        descending = order_by.startswith("-")
-        column = order_by.lstrip("-")
-        if column not in _SORTABLE:
-            raise InvalidInputError(
-                f"Cannot order by {order_by!r}; use one of {sorted(_SORTABLE)}, "
-                "with a leading '-' for descending."
-            )
-        key = model_metadata.c[column]
-        query = query.order_by(
-            key.desc() if descending else key.asc(),
-            model_metadata.c.model_id.asc(),
-            model_metadata.c.version.desc(),
-        )
-        if limit is not None:
-            query = query.limit(int(limit))
-        if offset:
-            query = query.offset(int(offset))
+        query = rows_query(status=status, model_id=model_id, search=search, order_by=order_by,
+                           limit=limit, offset=offset, latest_only=latest_only)
         with self.atomic(write=False) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def count(self, *, status: str | None = None, model_id: str | None = None,
               search: str | None = None) -> int:
         """How many versions match the filters of :meth:`list`."""
-        query = sa.select(sa.func.count()).select_from(model_metadata).where(
-            *self._filters(status, model_id, search)
-        )
+        query = count_query(status=status, model_id=model_id, search=search)
         with self.atomic(write=False) as conn:
             return int(conn.execute(query).scalar_one())
 
-    @staticmethod
-    def _filters(status: str | None, model_id: str | None, search: str | None) -> list[Any]:
-        where: list[Any] = []
-        if status is not None:
-            _check_status(status)
-            where.append(model_metadata.c.status == status)
-        if model_id is not None:
-            where.append(model_metadata.c.model_id == model_id)
-        if search:
-            pattern = "%" + escape_like(str(search)) + "%"
-            where.append(
-                sa.or_(
-                    model_metadata.c.model_id.ilike(pattern, escape="\\"),
-                    model_metadata.c.model_class.ilike(pattern, escape="\\"),
-                )
-            )
-        return where
-
     def events(self, model_id: str | None = None, version: int | None = None, *,
-               kinds: Iterable[str] | None = None) -> list[dict[str, Any]]:
+               kinds: Iterable[str] | None = None) -> builtins.list[dict[str, Any]]:
         """The status history, oldest first; ``kinds`` keeps only those event names."""
-        query = sa.select(events).order_by(events.c.event_id)
-        if kinds is not None:
-            query = query.where(events.c.event.in_(list(kinds)))
-        if model_id is not None:
-            query = query.where(events.c.model_id == model_id)
-        if version is not None:
-            query = query.where(events.c.version == version)
         with self.atomic(write=False) as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def _merged_tags(stored: Any, changes: Mapping[str, Any]) -> dict[str, Any]:
-    tags = dict(stored) if isinstance(stored, dict) else {}
-    for key, value in changes.items():
-        if value is None:
-            tags.pop(str(key), None)
-        else:
-            tags[str(key)] = value
-    return tags
-
-
-def _event_key(event: Mapping[str, Any]) -> tuple[Any, ...]:
-    return tuple(event.get(k) for k in ("version", "event", "from_status", "to_status", "actor", "at"))
-
-
-def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(values) - set(COLUMNS)
-    if unknown:
-        raise InvalidInputError(f"Unknown registry column(s) {sorted(unknown)}.")
-    if values.get("status") is not None:
-        _check_status(values["status"])
-    return dict(values)
-
-
-def _check_status(status: Any) -> None:
-    if status not in STATUSES:
-        raise InvalidInputError(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.")
+            return [dict(r._mapping) for r in conn.execute(events_query(model_id, version, kinds))]

@@ -122,7 +122,8 @@ def test_a_rebuilt_version_number_is_range_checked(saved):
 def test_non_finite_metrics_and_tags_do_not_make_a_sidecar_stale_forever(saved):
     models = saved.store.root
     saved.update_model_metadata("rf:1", {"tags": {"nan": float("nan"), "inf": float("inf"), "ok": 1.5}})
-    saved._update_row(saved._lookup("rf:2")[0], {"metrics": {"r2": float("nan"), "all": [float("-inf"), 2.0]}})
+    with saved.files.atomic():  # the row and its sidecar, as an evaluation stores metrics
+        saved.registry.set_values("rf", 2, {"metrics": {"r2": float("nan"), "all": [float("-inf"), 2.0]}})
     text = (models / "rf" / "v1.json").read_text()
     assert "NaN" not in text and "Infinity" not in text  # standard JSON: null
     assert _sidecar(models, "rf", 1)["tags"] == {"nan": None, "inf": None, "ok": 1.5}

@@ -190,9 +190,10 @@ def test_repair_finishes_or_undoes_interrupted_saves(tmp_path, tiny_data):
     # the registry recorded the file being replaced, as ModelFiles.save does)
     replaced = {k: service.registry.get("resaved", 1)[k]
                 for k in ("file_path", "file_format", "file_sha256", "file_bytes", "artifact_state")}
-    service.registry.update("resaved", 1, {"file_path": "resaved/v1.pkl", "file_format": "pickle",
-                                           "file_sha256": "1" * 64, "artifact_state": "pending"},
-                            event=("resave", {"previous": replaced}))
+    with service.registry.atomic():
+        service.registry.set_file("resaved", 1, {"file_path": "resaved/v1.pkl", "file_format": "pickle",
+                                                 "file_sha256": "1" * 64, "artifact_state": "pending"})
+        service.registry.record_event("resaved", 1, "resave", {"previous": replaced})
     # killed after the rename, before 'ready'
     service.registry.update("published", 1, {"artifact_state": "pending", "status": "trained"})
     (models / "nosidecar" / "v1.json").unlink()

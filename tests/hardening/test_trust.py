@@ -206,10 +206,11 @@ def test_repair_restores_a_recorded_previous_file(team, tmp_path, tiny_data):
     # can put back the previous file on the database's word (here: the old file is still there)
     (models / "rf" / "v1.joblib").write_bytes(original)
     (models / "rf" / "v1.pkl").unlink()
-    team.registry.update("rf", 1, {"file_path": "rf/v1.pkl", "file_format": "pickle", "file_sha256": "2" * 64,
-                                   "artifact_state": "pending"},
-                         event=("resave", {"previous": {k: before[k] for k in (
-                             "file_path", "file_format", "file_sha256", "file_bytes")}}))
+    with team.registry.atomic():
+        team.registry.set_file("rf", 1, {"file_path": "rf/v1.pkl", "file_format": "pickle", "file_sha256": "2" * 64,
+                                         "artifact_state": "pending"})
+        team.registry.record_event("rf", 1, "resave", {"previous": {k: before[k] for k in (
+            "file_path", "file_format", "file_sha256", "file_bytes")}})
     repaired = maintenance.repair(team, grace=0)
     assert repaired.restored == ["rf:1 (rf/v1.joblib)"]
     row = team.registry.get("rf", 1)

@@ -228,3 +228,35 @@ def test_a_version_1_registry_gets_the_trust_column(pg_url):
     with Registry(pg_url) as reg:
         assert reg.schema_version() == SCHEMA_VERSION == 2
         assert reg.get("rf", 1)["trust"] is None and reg.get("lost", 1)["trust"] == "unverified"
+
+
+@pytest.mark.postgres
+def test_versions_allocated_under_the_lock_never_collide(pg_url):
+    """Threads (each its own transaction) import versions of one id at once, all asking for number 1."""
+    import threading
+
+    from jupyter_modelservice.registry.engine import utcnow
+
+    got, errors = [], []
+    start = threading.Barrier(6)
+
+    def importer() -> None:
+        try:
+            with Registry(pg_url) as reg:
+                start.wait(timeout=60)
+                for _ in range(5):
+                    with reg.atomic():
+                        version = reg.allocate_version("shared", prefer=1)
+                        assert reg.import_version({"model_id": "shared", "version": version, "model_class": "X",
+                                                   "training_date": utcnow(), "status": "saved"})
+                    got.append(version)
+        except Exception as err:  # noqa: BLE001 - asserted on below
+            errors.append(repr(err))
+
+    threads = [threading.Thread(target=importer) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert sorted(got) == list(range(1, 31))

@@ -1,0 +1,131 @@
+"""What a registry row may hold, and the statements that select rows and history.
+
+Pure SQLAlchemy Core: these functions build statements (values as bound
+parameters, columns only from the table) and check input; `Registry` runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..exceptions import InvalidInputError
+from .engine import escape_like
+from .schema import events, model_metadata
+
+__all__ = ["COLUMNS", "FILE_COLUMNS", "SORTABLE", "STATUSES", "check_status", "clean", "count_query",
+           "event_key", "events_query", "merged_tags", "rows_query"]
+
+STATUSES = ("trained", "saved", "production", "archived")
+COLUMNS = tuple(c.name for c in model_metadata.columns)
+#: The columns describing a version's model file (`Registry.set_file`).
+FILE_COLUMNS = ("file_path", "file_format", "file_sha256", "file_bytes", "artifact_state")
+#: Columns `Registry.list` may order by (no JSON, no digests).
+SORTABLE = frozenset(
+    ["model_id", "version", "model_class", "training_date", "train_score", "validation_score",
+     "status", "training_samples", "feature_count", "fit_seconds", "file_bytes"]
+)
+
+
+def rows_query(*, status: str | None, model_id: str | None, search: str | None, order_by: str,
+               limit: int | None, offset: int, latest_only: bool) -> sa.Select[Any]:
+    """The rows matching every given filter, in ``order_by`` order (see `Registry.list`)."""
+    query = sa.select(model_metadata).where(*_filters(status, model_id, search))
+    if latest_only:
+        latest = (
+            sa.select(model_metadata.c.model_id, sa.func.max(model_metadata.c.version).label("v"))
+            .group_by(model_metadata.c.model_id)
+            .subquery()
+        )
+        query = query.join(
+            latest,
+            sa.and_(latest.c.model_id == model_metadata.c.model_id,
+                    latest.c.v == model_metadata.c.version),
+        )
+    descending = order_by.startswith("-")
+    column = order_by.lstrip("-")
+    if column not in SORTABLE:
+        raise InvalidInputError(
+            f"Cannot order by {order_by!r}; use one of {sorted(SORTABLE)}, "
+            "with a leading '-' for descending."
+        )
+    key = model_metadata.c[column]
+    query = query.order_by(
+        key.desc() if descending else key.asc(),
+        model_metadata.c.model_id.asc(),
+        model_metadata.c.version.desc(),
+    )
+    if limit is not None:
+        query = query.limit(int(limit))
+    if offset:
+        query = query.offset(int(offset))
+    return query
+
+
+def count_query(*, status: str | None, model_id: str | None, search: str | None) -> sa.Select[Any]:
+    """How many rows match the filters of `rows_query`."""
+    return sa.select(sa.func.count()).select_from(model_metadata).where(*_filters(status, model_id, search))
+
+
+def events_query(model_id: str | None, version: int | None, kinds: Iterable[str] | None) -> sa.Select[Any]:
+    """History entries, oldest first; ``kinds`` keeps only those event names."""
+    query = sa.select(events).order_by(events.c.event_id)
+    if kinds is not None:
+        query = query.where(events.c.event.in_(list(kinds)))
+    if model_id is not None:
+        query = query.where(events.c.model_id == model_id)
+    if version is not None:
+        query = query.where(events.c.version == version)
+    return query
+
+
+def _filters(status: str | None, model_id: str | None, search: str | None) -> list[Any]:
+    where: list[Any] = []
+    if status is not None:
+        check_status(status)
+        where.append(model_metadata.c.status == status)
+    if model_id is not None:
+        where.append(model_metadata.c.model_id == model_id)
+    if search:
+        pattern = "%" + escape_like(str(search)) + "%"
+        where.append(
+            sa.or_(
+                model_metadata.c.model_id.ilike(pattern, escape="\\"),
+                model_metadata.c.model_class.ilike(pattern, escape="\\"),
+            )
+        )
+    return where
+
+
+def merged_tags(stored: Any, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``stored`` tags with ``changes`` applied (a value of None removes that tag)."""
+    tags = dict(stored) if isinstance(stored, dict) else {}
+    for key, value in changes.items():
+        if value is None:
+            tags.pop(str(key), None)
+        else:
+            tags[str(key)] = value
+    return tags
+
+
+def event_key(event: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What makes two history entries the same entry (for importing history twice)."""
+    return tuple(event.get(k) for k in ("version", "event", "from_status", "to_status", "actor", "at"))
+
+
+def clean(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` as a dict, refused when a key is not a column or the status is unknown."""
+    unknown = set(values) - set(COLUMNS)
+    if unknown:
+        raise InvalidInputError(f"Unknown registry column(s) {sorted(unknown)}.")
+    if values.get("status") is not None:
+        check_status(values["status"])
+    return dict(values)
+
+
+def check_status(status: Any) -> None:
+    """`InvalidInputError` unless ``status`` is one of `STATUSES`."""
+    if status not in STATUSES:
+        raise InvalidInputError(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.")
