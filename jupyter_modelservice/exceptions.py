@@ -8,13 +8,11 @@ keep working::
     ├── InvalidModelIdError(ValueError)      bad model id, version or reference
     ├── ModelNotFoundError(KeyError)         no such model id / version
     ├── InvalidInputError(ValueError)        bad X, y, estimator, parameter or option
-    │   └── QueryError                       a where expression outside the query language
     ├── IncompatibleModelsError(ValueError)  models of different task types compared
     ├── NoModelError(RuntimeError)           no current model / model not in memory
     ├── ArtifactError(OSError)               a model file is missing or unreadable
     │   ├── PickleNotAllowedError            a joblib/pickle file, and the service refuses pickle
     │   ├── StoreError                       the model store failed (unreachable, access denied, no bucket)
-    │   ├── ModelTooLargeError               a model over the size limit of the database store ("db://")
     │   └── ArtifactIntegrityError           the file's bytes differ from the registered hash or format
     │       ├── UntrustedTypesError          a skops file holds types not on the trusted list
     │       └── UnverifiedModelError         a version restored or imported, not yet confirmed
@@ -25,7 +23,8 @@ keep working::
     ├── MissingArtifactWarning               a row points at a file that is gone
     ├── EnvironmentMismatchWarning           loading a model saved with other library versions
     ├── IncompleteDeleteWarning              a deleted version's files could not all be removed
-    └── NoImportanceWarning                  the estimator exposes no importances
+    ├── NoImportanceWarning                  the estimator exposes no importances
+    └── UnsavedModelsDroppedWarning          old unsaved models let go of to bound memory
 """
 
 from __future__ import annotations
@@ -41,15 +40,14 @@ __all__ = [
     "MissingArtifactWarning",
     "ModelNotFoundError",
     "ModelServiceError",
-    "ModelTooLargeError",
     "ModelServiceWarning",
-    "QueryError",
     "NoImportanceWarning",
     "NoModelError",
     "PickleNotAllowedError",
     "RegistryError",
     "SchemaVersionError",
     "StoreError",
+    "UnsavedModelsDroppedWarning",
     "UntrustedTypesError",
     "UnverifiedModelError",
 ]
@@ -72,10 +70,6 @@ class ModelNotFoundError(ModelServiceError, KeyError):
 
 class InvalidInputError(ModelServiceError, ValueError):
     """Training or evaluation input (X, y, estimator, parameters) cannot be used."""
-
-
-class QueryError(InvalidInputError):
-    """A ``where`` expression that is not part of the registry's query language (says where)."""
 
 
 class IncompatibleModelsError(ModelServiceError, ValueError):
@@ -104,21 +98,6 @@ class StoreError(ArtifactError):
     The message names the store (without secrets) and what to check; the
     storage library's own error is chained as ``__cause__``.
     """
-
-
-class ModelTooLargeError(ArtifactError):
-    """A model file larger than the database store accepts (``models_directory="db://"``).
-
-    Raised while the model is being serialized, before anything is written:
-    the version keeps what it had. Keep large models in a file store (a
-    shared folder or an ``s3://`` URL) or raise the limit with
-    ``storage_options={"max_bytes": ...}``.
-    """
-
-    def __init__(self, message: str, nbytes: int | None = None, limit: int | None = None) -> None:
-        super().__init__(message)
-        self.nbytes = nbytes
-        self.limit = limit
 
 
 class ArtifactIntegrityError(ArtifactError):
@@ -177,3 +156,7 @@ class IncompleteDeleteWarning(ModelServiceWarning):
 
 class NoImportanceWarning(ModelServiceWarning):
     """The estimator exposes neither ``feature_importances_`` nor ``coef_``."""
+
+
+class UnsavedModelsDroppedWarning(ModelServiceWarning):
+    """A session let go of its oldest unsaved models (``max_unsaved``): they cannot be loaded any more."""
