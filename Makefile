@@ -1,13 +1,15 @@
 # make demo  - create .venv, install, run the end-to-end example
 # make test  - create .venv, install with [test], run the whole suite (unit, integration, notebooks)
 # make bench - run the benchmarks (ratios against the bare libraries)
+# make mutation - mutation score of the modules where a silent bug costs most (mutmut; not part of
+#                 make test); MODULES="ids artifacts" picks groups of benchmarks/mutation.py
 # Installs are pinned by constraints.txt (make constraints refreshes it from .venv).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
-.PHONY: demo test bench constraints clean
+.PHONY: demo test bench mutation constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +33,12 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks
 
+mutation: $(VENV)/.installed-test
+	$(BIN)/python -m benchmarks.mutation $(MODULES)
+
 constraints: $(VENV)/.installed-test
 	(head -n 2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable) > constraints.new
 	mv constraints.new constraints.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache demo_models
+	rm -rf $(VENV) .pytest_cache demo_models mutants

@@ -8,11 +8,13 @@ keep working::
     ├── InvalidModelIdError(ValueError)      bad model id, version or reference
     ├── ModelNotFoundError(KeyError)         no such model id / version
     ├── InvalidInputError(ValueError)        bad X, y, estimator, parameter or option
+    │   └── QueryError                       a where expression outside the query language
     ├── IncompatibleModelsError(ValueError)  models of different task types compared
     ├── NoModelError(RuntimeError)           no current model / model not in memory
     ├── ArtifactError(OSError)               a model file is missing or unreadable
     │   ├── PickleNotAllowedError            a joblib/pickle file, and the service refuses pickle
     │   ├── StoreError                       the model store failed (unreachable, access denied, no bucket)
+    │   ├── ModelTooLargeError               a model over the size limit of the database store ("db://")
     │   └── ArtifactIntegrityError           the file's bytes differ from the registered hash or format
     │       ├── UntrustedTypesError          a skops file holds types not on the trusted list
     │       └── UnverifiedModelError         a version restored or imported, not yet confirmed
@@ -40,7 +42,9 @@ __all__ = [
     "MissingArtifactWarning",
     "ModelNotFoundError",
     "ModelServiceError",
+    "ModelTooLargeError",
     "ModelServiceWarning",
+    "QueryError",
     "NoImportanceWarning",
     "NoModelError",
     "PickleNotAllowedError",
@@ -72,6 +76,10 @@ class InvalidInputError(ModelServiceError, ValueError):
     """Training or evaluation input (X, y, estimator, parameters) cannot be used."""
 
 
+class QueryError(InvalidInputError):
+    """A ``where`` expression that is not part of the registry's query language (says where)."""
+
+
 class IncompatibleModelsError(ModelServiceError, ValueError):
     """Models that cannot be compared together (different task types)."""
 
@@ -98,6 +106,21 @@ class StoreError(ArtifactError):
     The message names the store (without secrets) and what to check; the
     storage library's own error is chained as ``__cause__``.
     """
+
+
+class ModelTooLargeError(ArtifactError):
+    """A model file larger than the database store accepts (``models_directory="db://"``).
+
+    Raised while the model is being serialized, before anything is written:
+    the version keeps what it had. Keep large models in a file store (a
+    shared folder or an ``s3://`` URL) or raise the limit with
+    ``storage_options={"max_bytes": ...}``.
+    """
+
+    def __init__(self, message: str, nbytes: int | None = None, limit: int | None = None) -> None:
+        super().__init__(message)
+        self.nbytes = nbytes
+        self.limit = limit
 
 
 class ArtifactIntegrityError(ArtifactError):

@@ -138,3 +138,128 @@ def test_unusable_search_text_is_refused(text, match):
 
 def test_empty_search_means_no_filter():
     assert validate_search(None) is None and validate_search("") is None
+
+
+@pytest.mark.parametrize("model_id, message", [
+    ("", "Invalid model_id '': it is empty"),
+    ("x" * 129, "Invalid model_id '" + "x" * 54 + "...' (129 characters): it is 129 characters long (at most 128)"),
+    ("a/b", "Invalid model_id 'a/b': it contains the path separator '/'"),
+    ("C:x", "Invalid model_id 'C:x': it contains ':' (drive letters, URLs and 'id:version' references are not ids)"),
+    ("a%b", "Invalid model_id 'a%b': it contains '%' (percent-encoded text is not decoded; write the plain name)"),
+    ("a\x00b", "Invalid model_id 'a\\x00b': it contains the control or invisible character U+0000"),
+    ("a\U000e0080", "Invalid model_id 'a\\U000e0080': it contains the control or invisible character U+E0080;"),
+    ("a\u200bb", "it contains the control or invisible character U+200B ZERO WIDTH SPACE;"),
+    ("a\u2028b", "it contains the control or invisible character U+2028 LINE SEPARATOR;"),
+    ("a\u2029b", "it contains the control or invisible character U+2029 PARAGRAPH SEPARATOR;"),
+    ("a\ue000b", "it contains the control or invisible character U+E000;"),
+    ("a\ud800b", "it contains the control or invisible character U+D800;"),
+    ("rf ", "Invalid model_id 'rf ': it contains the white-space character U+0020 SPACE;"),
+    ("a\u00a0b", "it contains the white-space character U+00A0 NO-BREAK SPACE;"),
+    ("\u0430dmin", "it contains the non-ASCII character 'а' (U+0430 CYRILLIC SMALL LETTER A) (ids are plain ASCII, "
+                   "so look-alike letters and unnormalized text cannot pass for another id);"),
+    ("cafe\u0301", "it contains the non-ASCII character U+0301 COMBINING ACUTE ACCENT (ids are"),
+    ("a*b", "Invalid model_id 'a*b': it contains '*', which is not allowed;"),
+    ("-rf", "Invalid model_id '-rf': it starts with '-' instead of a letter or digit;"),
+    ("a..b", "Invalid model_id 'a..b': it contains '..', which names another folder on some file systems;"),
+    ("rf.", "Invalid model_id 'rf.': it ends with '.', which names another folder on some file systems;"),
+    ("CONIN$.x", "Invalid model_id 'CONIN$.x': it contains '$', which is not allowed;"),
+    ("aux.joblib", "Invalid model_id 'aux.joblib': it is a reserved device name on Windows; pick another."),
+    ("Registry.DB-wal", "Invalid model_id 'Registry.DB-wal': it is the name of the registry's own file; pick another."),
+])
+def test_error_messages_in_full(model_id, message):
+    with pytest.raises(InvalidModelIdError) as info:
+        validate_model_id(model_id)
+    text = str(info.value)
+    assert message in text
+    if "it is" not in message or "characters long" in message or "empty" in message:
+        assert text.endswith("; use letters, digits, '.', '_' or '-', starting with a letter or digit, at most "
+                             "128 characters.")
+
+
+@pytest.mark.parametrize("model_id", ["x" * 128, "x" * 57, "x" * 58])
+def test_ids_up_to_128_characters_are_valid(model_id):
+    assert validate_model_id(model_id) == model_id
+
+
+def test_long_values_are_shortened_in_messages():
+    with pytest.raises(InvalidModelIdError) as info:
+        validate_model_id("x" * 58 + "/")  # repr is 61 characters: shortened
+    assert "Invalid model_id '" + "x" * 54 + "...' (59 characters): it contains the path separator" in str(info.value)
+    with pytest.raises(InvalidModelIdError) as info:
+        validate_model_id("x" * 57 + "/")  # repr is 60 characters: shown whole
+    assert f"Invalid model_id '{'x' * 57}/': it" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["CON", "PRN", "AUX", "NUL", "CONIN$", "CLOCK$", "COM0", "COM9", "LPT0", "LPT9"])
+def test_every_windows_device_name_is_a_reserved_id(name):
+    from jupyter_modelservice.ids import _WINDOWS_DEVICES
+
+    assert name in _WINDOWS_DEVICES
+    if "$" not in name:
+        for model_id in (name, name.lower(), f"{name}.joblib", f"{name.lower()}.tar.gz"):
+            with pytest.raises(InvalidModelIdError, match="reserved device name"):
+                validate_model_id(model_id)
+
+
+@pytest.mark.parametrize("model_id", ["COM10", "LPT10", "CONSOLE", "nul_model", "aux-1", "registry", "registry.db2"])
+def test_names_close_to_reserved_ones_are_valid(model_id):
+    assert validate_model_id(model_id) == model_id
+
+
+def test_the_largest_version_is_accepted_in_every_form():
+    import numpy as np
+
+    top = 10**9 - 1
+    assert validate_version(top) == validate_version(str(top)) == validate_version(np.int64(top)) == top
+    assert validate_version(np.int64(1)) == validate_version(1) == validate_version("1") == 1
+    for too_big in (10**9, "1000000000", np.int64(10**9)):
+        with pytest.raises(InvalidModelIdError, match="positive integer"):
+            validate_version(too_big)
+
+
+def test_an_integral_that_cannot_become_an_int_is_not_a_version():
+    import numbers
+
+    class Broken:
+        def __int__(self):
+            raise TypeError("no")
+
+    numbers.Integral.register(Broken)
+    with pytest.raises(InvalidModelIdError, match="positive integer"):
+        validate_version(Broken())
+
+
+@pytest.mark.parametrize("version, shown", [("1.5", "'1.5'"), (2.5, "2.5"), (0, "0"), (None, "None"),
+                                            ("9" * 70, "'" + "9" * 54 + "...' (70 characters)"),
+                                            ([1] * 40, repr([1] * 40)[:60])])
+def test_version_errors_show_the_value(version, shown):
+    with pytest.raises(InvalidModelIdError) as info:
+        validate_version(version)
+    assert str(info.value) == f"Invalid version {shown}: use a positive integer such as 1 or 3."
+
+
+def test_references_print_as_written():
+    assert str(ModelRef("rf", None)) == "rf" and str(ModelRef("rf", 3)) == "rf:3"
+    assert str(parse_ref("rf")) == "rf"
+
+
+def test_generated_ids_have_the_documented_form(monkeypatch):
+    from datetime import UTC, datetime
+
+    from jupyter_modelservice import ids
+
+    class Clock:
+        @staticmethod
+        def now(tz):
+            assert tz is UTC
+            return datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+
+    monkeypatch.setattr(ids, "datetime", Clock)
+    monkeypatch.setattr(ids.secrets, "token_hex", lambda n: "ab" * n)
+    assert generate_model_id("RandomForestClassifier") == "RandomForestClassifier_20260304T050607_ababab"
+    assert generate_model_id("My model<3>.v2") == "My_model_3__v2_20260304T050607_ababab"
+    assert generate_model_id("") == "model_20260304T050607_ababab"
+    assert generate_model_id("_Private") == "m_Private_20260304T050607_ababab"
+    assert generate_model_id("-dash") == "m-dash_20260304T050607_ababab"
+    assert generate_model_id("K" * 150) == "K" * 100 + "_20260304T050607_ababab"
+    assert generate_model_id("Ünïcode") == "m_n_code_20260304T050607_ababab"
