@@ -263,3 +263,31 @@ def test_generated_ids_have_the_documented_form(monkeypatch):
     assert generate_model_id("-dash") == "m-dash_20260304T050607_ababab"
     assert generate_model_id("K" * 150) == "K" * 100 + "_20260304T050607_ababab"
     assert generate_model_id("Ünïcode") == "m_n_code_20260304T050607_ababab"
+
+
+def test_refusals_of_other_types_name_the_type():
+    with pytest.raises(InvalidModelIdError) as info:
+        validate_model_id(3)
+    assert str(info.value).startswith("model_id must be a string, not int; use letters")
+    with pytest.raises(InvalidInputError) as info:
+        validate_search(b"rf")
+    assert str(info.value) == "search must be text, not bytes."
+
+
+def test_a_bad_character_in_a_128_character_id_is_named():
+    with pytest.raises(InvalidModelIdError, match="path separator") as info:
+        validate_model_id("x" * 127 + "/")
+    assert "characters long" not in str(info.value)
+
+
+def test_a_reference_with_two_colons_is_refused_as_an_id_with_a_colon():
+    with pytest.raises(InvalidModelIdError, match=r"Invalid model_id 'rf:3': it contains ':'"):
+        parse_ref("rf:3:4")
+
+
+def test_search_text_of_200_characters_is_accepted_and_control_characters_are_named():
+    assert validate_search("x" * 200) == "x" * 200
+    with pytest.raises(InvalidInputError) as info:
+        validate_search("a\tb")
+    assert str(info.value) == ("search text contains the control character U+0009; "
+                               "ids and class names never do, so remove it.")
