@@ -22,6 +22,7 @@ from .exceptions import (
     ModelNotFoundError,
     ModelServiceWarning,
     NoModelError,
+    UnsavedModelsDroppedWarning,
 )
 from .ids import ModelRef, ModelVersion, generate_model_id, parse_ref, validate_model_id, validate_search
 from .model_files import ModelFiles
@@ -58,6 +59,12 @@ class ModelService:
         and saved; default True, or ``MODELSERVICE_ALLOW_PICKLE=0`` in the
         environment for False. When False they raise `PickleNotAllowedError` on
         load and `InvalidInputError` on save: use ``save_format="skops"``.
+    max_unsaved : int, default 20
+        How many fitted models this session holds that were trained (or
+        registered) but not saved. When a new one would exceed it, the oldest
+        is let go of (an `UnsavedModelsDroppedWarning` names it): a loop that
+        trains many models keeps the newest ones in memory, not all of them.
+        Call `save_model` right after training to keep a model.
 
     Attributes
     ----------
@@ -90,6 +97,7 @@ class ModelService:
         parallel_backend: str | None = None,
         scheduler: Any = None,
         allow_pickle: bool | None = None,
+        max_unsaved: int = 20,
     ) -> None:
         url = registry_url(db_type, models_directory, db_url)
         self.parallel = ParallelConfig(parallel_backend, scheduler)
@@ -99,8 +107,11 @@ class ModelService:
         self.files = ModelFiles(make_store(models_directory, storage_options), self.registry, allow_pickle)
         self.current_model: Any = None
         self.model_metadata: dict[str, Any] = {}
-        # Fitted versions this instance registered but has not saved: only this session holds them.
-        self._unsaved: dict[tuple[str, int], Any] = {}
+        self.max_unsaved = max_unsaved
+        # Versions this instance trained or registered but has not saved: their fitted estimators
+        # exist nowhere else (no file), so this session must hold them to evaluate, compare or
+        # save them. Oldest first; at most `max_unsaved` (`_hold_unsaved` lets go of the oldest).
+        self._unsaved: dict[ModelVersion, Any] = {}
         # The newest version of each id this instance registered: what a bare id means here.
         self._trained: dict[str, int] = {}
 
@@ -266,7 +277,7 @@ class ModelService:
         }
         version = self.registry.add_version(row)
         row = self.registry.get(row["model_id"], version)
-        self._unsaved[(row["model_id"], version)] = estimator
+        self._hold_unsaved(ModelVersion(row["model_id"], version), estimator)
         self._trained[row["model_id"]] = version
         self._set_current(estimator, row)
         return _train_result(row)
@@ -460,7 +471,7 @@ class ModelService:
         row = self.files.save(ref, row, self._estimator(ref, row), save_format)
         if self.current_ref == str(ref):
             self.model_metadata = self.files.public(row)
-        self._unsaved.pop((ref.model_id, ref.version), None)
+        self._unsaved.pop(ref, None)
         return True
 
     def load_model(self, model_id: str, *, version: int | None = None,
@@ -505,10 +516,17 @@ class ModelService:
 
     def _estimator(self, ref: ModelVersion, row: dict[str, Any], trusted: Iterable[str] = (),
                    trust_unverified: bool = False) -> Any:
+        """The fitted estimator of ``ref``, from the cheapest place that has it.
+
+        1. `current_model`, when ``ref`` is the current version (no copy, no I/O);
+        2. ``_unsaved``, the versions this session trained but did not save
+           (they have no file: this is their only copy);
+        3. the version's file, read and checked against its sha256 (`ModelFiles.read`).
+        """
         if self.current_model is not None and self.current_ref == str(ref):
             return self.current_model
-        if (ref.model_id, ref.version) in self._unsaved:
-            return self._unsaved[(ref.model_id, ref.version)]
+        if ref in self._unsaved:
+            return self._unsaved[ref]
         if not row["file_path"] and row.get("artifact_state") == "removed":
             raise NoModelError(
                 f"The file of {ref} was removed by garbage collection after the version was "
@@ -637,7 +655,7 @@ class ModelService:
         rows = self.registry.delete(ref.model_id, ref.version)
         left: list[str] = []
         for row in rows:
-            self._unsaved.pop((row["model_id"], row["version"]), None)
+            self._unsaved.pop(ModelVersion.of(row), None)
             if self._trained.get(row["model_id"]) == row["version"]:
                 del self._trained[row["model_id"]]
             if self.current_ref == f"{row['model_id']}:{row['version']}":
@@ -668,6 +686,25 @@ class ModelService:
         if not rows:
             self.registry.get(ref.model_id)  # raises ModelNotFoundError
         return [ModelVersion.of(r) for r in rows]
+
+    def _hold_unsaved(self, ref: ModelVersion, estimator: Any) -> None:
+        """Keep ``estimator`` as the only copy of the unsaved ``ref``, letting go of the oldest
+        unsaved ones beyond `max_unsaved` (with an `UnsavedModelsDroppedWarning` naming them)."""
+        self._unsaved[ref] = estimator
+        excess = len(self._unsaved) - max(int(self.max_unsaved), 1)
+        if excess <= 0:
+            return
+        dropped = list(self._unsaved)[:excess]
+        for old in dropped:
+            del self._unsaved[old]
+        names = ", ".join(map(str, dropped))
+        warnings.warn(
+            f"This session holds at most {self.max_unsaved} unsaved models (max_unsaved); it let go "
+            f"of {names}, which were never saved and can no longer be loaded, evaluated or saved. "
+            "Call save_model right after training to keep a model (or raise max_unsaved).",
+            UnsavedModelsDroppedWarning,
+            stacklevel=4,  # the user's train_model / register_model call
+        )
 
     def _new_version_id(self, model_id: str) -> str:
         """Check an id about to get a new version, before any work is done."""
