@@ -116,12 +116,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be a positive number")
     with _open(args) as service:
-        rows = service.list_models(status=args.status, search=args.search, limit=args.limit)
+        rows = service.list_models(status=args.status, search=args.search, limit=args.limit, where=args.where)
     if args.json:
         _emit_json(rows)
         return 0
     if not rows:
-        print("No models" + (" match." if args.status or args.search else " in the registry."))
+        print("No models" + (" match." if args.status or args.search or args.where else " in the registry."))
         return 0
     body = [(f"{r['model_id']}:{r['version']}", r["status"], r["model_class"], _score(r.get("validation_score")),
              _file_cell(r), (r.get("training_date") or "")[:19].replace("T", " ")) for r in rows]
@@ -391,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("list", cmd_list, "List registry rows (one per version), newest first.")
     p.add_argument("--status", choices=("trained", "saved", "production", "archived"))
     p.add_argument("--search", metavar="TEXT", help="only ids or class names containing TEXT (plain text)")
+    p.add_argument("--where", metavar="EXPR", help="only versions matching a query, e.g. "
+                   "\"validation_score >= 0.9 and tags.team == 'vision'\"")
     p.add_argument("--limit", metavar="N", type=int, help="at most N rows")
 
     p = command("show", cmd_show, "Show one version's metadata and history.")

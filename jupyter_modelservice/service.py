@@ -570,19 +570,25 @@ class ModelService:
         *,
         offset: int = 0,
         latest_only: bool = False,
+        where: str | None = None,
     ) -> list[dict[str, Any]]:
         """Registry rows (one per version) as dicts, newest first by default.
 
         ``status`` is one of ``trained``, ``saved``, ``production``,
         ``archived``; ``search`` matches id or class name as plain text;
-        ``order_by`` is a column, ``-`` prefixed for descending.
+        ``order_by`` is a column, ``-`` prefixed for descending. ``where`` is
+        an expression of the registry's query language, e.g.
+        ``"validation_score >= 0.9 and (status == 'production' or tags.team == 'vision')"``:
+        columns, ``tags.NAME``, ``metrics.NAME`` (latest evaluation), comparisons,
+        ``in``, ``and``/``or``/``not``; never evaluated as Python (`QueryError`
+        names the position of anything else).
         """
         if model_id is not None:
             model_id = validate_model_id(model_id)
         search = validate_search(search)
         rows = self.registry.list(status=status, model_id=model_id, search=search,
                                   order_by=order_by, limit=limit, offset=offset,
-                                  latest_only=latest_only)
+                                  latest_only=latest_only, where=where)
         return [self.files.public(row) for row in rows]
 
     def get_model_metadata(self, model_id: str, version: int | None = None) -> dict[str, Any]:

@@ -303,3 +303,10 @@ def test_parser_is_buildable_without_side_effects():
     parser = build_parser()
     assert parser.prog == "modelservice"
     assert parser.parse_args(["list"]).dir == "./models"
+
+
+def test_list_where(capsys, models):
+    status, out, _ = run(capsys, "--dir", models, "--json", "list", "--where", "status == 'saved' and version >= 2")
+    assert status == 0 and [(r["model_id"], r["version"]) for r in json.loads(out)] == [("rf", 2)]
+    status, _, err = run(capsys, "--dir", models, "list", "--where", "import os")
+    assert status != 0 and "where expression" in err and len(err.strip().splitlines()) == 1

@@ -19,6 +19,7 @@ import ipywidgets as widgets
 
 from ..exceptions import InvalidInputError, ModelServiceError, NoImportanceWarning
 from ..ids import validate_model_id, validate_search
+from ..registry.where import looks_like_query
 from .panel_base import (
     ActionRunner,
     TextFallbackPanel,
@@ -134,7 +135,7 @@ class RegistryBrowser(TextFallbackPanel):
         self._updating = False
 
         w = widgets
-        self.search = w.Text(value=search or "", placeholder="search id or class, then Enter",
+        self.search = w.Text(value=search or "", placeholder="id or class, or e.g. validation_score > 0.9",
                              continuous_update=False, description="Search",
                              layout=w.Layout(width="280px"))
         self.status_filter = w.Dropdown(options=STATUS_FILTERS, value=status or "all",
@@ -233,9 +234,13 @@ class RegistryBrowser(TextFallbackPanel):
         return {f"{r['model_id']}:{r['version']}": r for r in self.rows_}
 
     def _filters(self) -> dict[str, Any]:
+        """The filters on screen; search text with an operator is a where expression of the
+        query language (``validation_score > 0.9 and tags.team == 'vision'``), else plain text."""
         status = self.status_filter.value
+        text = self.search.value.strip()
+        query = looks_like_query(text)
         return {"status": None if status == "all" else status, "model_id": self.id_filter,
-                "search": validate_search(self.search.value.strip())}
+                "search": None if query else validate_search(text), "where": text if query else None}
 
     def refresh(self) -> None:
         """Query the page on screen again (keeping the selection when it is still there)."""

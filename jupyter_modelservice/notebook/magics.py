@@ -438,6 +438,8 @@ class ModelServiceMagics(Magics):
               help="only versions with this status")
     @argument("--search", metavar="TEXT", help="only ids or class names containing TEXT")
     @argument("--id", dest="model_id", metavar="ID", help="only the versions of this model id")
+    @argument("--where", metavar="EXPR", help="only versions matching a query, e.g. "
+              "\"validation_score >= 0.9 and tags.team == 'vision'\" (quote it)")
     @argument("--limit", type=int, metavar="N", help="at most N rows (newest first)")
     @_output_options
     @line_magic
@@ -454,6 +456,7 @@ class ModelServiceMagics(Magics):
             %models --status production
             %models --search Forest
             %models --id rf
+            %models --where "validation_score >= 0.9 and status in ('saved', 'production')"
         """
         args = _parse(self.models, line)
         if in_widget_kernel(self.shell):
@@ -462,15 +465,15 @@ class ModelServiceMagics(Magics):
             with _user_errors("Cannot open the registry browser"):
                 browser = RegistryBrowser(
                     self.service, namespace=self.shell.user_ns, status=args.status,
-                    search=args.search or "", model_id=args.model_id,
+                    search=args.where or args.search or "", model_id=args.model_id,
                     **({"page_size": args.limit} if args.limit else {}),
                 )
             return self._emit(browser, args)
         with _user_errors("Cannot list the registry"):
             rows = self.service.list_models(status=args.status, model_id=args.model_id,
-                                            search=args.search, limit=args.limit)
+                                            search=args.search, limit=args.limit, where=args.where)
         filters = [f"{k} {v!r}" for k, v in (("status", args.status), ("id", args.model_id),
-                                              ("search", args.search)) if v]
+                                              ("search", args.search), ("where", args.where)) if v]
         return self._emit(RegistryTable(rows, description=", ".join(filters)), args)
 
 

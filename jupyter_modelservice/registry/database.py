@@ -51,6 +51,7 @@ from .queries import (
 )
 from .schema import METADATA, MIGRATIONS, SCHEMA_VERSION, events, model_metadata, schema_info
 from .transaction import Transactions
+from .where import parse_where
 
 __all__ = ["COLUMNS", "FILE_COLUMNS", "STATUSES", "Registry", "utcnow"]
 
@@ -518,23 +519,30 @@ class Registry:
         limit: int | None = None,
         offset: int = 0,
         latest_only: bool = False,
+        where: str | None = None,
     ) -> list[dict[str, Any]]:
         """Rows matching every given filter, as dicts, in ``order_by`` order.
 
         ``order_by`` is a column name, prefixed with ``-`` for descending.
         ``search`` matches id or class name, case-insensitively, as plain text.
+        ``where`` is an expression of the query language (`where.parse_where`),
+        e.g. ``"validation_score >= 0.9 and tags.team == 'vision'"``.
         """
         query = rows_query(status=status, model_id=model_id, search=search, order_by=order_by,
-                           limit=limit, offset=offset, latest_only=latest_only)
+                           limit=limit, offset=offset, latest_only=latest_only,
+                           where=self._where(where))
         with self.atomic(write=False) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def count(self, *, status: str | None = None, model_id: str | None = None,
-              search: str | None = None) -> int:
+              search: str | None = None, where: str | None = None) -> int:
         """How many versions match the filters of :meth:`list`."""
-        query = count_query(status=status, model_id=model_id, search=search)
+        query = count_query(status=status, model_id=model_id, search=search, where=self._where(where))
         with self.atomic(write=False) as conn:
             return int(conn.execute(query).scalar_one())
+
+    def _where(self, text: str | None) -> Any:
+        return None if text is None else parse_where(text, self.dialect)
 
     def events(self, model_id: str | None = None, version: int | None = None, *,
                kinds: Iterable[str] | None = None) -> builtins.list[dict[str, Any]]:

@@ -30,9 +30,12 @@ SORTABLE = frozenset(
 
 
 def rows_query(*, status: str | None, model_id: str | None, search: str | None, order_by: str,
-               limit: int | None, offset: int, latest_only: bool) -> sa.Select[Any]:
-    """The rows matching every given filter, in ``order_by`` order (see `Registry.list`)."""
-    query = sa.select(model_metadata).where(*_filters(status, model_id, search))
+               limit: int | None, offset: int, latest_only: bool, where: Any = None) -> sa.Select[Any]:
+    """The rows matching every given filter, in ``order_by`` order (see `Registry.list`).
+
+    ``where`` is a condition built by `where.parse_where`.
+    """
+    query = sa.select(model_metadata).where(*_filters(status, model_id, search, where))
     if latest_only:
         latest = (
             sa.select(model_metadata.c.model_id, sa.func.max(model_metadata.c.version).label("v"))
@@ -64,9 +67,11 @@ def rows_query(*, status: str | None, model_id: str | None, search: str | None, 
     return query
 
 
-def count_query(*, status: str | None, model_id: str | None, search: str | None) -> sa.Select[Any]:
+def count_query(*, status: str | None, model_id: str | None, search: str | None,
+                where: Any = None) -> sa.Select[Any]:
     """How many rows match the filters of `rows_query`."""
-    return sa.select(sa.func.count()).select_from(model_metadata).where(*_filters(status, model_id, search))
+    return sa.select(sa.func.count()).select_from(model_metadata).where(
+        *_filters(status, model_id, search, where))
 
 
 def events_query(model_id: str | None, version: int | None, kinds: Iterable[str] | None) -> sa.Select[Any]:
@@ -81,8 +86,8 @@ def events_query(model_id: str | None, version: int | None, kinds: Iterable[str]
     return query
 
 
-def _filters(status: str | None, model_id: str | None, search: str | None) -> list[Any]:
-    where: list[Any] = []
+def _filters(status: str | None, model_id: str | None, search: str | None, condition: Any = None) -> list[Any]:
+    where: list[Any] = [] if condition is None else [condition]
     if status is not None:
         check_status(status)
         where.append(model_metadata.c.status == status)

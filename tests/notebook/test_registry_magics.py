@@ -132,3 +132,14 @@ def test_models_id_refuses_an_invalid_id(lookalikes, run, monkeypatch):
     monkeypatch.setattr(magics, "in_widget_kernel", lambda shell: True)
     with pytest.raises(UsageError, match="model_id"):
         run(lookalikes, "models", "--id ../nb -q")
+
+
+def test_models_where_filters_with_the_query_language(classification_data, run):
+    run(classification_data, "train", "GaussianNB X_train y_train --id nb -q")
+    run(classification_data, "train", "DecisionTreeClassifier X_train y_train --id tree -q random_state=0 max_depth=1")
+    _magics(classification_data).service.update_model_metadata("tree", {"tags": {"team": "vision"}})
+    table, _ = run(classification_data, "models", "--where \"tags.team == 'vision'\" -q")
+    assert list(table.frame["model_id"]) == ["tree"]
+    assert "where \"tags.team == 'vision'\"" in table.to_text()
+    with pytest.raises(UsageError, match="unknown column 'team'"):
+        run(classification_data, "models", "--where \"team == 'vision'\" -q")

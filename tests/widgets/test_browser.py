@@ -350,3 +350,17 @@ def test_search_text_is_literal_and_checked(browser):
     assert "Traceback" not in stream_text(browser.message)
     browser.search.value = "lr"
     assert refs(browser) == ["lr:1"]
+
+
+def test_the_search_box_takes_a_where_expression(browser, registry):
+    registry.update_model_metadata("knn", {"tags": {"team": "vision"}})
+    browser.search.value = "tags.team == 'vision' or model_id in ('ridge',)"
+    assert sorted(refs(browser)) == ["knn:1", "ridge:1"]
+    assert browser.page_label.value.endswith("(2 versions)")
+    browser.search.value = "validation_score >"  # unfinished: an error line, not a traceback
+    assert "where expression" in stream_text(browser.message)
+    browser.search.value = "rf"  # plain text is still a search
+    assert refs(browser) == ["rf:2", "rf:1"]
+
+
+# -- one status line, and nothing stale under it ------------------------------------------------------------
