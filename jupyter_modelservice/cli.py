@@ -116,7 +116,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be a positive number")
     with _open(args) as service:
-        rows = service.list_models(status=args.status, search=args.search, limit=args.limit, where=args.where)
+        rows = service.list_models(status=args.status, search=args.search, limit=args.limit, where=args.where,
+                                   as_of=args.as_of)
     if args.json:
         _emit_json(rows)
         return 0
@@ -126,6 +127,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     body = [(f"{r['model_id']}:{r['version']}", r["status"], r["model_class"], _score(r.get("validation_score")),
              _file_cell(r), (r.get("training_date") or "")[:19].replace("T", " ")) for r in rows]
     print(_table(body, ("REF", "STATUS", "CLASS", "VAL SCORE", "FILE", "TRAINED (UTC)")))
+    return 0
+
+
+def cmd_card(args: argparse.Namespace) -> int:
+    from .ids import parse_ref
+
+    with _open(args) as service:
+        ref = parse_ref(args.ref)
+        print(service.model_card(ref.model_id, ref.version))
     return 0
 
 
@@ -393,9 +403,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--search", metavar="TEXT", help="only ids or class names containing TEXT (plain text)")
     p.add_argument("--where", metavar="EXPR", help="only versions matching a query, e.g. "
                    "\"validation_score >= 0.9 and tags.team == 'vision'\"")
+    p.add_argument("--as-of", dest="as_of", metavar="DATE",
+                   help="the versions that existed at DATE (2026-11-29 or 2026-11-29T14:30, UTC), status of then")
     p.add_argument("--limit", metavar="N", type=int, help="at most N rows")
 
     p = command("show", cmd_show, "Show one version's metadata and history.")
+    p.add_argument("ref", metavar="REF", help='"id" (latest version) or "id:N"')
+
+    p = command("card", cmd_card, "Print a version's model card (Markdown; the same registry content gives "
+                "the same card).")
     p.add_argument("ref", metavar="REF", help='"id" (latest version) or "id:N"')
 
     grace_help = ("temp files and pending saves younger than this many seconds may belong to a running "

@@ -10,6 +10,7 @@ keep working::
     ├── InvalidInputError(ValueError)        bad X, y, estimator, parameter or option
     │   └── QueryError                       a where expression outside the query language
     ├── IncompatibleModelsError(ValueError)  models of different task types compared
+    ├── PromotionRefusedError(ValueError)    a challenger not significantly better than production
     ├── NoModelError(RuntimeError)           no current model / model not in memory
     ├── ArtifactError(OSError)               a model file is missing or unreadable
     │   ├── PickleNotAllowedError            a joblib/pickle file, and the service refuses pickle
@@ -44,6 +45,7 @@ __all__ = [
     "ModelServiceError",
     "ModelTooLargeError",
     "ModelServiceWarning",
+    "PromotionRefusedError",
     "QueryError",
     "NoImportanceWarning",
     "NoModelError",
@@ -82,6 +84,17 @@ class QueryError(InvalidInputError):
 
 class IncompatibleModelsError(ModelServiceError, ValueError):
     """Models that cannot be compared together (different task types)."""
+
+
+class PromotionRefusedError(ModelServiceError, ValueError):
+    """``promote(..., require_better=True)`` found the challenger not significantly better.
+
+    ``evidence`` holds what was compared: metric, both values, p-value, test, data.
+    """
+
+    def __init__(self, message: str, evidence: dict | None = None) -> None:
+        super().__init__(message)
+        self.evidence = dict(evidence or {})
 
 
 class NoModelError(ModelServiceError, RuntimeError):

@@ -20,6 +20,7 @@ from .exceptions import (
     IncompleteDeleteWarning,
     InvalidInputError,
     ModelNotFoundError,
+    ModelServiceError,
     ModelServiceWarning,
     NoModelError,
     UnsavedModelsDroppedWarning,
@@ -188,6 +189,8 @@ class ModelService:
         y: Any,
         model_id: str | None = None,
         validation_split: float = 0.2,
+        *,
+        parent: str | None = None,
         **params: Any,
     ) -> dict[str, Any]:
         """Fit a model, score it on a held-out split, and register it as a new version.
@@ -201,6 +204,9 @@ class ModelService:
             Registry id; a new version is added when it exists. Generated when None.
         validation_split : float, default 0.2
             Fraction held out (stratified for classifiers); 0 trains on every row.
+        parent : str, optional
+            The version this one was retrained from (``"rf:3"``; ``"rf"`` is
+            resolved to a version); recorded for `lineage`.
         **params
             Estimator parameters.
 
@@ -213,6 +219,7 @@ class ModelService:
         """
         if model_id is not None:
             model_id = self._new_version_id(model_id)
+        parent_ref = str(self._lookup(parent)[0]) if parent is not None else None
         estimator = training.make_estimator(model_class, params)
         task_type = training.infer_task(estimator, y)
         X, y = training.check_xy(X, y, task_type)
@@ -231,6 +238,7 @@ class ModelService:
             **scores,
             "data_fingerprint": provenance.data_fingerprint(X, y),
             "training_config": parts["config"],
+            "parent": parent_ref,
         })
 
     def register_model(
@@ -571,6 +579,7 @@ class ModelService:
         offset: int = 0,
         latest_only: bool = False,
         where: str | None = None,
+        as_of: Any = None,
     ) -> list[dict[str, Any]]:
         """Registry rows (one per version) as dicts, newest first by default.
 
@@ -581,14 +590,26 @@ class ModelService:
         ``"validation_score >= 0.9 and (status == 'production' or tags.team == 'vision')"``:
         columns, ``tags.NAME``, ``metrics.NAME`` (latest evaluation), comparisons,
         ``in``, ``and``/``or``/``not``; never evaluated as Python (`QueryError`
-        names the position of anything else).
+        names the position of anything else). ``as_of`` (a datetime, a date or
+        ISO text) shows the versions that existed then, with the status they had
+        (replayed from the history); ``status`` then filters those statuses.
         """
         if model_id is not None:
             model_id = validate_model_id(model_id)
         search = validate_search(search)
-        rows = self.registry.list(status=status, model_id=model_id, search=search,
-                                  order_by=order_by, limit=limit, offset=offset,
-                                  latest_only=latest_only, where=where)
+        if as_of is None:
+            rows = self.registry.list(status=status, model_id=model_id, search=search,
+                                      order_by=order_by, limit=limit, offset=offset,
+                                      latest_only=latest_only, where=where)
+        else:
+            from . import lifecycle
+
+            kinds = ("registered", "restored", "imported", "status", "deleted")
+            rows = lifecycle.as_of(self.registry.list(model_id=model_id, search=search, order_by=order_by,
+                                                      latest_only=latest_only, where=where),
+                                   self.registry.events(model_id, kinds=kinds), as_of)
+            rows = [r for r in rows if status is None or r["status"] == status]
+            rows = rows[offset:None if limit is None else offset + limit]
         return [self.files.public(row) for row in rows]
 
     def get_model_metadata(self, model_id: str, version: int | None = None) -> dict[str, Any]:
@@ -679,6 +700,101 @@ class ModelService:
             )
         return len(rows)
 
+    # -- governed lifecycle -------------------------------------------------
+    def promote(self, model_id: str, *, version: int | None = None, X_test: Any = None, y_test: Any = None,
+                require_better: bool = False, alpha: float = 0.05) -> dict[str, Any]:
+        """Put a saved version in production (demoting the previous one), with its evidence.
+
+        With ``X_test``/``y_test`` the challenger is first compared with the
+        version in production by the paired test of `compare_models`; the
+        metric, both values, the p-value, the test and the data fingerprint are
+        recorded in the history event of the promotion (with who and when).
+        ``require_better=True`` raises `PromotionRefusedError` unless the
+        challenger is significantly better. Returns the updated row.
+        """
+        from . import lifecycle
+
+        ref, row = self._lookup(model_id, version)
+        if not row.get("file_path") or row.get("artifact_state") != "ready":
+            raise NoModelError(f"{ref} has no saved file; call save_model({str(ref)!r}) before promoting it.")
+        current = self.registry.list(model_id=ref.model_id, status="production")
+        champion = f"{ref.model_id}:{current[0]['version']}" if current else None
+        evidence = lifecycle.promotion_evidence(self, str(ref), champion, X_test, y_test,
+                                                require_better=require_better, alpha=alpha)
+        with self.files.atomic():
+            self.registry.set_status(*ref, "production", details={"promotion": evidence})
+            row = self.registry.get(*ref)
+        return self._refresh(row)
+
+    def rollback(self, model_id: str) -> str:
+        """Put back in production the version that was there before the current one; return ``"id:N"``.
+
+        The chain comes from the append-only history, so rolling back twice goes
+        back two steps. Versions without a saved file are skipped; `NoModelError`
+        when there is nothing to go back to.
+        """
+        from . import lifecycle
+
+        model_id = validate_model_id(model_id)
+        current = self.registry.list(model_id=model_id, status="production")
+        if not current:
+            self.registry.get(model_id)  # ModelNotFoundError for an unknown id
+            raise NoModelError(f"{model_id} has no version in production: there is nothing to roll back.")
+        now = current[0]["version"]
+        alive = {r["version"] for r in self.registry.list(model_id=model_id)
+                 if r.get("file_path") and r.get("artifact_state") == "ready"}
+        try:
+            target = lifecycle.rollback_target(self.registry.events(model_id, kinds=["status"]), now, alive)
+        except ModelServiceError as err:
+            raise NoModelError(f"Cannot roll back {model_id}:{now}: {err}") from err
+        with self.files.atomic():
+            self.registry.set_status(model_id, target, "production",
+                                     details={"rollback": True, "from_version": now})
+            self._refresh(self.registry.get(model_id, target))
+        return f"{model_id}:{target}"
+
+    def lineage(self, model_id: str, version: int | None = None) -> list[str]:
+        """The chain of ``"id:N"`` from this version back to its root, following ``parent``.
+
+        A parent that was deleted ends the chain (its reference is kept last).
+        """
+        ref, row = self._lookup(model_id, version)
+        chain, seen = [str(ref)], {str(ref)}
+        while row.get("parent"):
+            parent = str(row["parent"])
+            if parent in seen:  # a cycle written by hand into the database: stop
+                break
+            chain.append(parent)
+            seen.add(parent)
+            try:
+                row = self._lookup(parse_ref(parent))[1]
+            except ModelNotFoundError:
+                break
+        return chain
+
+    def model_card(self, model_id: str, version: int | None = None) -> str:
+        """A deterministic Markdown card of a version: what it is, data, non-default parameters,
+        scores with the data they were computed on, lineage, status history, file hash, libraries.
+
+        The same registry content gives a byte-identical card.
+        """
+        from .model_card import model_card
+
+        ref, row = self._lookup(model_id, version)
+        records = getattr(self, "evaluations", None)
+        return model_card({**row, "relative_path": row.get("file_path")},
+                          history=self.registry.events(ref.model_id, ref.version),
+                          lineage=self.lineage(str(ref)),
+                          evaluations=records(str(ref)) if callable(records) else ())
+
+    def production_at(self, model_id: str, when: Any) -> str | None:
+        """``"id:N"`` of the version that was in production at ``when`` (datetime, date or ISO text), or None."""
+        from . import lifecycle
+
+        model_id = validate_model_id(model_id)
+        version = lifecycle.production_at_time(self.registry.events(model_id), model_id, when)
+        return None if version is None else f"{model_id}:{version}"
+
     def model_history(self, model_id: str, version: int | None = None) -> list[dict[str, Any]]:
         """Status events (registered, promotions, archiving, deletion), oldest first."""
         ref = parse_ref(model_id, version)
@@ -768,5 +884,5 @@ def _train_result(row: Mapping[str, Any]) -> dict[str, Any]:
     keys = ("model_id", "version", "model_class", "model_module", "model_params", "task_type",
             "train_score", "validation_score", "scoring", "training_samples", "validation_samples",
             "feature_count", "feature_names", "training_date", "fit_seconds", "status",
-            "data_fingerprint")
+            "data_fingerprint", "parent")
     return {k: row[k] for k in keys}

@@ -310,3 +310,23 @@ def test_list_where(capsys, models):
     assert status == 0 and [(r["model_id"], r["version"]) for r in json.loads(out)] == [("rf", 2)]
     status, _, err = run(capsys, "--dir", models, "list", "--where", "import os")
     assert status != 0 and "where expression" in err and len(err.strip().splitlines()) == 1
+
+
+def test_list_as_of(capsys, models):
+    status, out, _ = run(capsys, "--dir", models, "--json", "list", "--as-of", "9999-12-31", "--status", "archived")
+    assert status == 0 and [(r["model_id"], r["version"]) for r in json.loads(out)] == [("rf", 1)]
+    status, out, _ = run(capsys, "--dir", models, "--json", "list", "--as-of", "2000-01-01")
+    assert status == 0 and json.loads(out) == []
+    status, _, err = run(capsys, "--dir", models, "list", "--as-of", "someday")
+    assert status != 0 and "Cannot read 'someday'" in err
+
+
+def test_card_is_deterministic_markdown(capsys, models):
+    status, first, _ = run(capsys, "--dir", models, "card", "rf:2")
+    assert status == 0 and first.startswith("# rf:2 — LogisticRegression")
+    for heading in ("## Data", "## Parameters", "## Scores", "## Status history", "## File", "## Library versions"):
+        assert heading in first
+    assert "| C | 2 |" in first and "other parameters have their defaults" in first  # C=2.0 is not the default
+    with ModelService(models_directory=models) as service:  # another process, same registry: same bytes
+        assert service.model_card("rf:2") + "\n" == first
+        assert str(models) not in first  # nothing of this machine's folders

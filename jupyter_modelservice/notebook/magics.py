@@ -440,6 +440,8 @@ class ModelServiceMagics(Magics):
     @argument("--id", dest="model_id", metavar="ID", help="only the versions of this model id")
     @argument("--where", metavar="EXPR", help="only versions matching a query, e.g. "
               "\"validation_score >= 0.9 and tags.team == 'vision'\" (quote it)")
+    @argument("--as-of", dest="as_of", metavar="DATE",
+              help="the versions that existed at DATE (2026-11-29 or 2026-11-29T14:30, UTC) with their status then")
     @argument("--limit", type=int, metavar="N", help="at most N rows (newest first)")
     @_output_options
     @line_magic
@@ -457,9 +459,10 @@ class ModelServiceMagics(Magics):
             %models --search Forest
             %models --id rf
             %models --where "validation_score >= 0.9 and status in ('saved', 'production')"
+            %models --as-of 2026-11-01 --status production
         """
         args = _parse(self.models, line)
-        if in_widget_kernel(self.shell):
+        if in_widget_kernel(self.shell) and args.as_of is None:
             from .browser import RegistryBrowser
 
             with _user_errors("Cannot open the registry browser"):
@@ -470,11 +473,74 @@ class ModelServiceMagics(Magics):
                 )
             return self._emit(browser, args)
         with _user_errors("Cannot list the registry"):
-            rows = self.service.list_models(status=args.status, model_id=args.model_id,
-                                            search=args.search, limit=args.limit, where=args.where)
+            rows = self.service.list_models(status=args.status, model_id=args.model_id, search=args.search,
+                                            limit=args.limit, where=args.where, as_of=args.as_of)
         filters = [f"{k} {v!r}" for k, v in (("status", args.status), ("id", args.model_id),
-                                              ("search", args.search), ("where", args.where)) if v]
+                                              ("search", args.search), ("where", args.where),
+                                              ("as of", args.as_of)) if v]
         return self._emit(RegistryTable(rows, description=", ".join(filters)), args)
+
+    # -- %promote, %rollback ---------------------------------------------------
+    @magic_arguments()
+    @argument("words", nargs="+", metavar="REF [X_test y_test]",
+              help="the version to promote (id or id:N), and optionally test data to compare it with "
+                   "the version in production")
+    @argument("--require-better", action="store_true",
+              help="refuse unless it is significantly better than the version in production")
+    @argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    @_output_options
+    @line_magic
+    def promote(self, line: str) -> Any:
+        """Put a saved version in production; with test data, record the evidence of a paired test.
+
+        Examples::
+
+            %promote rf:3
+            %promote rf:3 X_test y_test --require-better
+        """
+        args = _parse(self.promote, line)
+        if len(args.words) not in (1, 3):
+            raise UsageError("Expected %promote REF [X_test y_test] [--require-better].")
+        X = y = None
+        if len(args.words) == 3:
+            X = lookup(args.words[1], self.shell.user_ns, "X_test")
+            y = lookup(args.words[2], self.shell.user_ns, "y_test")
+        with _user_errors("Not promoted"):
+            row = self.service.promote(args.words[0], X_test=X, y_test=y, require_better=args.require_better,
+                                       alpha=args.alpha)
+            rows = self.service.list_models(model_id=row["model_id"], order_by="-version")
+        evidence = [e for e in self.service.model_history(f"{row['model_id']}:{row['version']}")
+                    if e["to_status"] == "production"]
+        said = _evidence_text((evidence[-1].get("details") or {}).get("promotion") if evidence else None)
+        ref = f"{row['model_id']}:{row['version']}"
+        return self._emit(RegistryTable(rows, description=f"{ref} in production{said}"), args)
+
+    @magic_arguments()
+    @argument("model_id", metavar="ID", help="the model id whose production version goes back one step")
+    @_output_options
+    @line_magic
+    def rollback(self, line: str) -> Any:
+        """Put back in production the version that was there before the current one (from the history).
+
+        Example::
+
+            %rollback rf
+        """
+        args = _parse(self.rollback, line)
+        with _user_errors("Not rolled back"):
+            ref = self.service.rollback(args.model_id)
+            rows = self.service.list_models(model_id=args.model_id, order_by="-version")
+        return self._emit(RegistryTable(rows, description=f"rolled back: {ref} in production again"), args)
+
+
+def _evidence_text(evidence: Any) -> str:
+    """`` (accuracy 0.95 vs 0.91 of rf:2, exact McNemar p = 0.003, n = 143)`` or nothing."""
+    if not isinstance(evidence, dict) or not evidence.get("compared_with"):
+        return ""
+    return (f" ({evidence['metric']} {evidence['challenger_value']:.4f} vs {evidence['champion_value']:.4f} "
+            f"of {evidence['compared_with']}, {evidence['test']} p = {evidence['p_value']:.3g}, "
+            f"n = {evidence['n_samples']})")
+
 
 
 def _no_display() -> None:

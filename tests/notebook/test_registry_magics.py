@@ -143,3 +143,21 @@ def test_models_where_filters_with_the_query_language(classification_data, run):
     assert "where \"tags.team == 'vision'\"" in table.to_text()
     with pytest.raises(UsageError, match="unknown column 'team'"):
         run(classification_data, "models", "--where \"team == 'vision'\" -q")
+
+
+def test_promote_with_evidence_then_roll_back(classification_data, run):
+    run(classification_data, "train", "DummyClassifier X_train y_train --id m -q")
+    run(classification_data, "train", "RandomForestClassifier X_train y_train --id m -q n_estimators=20 random_state=0")
+    table, _ = run(classification_data, "promote", "m:1 -q")
+    assert "m:1 in production" in table.to_text()
+    table, _ = run(classification_data, "promote", "m:2 X_test y_test --require-better -q")
+    text = table.to_text()
+    assert "m:2 in production (accuracy" in text and "of m:1, exact McNemar p = " in text
+    with pytest.raises(UsageError, match="Not promoted: .*m:1 was not promoted"):
+        run(classification_data, "promote", "m:1 X_test y_test --require-better -q")
+    table, _ = run(classification_data, "rollback", "m -q")
+    assert "rolled back: m:1 in production again" in table.to_text()
+    with pytest.raises(UsageError, match="Not rolled back"):
+        run(classification_data, "rollback", "m -q")
+    table, _ = run(classification_data, "models", "--id m --as-of 2000-01-01 -q")
+    assert table.rows == []
