@@ -75,7 +75,8 @@ def production_chain(events: Sequence[Mapping[str, Any]]) -> list[int]:
     for event in events:
         if event["event"] != "status" or event.get("to_status") != "production":
             continue
-        details = event.get("details") if isinstance(event.get("details"), dict) else {}
+        raw = event.get("details")
+        details = raw if isinstance(raw, dict) else {}
         if details.get("rollback"):
             while chain and chain[-1] != event["version"]:
                 chain.pop()

@@ -160,13 +160,14 @@ class _Compiler:
                 raise self.error(node, f"name one entry: {node.id}.NAME.")
             raise self.error(node, f"unknown column {node.id!r}; use one of {', '.join(QUERY_COLUMNS)}, "
                                    "tags.NAME or metrics.NAME.")
-        base = node.value.id if isinstance(node, (ast.Attribute, ast.Subscript)) else ""  # type: ignore[union-attr]
+        owner = node.value if isinstance(node, (ast.Attribute, ast.Subscript)) else None
+        base = owner.id if isinstance(owner, ast.Name) else ""
         if base not in _JSON_COLUMNS:
             raise self.error(node, f"only tags.NAME and metrics.NAME have entries, not {base}.")
         if isinstance(node, ast.Attribute):
             key = node.attr
         else:
-            key_node = node.slice  # type: ignore[union-attr]
+            key_node = node.slice if isinstance(node, ast.Subscript) else None
             if not (isinstance(key_node, ast.Constant) and isinstance(key_node.value, str)):
                 raise self.error(node, f"write {base}['name'] with the name in quotes.")
             key = key_node.value
@@ -197,6 +198,8 @@ class _Compiler:
     def json_value(self, base: str, key: str, kind: str) -> Any:
         """The entry ``key`` of a JSON column when it is of ``kind``, else NULL (same on both databases)."""
         column = model_metadata.c[base]
+        typed: dict[str, tuple[Any, Any]]
+        json_type: Any
         if self.dialect == "postgresql":
             entry = column.op("->")(sa.literal(key, sa.String))
             text = column.op("->>")(sa.literal(key, sa.String))
@@ -206,8 +209,8 @@ class _Compiler:
         else:
             path = f'$."{key}"'
             json_type = sa.func.json_type(column, path)
-            value = sa.func.json_extract(column, path)
-            typed = {"number": (("integer", "real"), value), "text": ("text", value),
+            extracted = sa.func.json_extract(column, path)
+            typed = {"number": (("integer", "real"), extracted), "text": ("text", extracted),
                      "boolean": (("true", "false"), json_type)}
         if kind == "any":
             return sa.case((json_type.is_not(None) & (json_type != "null"), sa.literal(1)))
