@@ -21,6 +21,7 @@ from typing import Any
 from . import provenance
 from .artifacts import formats
 from .artifacts.local import sha256_bytes
+from .artifacts.store import Store
 from .exceptions import (
     ArtifactError,
     ArtifactIntegrityError,
@@ -51,7 +52,7 @@ SAVE_STARTED = "save"
 class ModelFiles:
     """Model files of one store, registered in one registry."""
 
-    def __init__(self, store: Any, registry: Registry, allow_pickle: bool | None = None) -> None:
+    def __init__(self, store: Store, registry: Registry, allow_pickle: bool | None = None) -> None:
         self.store = store
         self.registry = registry
         self.allow_pickle = pickle_allowed(allow_pickle)

@@ -15,6 +15,7 @@ from typing import Any
 
 from . import provenance, training
 from .artifacts import formats
+from .artifacts.store import Store
 from .config import make_store, registry_url
 from .exceptions import (
     IncompleteDeleteWarning,
@@ -118,12 +119,12 @@ class ModelService:
 
     # -- small helpers -----------------------------------------------------
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         """The model file store (`LocalStore`, or `FsspecStore` for a URL)."""
         return self.files.store
 
     @store.setter
-    def store(self, store: Any) -> None:
+    def store(self, store: Store) -> None:
         self.files.store = store
 
     @property

@@ -1,7 +1,8 @@
-"""Model files: formats, hashing and atomic writes."""
+"""Model files: formats, hashing, atomic writes, and the `Store` contract they are kept under."""
 
 from .formats import EXTENSIONS, FORMATS, check_format, detect_format, dump, loads
-from .local import LocalStore, Staged
+from .local import LocalStore
+from .store import Staged, Store, check_relpath
 
-__all__ = ["EXTENSIONS", "FORMATS", "LocalStore", "Staged", "check_format", "detect_format",
-           "dump", "loads"]
+__all__ = ["EXTENSIONS", "FORMATS", "LocalStore", "Staged", "Store", "check_format", "check_relpath",
+           "detect_format", "dump", "loads"]

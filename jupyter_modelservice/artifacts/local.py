@@ -15,11 +15,11 @@ import stat
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
 from ..exceptions import ArtifactError, ArtifactIntegrityError
+from .store import Staged, check_relpath
 
 __all__ = ["LocalStore", "Staged", "open_regular", "sha256_bytes"]
 
@@ -71,16 +71,6 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-@dataclass(frozen=True)
-class Staged:
-    """A fully written, fsynced temp file waiting to be published."""
-
-    relpath: str
-    temp: Path
-    sha256: str
-    nbytes: int
-
-
 class LocalStore:
     """Model files under one local folder.
 
@@ -95,8 +85,8 @@ class LocalStore:
         self.url = str(self.root)
 
     def path(self, relpath: str) -> Path:
-        """The absolute path of ``relpath``, refused if it would leave the store."""
-        full = (self.root / relpath).resolve()
+        """The absolute path of ``relpath`` (`check_relpath`), refused if it would leave the store."""
+        full = self.root.joinpath(*check_relpath(relpath, str(self.root))).resolve()
         root = self.root.resolve()
         if full != root and root not in full.parents:
             raise ArtifactIntegrityError(
@@ -106,7 +96,7 @@ class LocalStore:
 
     def location(self, relpath: str) -> str:
         """The absolute path of ``relpath``, as a user would open it."""
-        return str(self.root.joinpath(*relpath.split("/")))
+        return str(self.root.joinpath(*check_relpath(relpath, str(self.root))))
 
     def target(self, relpath: str) -> Path:
         """Where to write or delete ``relpath``: its folder must be a real folder of the store.
@@ -116,15 +106,9 @@ class LocalStore:
         at; and no folder on the way may be a symlink (``rf -> other_model``
         would make one model's save overwrite another's files).
         """
-        text = str(relpath)
-        if (not text or text.startswith("/") or "\\" in text or "\x00" in text
-                or any(part in ("", ".", "..") for part in text.split("/"))):
-            raise ArtifactIntegrityError(
-                f"{relpath!r} is not a plain relative path inside the models directory {self.root}; "
-                "refusing it."
-            )
+        parts = check_relpath(relpath, str(self.root))
         root = self.root.resolve()
-        final = root.joinpath(*text.split("/"))
+        final = root.joinpath(*parts)
         if final.parent.resolve() != final.parent:
             raise ArtifactIntegrityError(
                 f"{final.parent} is (or passes through) a symbolic link; model folders must be real "
@@ -167,7 +151,7 @@ class LocalStore:
 
     def discard(self, staged: Staged) -> None:
         """Remove a staged temp file that will not be published."""
-        staged.temp.unlink(missing_ok=True)
+        Path(staged.temp).unlink(missing_ok=True)
 
     def read_bytes(self, relpath: str) -> bytes:
         """The whole content of a file; `ArtifactError` when it is missing, `ArtifactIntegrityError`

@@ -40,8 +40,9 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import IO, Any
 
-from ..exceptions import ArtifactError, ArtifactIntegrityError, InvalidInputError, StoreError
-from .local import TEMP_PREFIX, Staged
+from ..exceptions import ArtifactError, InvalidInputError, StoreError
+from .local import TEMP_PREFIX
+from .store import Staged, check_relpath
 from .store_errors import secret_values, store_errors
 
 __all__ = ["ATOMIC_PUT_PROTOCOLS", "S3_CONFIG", "S3_RETRIES", "FsspecStore"]
@@ -174,18 +175,9 @@ class FsspecStore:
     def key(self, relpath: str) -> str:
         """The file system path of ``relpath``; refused if it could leave the prefix.
 
-        Only plain ``name/name`` paths are accepted: no absolute paths, no
-        ``.``/``..``/empty segments, no backslashes, no URLs.
+        Only plain ``name/name`` paths are accepted (`check_relpath`).
         """
-        text = str(relpath)
-        parts = text.split("/")
-        if (not text or text.startswith("/") or "\\" in text or "://" in text
-                or any(p in ("", ".", "..") for p in parts)):
-            raise ArtifactIntegrityError(
-                f"{relpath!r} is not a plain relative path inside the models directory "
-                f"{self.url}; refusing it."
-            )
-        return f"{self.root}/{text}"
+        return f"{self.root}/{'/'.join(check_relpath(relpath, self.url))}"
 
     def location(self, relpath: str) -> str:
         """The URL of ``relpath`` (``s3://bucket/prefix/rf/v1.joblib``)."""
@@ -231,7 +223,7 @@ class FsspecStore:
         except BaseException:
             self._discard_remote(temp)
             raise
-        return Staged(relpath, temp, writer.hexdigest(), writer.nbytes)  # type: ignore[arg-type]
+        return Staged(relpath, temp, writer.hexdigest(), writer.nbytes)
 
     def _stage_local(self, relpath: str, write: Callable[[IO[bytes]], None]) -> Staged:
         folder = self.staging_dir
