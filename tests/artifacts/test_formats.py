@@ -56,3 +56,23 @@ def test_skops_refuses_untrusted_types_by_name():
 def test_broken_pickle_is_an_artifact_error():
     with pytest.raises(ArtifactError, match="Could not read"):
         formats.loads(pickle.dumps([1, 2])[:-3] , "pickle")
+
+
+def test_detection_looks_for_joblibs_mark_in_the_first_mebibyte_only():
+    mark = b"joblib.numpy_pickle"
+    within = b"\x80\x04" + b"\x00" * ((1 << 20) - 2 - len(mark)) + mark
+    beyond = b"\x80\x04" + b"\x00" * ((1 << 20) - 2) + mark
+    assert formats.detect_format(within) == "joblib"
+    assert formats.detect_format(beyond) == "pickle"
+
+
+def test_an_unknown_file_is_described_in_full():
+    with pytest.raises(ArtifactError) as info:
+        formats.detect_format(b"hello world")
+    assert str(info.value) == "The file is neither a joblib, a pickle nor a skops file."
+
+
+def test_a_damaged_skops_file_says_what_is_wrong():
+    with pytest.raises(ArtifactError) as info:
+        formats.loads(b"PK\x03\x04garbage", "skops")
+    assert str(info.value) == "The skops file cannot be read: BadZipFile: File is not a zip file"

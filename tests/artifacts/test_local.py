@@ -94,3 +94,45 @@ def test_publish_fsyncs_the_folder_after_the_rename(tmp_path, monkeypatch):
     store.publish(staged)
     assert calls == [((tmp_path / "m").stat().st_ino, True)]  # the folder, once the new name is in it
     assert final.read_bytes() == b"model"
+
+
+def test_exists_sees_published_files_only_inside_the_store(tmp_path):
+    store = LocalStore(tmp_path / "models")
+    assert not store.exists("m/v1.joblib")
+    staged = store.stage("m/v1.joblib", lambda fh: fh.write(b"model"))
+    assert not store.exists("m/v1.joblib")
+    store.publish(staged)
+    assert store.exists("m/v1.joblib") and not store.exists("m/v2.joblib")
+    (tmp_path / "outside").write_bytes(b"x")
+    with pytest.raises(ArtifactIntegrityError, match="outside"):
+        store.exists("../outside")
+
+
+@pytest.mark.parametrize("kind, name", [("S_IFIFO", "a named pipe (FIFO)"), ("S_IFDIR", "a folder"),
+                                        ("S_IFCHR", "a character device"), ("S_IFBLK", "a block device"),
+                                        ("S_IFSOCK", "a socket"), (None, "a special file")])
+def test_special_files_are_named_by_kind(kind, name):
+    import stat
+
+    from jupyter_modelservice.artifacts import local
+
+    assert local._file_kind((getattr(stat, kind) if kind else 0) | 0o644) == name
+
+
+def test_reading_a_folder_or_a_device_says_what_it_is(tmp_path):
+    from jupyter_modelservice.artifacts.local import open_regular
+
+    with pytest.raises(ArtifactIntegrityError) as info:
+        open_regular(tmp_path)
+    assert str(info.value).startswith(f"{tmp_path} is a folder, not a regular file; refusing to read it.")
+    if os.path.exists("/dev/null"):
+        with pytest.raises(ArtifactIntegrityError, match="^/dev/null is a character device, not a regular file"):
+            open_regular("/dev/null")
+
+
+def test_discard_removes_the_temp_file_and_may_be_repeated(tmp_path):
+    store = LocalStore(tmp_path)
+    staged = store.stage("m/v1.joblib", lambda fh: fh.write(b"model"))
+    store.discard(staged)
+    assert not staged.temp.exists() and list((tmp_path / "m").iterdir()) == []
+    store.discard(staged)  # an error path may discard again: nothing left to remove is fine
