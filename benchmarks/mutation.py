@@ -61,8 +61,10 @@ def mutmut_table(only_mutate: list[str], tests: list[str]) -> str:
              f"pytest_add_cli_args = {json.dumps(PYTEST_ARGS)}",
              f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
              "use_git_change_detection = false",
-             # a mutant that blocks (on a FIFO, on a lock) is stopped after 4x its tests' time + 5 s
-             "timeout_multiplier = 4.0", "timeout_constant = 5.0"]
+             # workers fork from a server that never ran a test: no thread pool (BLAS, joblib) forked mid-lock
+             'process_isolation = "forkserver"',
+             # a mutant that blocks (on a FIFO, on a lock) is stopped after 10x its tests' time + 5 s
+             "timeout_multiplier = 10.0", "timeout_constant = 5.0"]
     return "\n".join(lines) + "\n"
 
 
@@ -90,7 +92,7 @@ def prepare(name: str) -> Path:
 
 def run(name: str, mutmut: str) -> dict[str, float]:
     folder = prepare(name)
-    env = {**os.environ, "MPLBACKEND": "Agg"}
+    env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     started = time.monotonic()
     subprocess.run([mutmut, "run", "--max-children", str(os.cpu_count() or 2)], cwd=folder, env=env, check=True)
     seconds = time.monotonic() - started
