@@ -5,6 +5,7 @@ No storage here: functions take data and estimators and return plain values.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import numbers
 import time
@@ -18,8 +19,10 @@ from .exceptions import InvalidInputError
 
 __all__ = [
     "ProgressCallback",
+    "CV_SEED",
     "check_xy",
     "cross_validate",
+    "cv_splitter",
     "default_scoring",
     "feature_names_of",
     "fit_and_score",
@@ -31,6 +34,9 @@ __all__ = [
 
 #: ``progress(done, total)`` after each finished unit of work (fold, model).
 ProgressCallback = Callable[[int, int], None]
+
+#: Seed of every cross-validation splitter: models cross-validated on the same data get the same folds.
+CV_SEED = 0
 
 
 def make_estimator(model_class: Any, params: Mapping[str, Any]) -> Any:
@@ -234,22 +240,24 @@ def cross_validate(
     n_jobs: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
-    """K-fold cross-validation with per-fold progress.
+    """K-fold cross-validation with per-fold progress, on the fixed splitter of `cv_splitter`.
 
-    Folds are the ones :func:`sklearn.model_selection.cross_validate` uses
-    (stratified for classifiers) and run through :class:`joblib.Parallel`, so
-    the active joblib backend (loky, threading, dask) is honoured.
+    Folds run through :class:`joblib.Parallel`, so the active joblib backend
+    (loky, threading, dask) is honoured. Besides the scores, the result
+    records the ``splitter`` (class, n_splits, shuffle, random_state), the
+    ``train_sizes`` / ``test_sizes`` of the folds and ``folds_digest`` (sha256
+    of the test rows of each fold): what a comparison of cross-validations
+    checks to know the models saw the same folds.
     """
     from joblib import Parallel, delayed, parallel_config
     from sklearn.base import clone, is_classifier
-    from sklearn.model_selection import check_cv
     from sklearn.model_selection import cross_validate as sk_cross_validate
 
     if isinstance(cv_folds, bool) or not isinstance(cv_folds, numbers.Integral) or cv_folds < 2:
         raise InvalidInputError(f"cv_folds must be an integer of at least 2, got {cv_folds!r}.")
     names = [scoring] if isinstance(scoring, str) else list(scoring or [default_scoring(task_type)])
     _check_scorings(names)
-    splitter = check_cv(int(cv_folds), y, classifier=is_classifier(estimator))
+    splitter = cv_splitter(int(cv_folds), y, classifier=is_classifier(estimator))
     try:
         folds = list(splitter.split(X, y))
     except ValueError as err:
@@ -289,6 +297,10 @@ def cross_validate(
         "score_time": [float(r["score_time"][0]) for r in results],
         "total_seconds": time.perf_counter() - start,
         "task_type": task_type,
+        "splitter": _describe_splitter(splitter),
+        "train_sizes": [int(len(train)) for train, _ in folds],
+        "test_sizes": [int(len(test)) for _, test in folds],
+        "folds_digest": _folds_digest(folds),
     }
     if len(names) > 1:
         out["scores"] = {
@@ -296,6 +308,39 @@ def cross_validate(
             for n, s in scores.items()
         }
     return out
+
+
+def cv_splitter(n_splits: int, y: Any, classifier: bool) -> Any:
+    """The splitter of every cross-validation: fixed and seeded, so that folds are comparable.
+
+    ``StratifiedKFold(n_splits, shuffle=True, random_state=CV_SEED)`` for a
+    classifier on a binary or multiclass target, else ``KFold`` with the same
+    settings. Shuffling keeps folds representative when the rows are ordered
+    (by class, by time); the seed makes every model cross-validated on the same
+    data see the same folds, in any session.
+    """
+    from sklearn.model_selection import KFold, StratifiedKFold
+    from sklearn.utils.multiclass import type_of_target
+
+    if classifier and type_of_target(y) in ("binary", "multiclass"):
+        return StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=CV_SEED)
+    return KFold(n_splits=n_splits, shuffle=True, random_state=CV_SEED)
+
+
+def _describe_splitter(splitter: Any) -> dict[str, Any]:
+    return {"class": type(splitter).__name__, "n_splits": int(splitter.get_n_splits()),
+            "shuffle": bool(getattr(splitter, "shuffle", False)),
+            "random_state": getattr(splitter, "random_state", None)}
+
+
+def _folds_digest(folds: list[tuple[np.ndarray, np.ndarray]]) -> str:
+    """``sha256:<hex>`` of the test rows of every fold, in order."""
+    digest = hashlib.sha256()
+    for _, test in folds:
+        rows = np.ascontiguousarray(test, dtype="<i8")
+        digest.update(rows.size.to_bytes(8, "little"))
+        digest.update(rows.tobytes())
+    return "sha256:" + digest.hexdigest()
 
 
 def _dask_active() -> bool:

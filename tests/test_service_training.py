@@ -109,15 +109,17 @@ def test_invalid_ids_fail_before_any_work(service, iris, bad, monkeypatch):
 
 
 def test_cross_validation_matches_sklearn(service, cancer):
-    from sklearn.model_selection import cross_val_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
 
     X, y = cancer
     seen = []
     result = service.cross_validate_model(RandomForestClassifier, X, y, cv_folds=4, scoring="f1",
                                           progress=lambda d, t: seen.append((d, t)),
                                           n_estimators=10, random_state=0)
+    folds = StratifiedKFold(n_splits=4, shuffle=True, random_state=0)  # the recorded, fixed splitter
     expected = cross_val_score(RandomForestClassifier(n_estimators=10, random_state=0), X, y,
-                               cv=4, scoring="f1")
+                               cv=folds, scoring="f1")
+    assert result["splitter"] == {"class": "StratifiedKFold", "n_splits": 4, "shuffle": True, "random_state": 0}
     np.testing.assert_allclose(result["cv_scores"], expected)
     assert result["mean_score"] == pytest.approx(expected.mean())
     assert result["std_score"] == pytest.approx(expected.std())
