@@ -51,17 +51,20 @@ def comparison_frame(rows: Sequence[dict[str, Any]], metric: str | None = None) 
 
 def add_significance(frame: Any, y_true: Any, predictions: Mapping[str, Mapping[str, Any]], *,
                      alpha: float = 0.05, n_bootstrap: int = 1000, random_state: int = 0,
-                     data_fingerprint: str | None = None) -> Any:
+                     data_fingerprint: str | None = None, bootstrap: dict[str, Any] | None = None) -> Any:
     """Add ``ci_low``, ``ci_high``, ``p_value`` and ``tied_with_best`` for ``frame.attrs["metric"]``.
 
     ``predictions`` are keyed by ``"model_id:version"`` (``y_pred``, and
-    ``y_score`` / ``classes`` for ROC AUC); see :func:`.significance.paired_comparison`.
+    ``y_score`` / ``classes`` for ROC AUC); ``bootstrap`` holds bootstrap
+    values already computed for some of them and receives the new ones; see
+    :func:`.significance.paired_comparison`.
     """
     metric = frame.attrs["metric"]
     refs = [f"{r.model_id}:{r.version}" for r in frame.itertuples()]
     values = dict(zip(refs, frame[metric].tolist()))
     results, test = paired_comparison(y_true, {ref: predictions[ref] for ref in refs}, metric, values,
-                                      alpha=alpha, n_bootstrap=n_bootstrap, random_state=random_state)
+                                      alpha=alpha, n_bootstrap=n_bootstrap, random_state=random_state,
+                                      bootstrap=bootstrap)
     for column in ("ci_low", "ci_high", "p_value", "tied_with_best"):
         frame[column] = [getattr(results[ref], column) for ref in refs]
     frame.attrs.update(test=test, alpha=alpha, n_samples=len(y_true), n_bootstrap=n_bootstrap,

@@ -26,15 +26,21 @@ from ..exceptions import InvalidInputError
 from ..metric_names import higher_is_better
 
 __all__ = [
+    "RESAMPLING",
+    "PairedDifference",
     "PairedResult",
     "corrected_ttest",
     "holm",
     "mcnemar_exact",
     "paired_comparison",
+    "paired_differences",
 ]
 
 #: Resampled rows held in memory at once: chunk × n_samples indices.
 _CHUNK_CELLS = 4_000_000
+#: Version of the resampling scheme (how resamples are drawn from the seed). Bootstrap values
+#: kept from an earlier comparison are reused only under the same scheme: bump it when that changes.
+RESAMPLING = 1
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,20 @@ class PairedResult:
     ci_high: float
     p_value: float  # NaN for the best model
     tied_with_best: bool
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """The difference ``b - a`` of one metric between two models scored on the same rows."""
+
+    metric: str
+    a: float
+    b: float
+    difference: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    test: str
 
 
 def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> float:
@@ -214,6 +234,7 @@ def paired_comparison(
     alpha: float = 0.05,
     n_bootstrap: int = 1000,
     random_state: int = 0,
+    bootstrap: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, PairedResult], str]:
     """Intervals and p-values of ``metric`` for models scored on the same rows.
 
@@ -229,6 +250,12 @@ def paired_comparison(
         The metric of each model on the full test set; the best one is the reference.
     alpha, n_bootstrap, random_state
         Significance level, number of paired bootstrap resamples, seed.
+    bootstrap : dict, optional
+        The bootstrap values of ``metric`` of some models, from an earlier
+        call with the same ``y_true``, ``n_bootstrap`` and ``random_state``
+        (the resamples depend on nothing else, so they are the same); those
+        models are not resampled again. The values computed here are added
+        to it, for the caller to keep.
 
     Returns
     -------
@@ -250,14 +277,21 @@ def paired_comparison(
         nan = PairedResult(float("nan"), float("nan"), float("nan"), float("nan"), False)
         return {m: nan for m in names}, "none"
     best = max(finite, key=lambda m: sign * finite[m])
-    rng = np.random.default_rng(random_state)
-    n = y.shape[0]
-    chunk = max(1, min(n_bootstrap, _CHUNK_CELLS // max(n, 1)))
-    boot = {m: np.empty(n_bootstrap) for m in names}
-    for start in range(0, n_bootstrap, chunk):
-        indices = rng.integers(0, n, size=(min(chunk, n_bootstrap - start), n))
-        for m in names:
-            boot[m][start:start + indices.shape[0]] = _resampled(metric, y, predictions[m], indices)
+    known = bootstrap if bootstrap is not None else {}
+    boot = {m: np.asarray(known[m], dtype=float) for m in names
+            if m in known and np.shape(known[m]) == (n_bootstrap,)}
+    missing = [m for m in names if m not in boot]
+    if missing:
+        rng = np.random.default_rng(random_state)
+        n = y.shape[0]
+        chunk = max(1, min(n_bootstrap, _CHUNK_CELLS // max(n, 1)))
+        boot.update({m: np.empty(n_bootstrap) for m in missing})
+        for start in range(0, n_bootstrap, chunk):
+            indices = rng.integers(0, n, size=(min(chunk, n_bootstrap - start), n))
+            for m in missing:
+                boot[m][start:start + indices.shape[0]] = _resampled(metric, y, predictions[m], indices)
+        if bootstrap is not None:
+            bootstrap.update({m: boot[m] for m in missing})
     low, high = 100 * alpha / 2, 100 * (1 - alpha / 2)
     raw: dict[str, float] = {}
     for m in names:
@@ -278,3 +312,58 @@ def paired_comparison(
         results[m] = PairedResult(float(values.get(m, float("nan")) if values.get(m) is not None else "nan"),
                                   ci[0], ci[1], p, m == best or bool(p >= alpha))
     return results, "exact McNemar" if metric == "accuracy" else "paired bootstrap"
+
+
+def _check_options(alpha: float, n_bootstrap: int) -> None:
+    if not 0 < alpha < 1:
+        raise InvalidInputError(f"alpha must be between 0 and 1, got {alpha!r}.")
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 100:
+        raise InvalidInputError(f"n_bootstrap must be an integer of at least 100, got {n_bootstrap!r}.")
+
+
+def paired_differences(
+    y_true: Any,
+    prediction_a: Mapping[str, Any],
+    prediction_b: Mapping[str, Any],
+    values_a: Mapping[str, Any],
+    values_b: Mapping[str, Any],
+    metrics: Sequence[str],
+    *,
+    alpha: float = 0.05,
+    n_bootstrap: int = 1000,
+    random_state: int = 0,
+) -> list[PairedDifference]:
+    """``b - a`` of each metric, with its paired bootstrap interval and a two-sided p-value.
+
+    The same resamples of the rows serve every metric. The p-value is the
+    exact McNemar test for accuracy, else the paired bootstrap (normal
+    approximation), as in `paired_comparison`. Metrics without a finite value
+    for both models (ROC AUC without probabilities) are left out.
+    """
+    _check_options(alpha, n_bootstrap)
+    y = np.asarray(y_true)
+    names = [m for m in metrics if m in SUPPORTED and all(
+        v.get(m) is not None and np.isfinite(v[m]) for v in (values_a, values_b))]
+    rng = np.random.default_rng(random_state)
+    n = y.shape[0]
+    chunk = max(1, min(n_bootstrap, _CHUNK_CELLS // max(n, 1)))
+    diffs = {m: np.empty(n_bootstrap) for m in names}
+    for start in range(0, n_bootstrap, chunk):
+        indices = rng.integers(0, n, size=(min(chunk, n_bootstrap - start), n))
+        for m in names:
+            diffs[m][start:start + indices.shape[0]] = (_resampled(m, y, prediction_b, indices)
+                                                        - _resampled(m, y, prediction_a, indices))
+    low, high = 100 * alpha / 2, 100 * (1 - alpha / 2)
+    out = []
+    for m in names:
+        a, b = float(values_a[m]), float(values_b[m])
+        sample = diffs[m][np.isfinite(diffs[m])]
+        ci = (float(np.percentile(sample, low)), float(np.percentile(sample, high))) if sample.size else (
+            float("nan"), float("nan"))
+        if m == "accuracy":
+            p = mcnemar_exact(np.asarray(prediction_a["y_pred"]) == y, np.asarray(prediction_b["y_pred"]) == y)
+        else:
+            p = _bootstrap_p(b - a, diffs[m])
+        out.append(PairedDifference(m, a, b, b - a, ci[0], ci[1], p,
+                                    "exact McNemar" if m == "accuracy" else "paired bootstrap"))
+    return out
