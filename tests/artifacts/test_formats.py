@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import skops.io
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import FunctionTransformer
 
 from jupyter_modelservice.artifacts import formats
 from jupyter_modelservice.exceptions import ArtifactError, InvalidInputError, UntrustedTypesError
@@ -76,3 +77,28 @@ def test_a_damaged_skops_file_says_what_is_wrong():
     with pytest.raises(ArtifactError) as info:
         formats.loads(b"PK\x03\x04garbage", "skops")
     assert str(info.value) == "The skops file cannot be read: BadZipFile: File is not a zip file"
+
+
+class _FirstStep(FunctionTransformer):
+    """A user-defined type: not on the allow-list."""
+
+
+class _SecondStep(FunctionTransformer):
+    """Another one."""
+
+
+def test_untrusted_types_are_listed_in_full_with_the_way_to_load_them():
+    from sklearn.pipeline import make_pipeline
+
+    data = skops.io.dumps(make_pipeline(_FirstStep(), _SecondStep()))
+    with pytest.raises(UntrustedTypesError) as info:
+        formats.trusted_skops_types(data)
+    names = info.value.types
+    assert sorted(names) == [f"{__name__}._FirstStep", f"{__name__}._SecondStep"]
+    assert str(info.value) == (
+        f"The skops file contains types that are not on the allow-list: {names[0]}, {names[1]}. "
+        "They are neither model parts of scikit-learn, NumPy or SciPy nor named by you; their "
+        "code would run while loading. If you know where the file comes from and trust these "
+        f"types, load it with trusted={names!r}, e.g. load_model(ref, trusted={names!r})."
+    )
+    assert sorted(formats.trusted_skops_types(data, names)) == sorted(skops.io.get_untrusted_types(data=data))
