@@ -232,18 +232,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json({**report.to_dict(), **({"repaired": repaired.to_dict()} if repaired is not None else {})})
         return 0 if report.ok else 1
-    if repaired:
-        for key, label in (("completed", "save completed"), ("restored", "previous file restored"),
-                           ("cleared", "incomplete save cleared"), ("sidecars", "sidecar rewritten"),
-                           ("in_progress", "save in progress, left alone"),
-                           ("deleted", "left by an interrupted delete, removed")):
-            for item in getattr(repaired, key):
-                print(f"repaired: {item}: {label}")
+    if repaired is not None:
+        for item in [*repaired.changes, *repaired.notes]:
+            print(f"repaired: {item.message}")
     for problem in report.problems:
         print(f"{problem.kind}: {problem.message}")
     for note in report.notes:
         print(f"note: {note.message}")
-    summary = (f"{report.rows} rows, {report.files} files, {_size(report.bytes_hashed)} hashed: "
+    counts = report.counts
+    summary = (f"{counts['rows']} rows, {counts['files']} files, {_size(counts['bytes_hashed'])} hashed: "
                + ("OK" if report.ok else f"{len(report.problems)} problem(s) "
                   + ", ".join(f"{k}={n}" for k, n in sorted(report.kinds().items()))))
     print(summary)
@@ -265,11 +262,11 @@ def cmd_gc(args: argparse.Namespace) -> int:
         _emit_json(report.to_dict())
         return 0
     verb = "would remove" if args.dry_run else "removed"
-    for item in report.removed:
-        print(f"{verb} {item['path']} ({_size(item['bytes'])}): {item['reason']}")
-    for item in report.kept:
-        print(f"kept {item['path']}: {item['reason']}")
-    print(f"{len(report.removed)} file(s), {_size(report.bytes_freed)} "
+    for item in report.of("removed"):
+        print(f"{verb} {item.path} ({_size(item.bytes)}): {item.message}")
+    for item in report.of("kept"):
+        print(f"kept {item.path}: {item.message}")
+    print(f"{len(report.of('removed'))} file(s), {_size(report.total_bytes('removed'))} "
           + ("would be freed (dry run)" if args.dry_run else "freed"))
     return 0
 
@@ -282,16 +279,16 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(report.to_dict())
         return 0 if report.ok else 1
-    for ref in report.added:
-        print(f"restored {ref}" + (f" as unverified: check it, then `modelservice trust {ref}`"
-                                   if ref in report.unverified else " (signed with the team key)"))
-    for item in report.conflicts:
-        print(f"conflict {item['ref']}: {item['reason']}")
-    for item in report.refused:
-        print(f"refused {item['path']}: {item['reason']}")
-    print(f"{len(report.added)} version(s) restored ({len(report.unverified)} unverified), "
-          f"{len(report.present)} already present, {len(report.conflicts)} conflict(s), "
-          f"{len(report.refused)} sidecar(s) refused")
+    for item in report.of("added"):
+        print(f"restored {item.ref}" + (f" as unverified: check it, then `modelservice trust {item.ref}`"
+                                        if item.details.get("trust") == "unverified" else " (signed with the team key)"))
+    for item in report.of("conflict"):
+        print(f"conflict {item.ref}: {item.message}")
+    for item in report.of("refused"):
+        print(f"refused {item.message}")
+    print(f"{len(report.of('added'))} version(s) restored ({len(report.of('unverified'))} unverified), "
+          f"{len(report.of('present'))} already present, {len(report.of('conflict'))} conflict(s), "
+          f"{len(report.of('refused'))} sidecar(s) refused")
     return 0 if report.ok else 1
 
 
@@ -314,11 +311,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not Path(args.archive).is_file():
         raise Failure(f"no archive at {args.archive}")
     with _open(args, create=True) as service:
-        result = maintenance.import_version(service, args.archive, model_id=args.as_id,
+        report = maintenance.import_version(service, args.archive, model_id=args.as_id,
                                             as_new_version=args.as_new_version)
     if args.json:
-        _emit_json(result)
+        _emit_json(report.to_dict())
     else:
+        [imported] = report.of("imported")
+        result = {**imported.details, "ref": imported.ref}
         how = ("" if result["kept_version"] else " (as a new version)" if args.as_new_version
                else f" (version {result['original'].rsplit(':', 1)[1]} was taken)")
         print(f"imported {result['original']} as {result['ref']}{how}, sha256 verified")

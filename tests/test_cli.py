@@ -160,7 +160,7 @@ def test_gc_dry_run_then_for_real(capsys, models):
     temp.write_bytes(b"t" * 100)
     status, out, _ = run(capsys, "--dir", models, "--json", "gc", "--dry-run", "--grace", "0")
     report = json.loads(out)
-    assert status == 0 and report["dry_run"] and report["bytes_freed"] == size + 100
+    assert status == 0 and report["dry_run"] and report["counts"]["bytes_freed"] == size + 100
     assert temp.exists() and (models / "rf" / "v1.joblib").exists()
     status, out, _ = run(capsys, "--dir", models, "gc", "--grace", "0")
     assert status == 0 and "removed rf/v1.joblib" in out and "freed" in out
@@ -195,7 +195,7 @@ def test_export_and_import_between_registries(capsys, models, tmp_path):
     status, out, _ = run(capsys, "--dir", target, "import", archive)
     assert status == 0 and "as rf:2" in out and "sha256 verified" in out
     status, out, _ = run(capsys, "--dir", target, "--json", "import", archive, "--as", "rf_copy")
-    assert status == 0 and json.loads(out)["ref"] == "rf_copy:2"
+    assert status == 0 and json.loads(out)["changes"][0]["ref"] == "rf_copy:2"
     status, out, _ = run(capsys, "--dir", target, "import", archive)
     assert "as rf:3 (version 2 was taken)" in out
     with zipfile.ZipFile(archive) as zf:

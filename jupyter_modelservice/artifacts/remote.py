@@ -341,8 +341,8 @@ class FsspecStore:
         Returns
         -------
         removed, kept : list of dict
-            ``{"path", "bytes", "reason"}`` (``kept`` without ``bytes``), as in
-            :class:`~jupyter_modelservice.maintenance.GcReport`.
+            ``{"path", "bytes", "reason"}`` (``kept`` without ``bytes``), which
+            `jupyter_modelservice.maintenance.collect_garbage` reports.
         """
         now = time.time() if now is None else now
         removed: list[dict[str, Any]] = []

@@ -2,7 +2,8 @@
 
 The logic behind the ``modelservice`` command (`jupyter_modelservice.cli`),
 usable from Python too. Every function takes a `ModelService` and returns a
-report object with ``to_dict()``; none of them prints or deserializes a model.
+`Report` (problems, changes and notes, each a `Finding`; ``to_dict()`` for
+JSON); none of them prints or deserializes a model.
 
 >>> from jupyter_modelservice import maintenance            # doctest: +SKIP
 >>> report = maintenance.verify(service)                    # doctest: +SKIP
@@ -13,18 +14,17 @@ report object with ``to_dict()``; none of them prints or deserializes a model.
 from __future__ import annotations
 
 from .archive import ARCHIVE_PROTOCOL, export_version, import_version
-from .gc import GcReport, collect_garbage
-from .rebuild import RebuildReport, rebuild_index
-from .verify import DEFAULT_GRACE, Problem, RepairReport, VerifyReport, repair, verify
+from .gc import collect_garbage
+from .rebuild import rebuild_index
+from .report import KINDS, Finding, Report
+from .verify import DEFAULT_GRACE, repair, verify
 
 __all__ = [
     "ARCHIVE_PROTOCOL",
     "DEFAULT_GRACE",
-    "GcReport",
-    "Problem",
-    "RebuildReport",
-    "RepairReport",
-    "VerifyReport",
+    "KINDS",
+    "Finding",
+    "Report",
     "collect_garbage",
     "export_version",
     "import_version",

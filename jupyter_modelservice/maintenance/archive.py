@@ -49,6 +49,7 @@ from ..sidecar import read_sidecar_document, sidecar_text
 from ..signing import check_signature, sign
 from .files import MAX_RESTORED_VERSION, MAX_VERSION_GAP, check_restored_version
 from .rebuild import insert_version
+from .report import Finding, Report
 
 __all__ = ["ARCHIVE_PROTOCOL", "MANIFEST_FIELDS", "MAX_RESTORED_VERSION", "MAX_VERSION_GAP", "export_version",
            "import_version"]
@@ -169,8 +170,8 @@ def _check_archive(zf: zipfile.ZipFile) -> tuple[dict[str, Any], dict[str, Any],
 
 
 def import_version(service: Any, archive: str | os.PathLike[str], *, model_id: str | None = None,
-                   as_new_version: bool = False) -> dict[str, Any]:
-    """Add the version in ``archive`` to ``service``'s registry; returns ``{"ref", ...}``.
+                   as_new_version: bool = False) -> Report:
+    """Add the version in ``archive`` to ``service``'s registry.
 
     Parameters
     ----------
@@ -188,10 +189,11 @@ def import_version(service: Any, archive: str | os.PathLike[str], *, model_id: s
 
     Returns
     -------
-    dict
-        ``ref``, ``model_id``, ``version``, ``original``, ``sha256``, ``bytes``,
-        ``kept_version`` and ``trust`` (``"unverified"`` unless the team key
-        signed the archive).
+    Report
+        One change of kind ``imported``: ``ref`` (the version added), ``path``,
+        ``bytes`` and ``details`` with ``model_id``, ``version``, ``original``,
+        ``sha256``, ``kept_version`` and ``trust`` (``"unverified"`` unless the
+        team key signed the archive).
 
     The model file's sha256 must match the manifest and the metadata
     (`ArtifactIntegrityError` otherwise, and nothing is added).
@@ -255,9 +257,12 @@ def import_version(service: Any, archive: str | os.PathLike[str], *, model_id: s
             raise
     ref = ModelVersion(target_id, version)
     service.files.mark_ready(ref)
-    return {"ref": str(ref), "model_id": target_id, "version": version,
-            "original": f"{manifest['model_id']}:{original}", "sha256": staged.sha256,
-            "bytes": staged.nbytes, "kept_version": version == original, "trust": trust}
+    details = {"model_id": target_id, "version": version, "original": f"{manifest['model_id']}:{original}",
+               "sha256": staged.sha256, "kept_version": version == original, "trust": trust}
+    report = Report("import")
+    report.changes.append(Finding("imported", f"{details['original']} imported as {ref}", str(ref),
+                                  staged.relpath, staged.nbytes, details))
+    return report
 
 
 def _check_original(registry: Registry, model_id: str, original: int) -> None:

@@ -9,37 +9,20 @@ wrote it (same path and sha256); other orphans are reported, not deleted.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import ModelNotFoundError
 from ..ids import ModelVersion
 from .files import StoreFile, scan
 from .history import FileHistory, file_history
+from .report import Finding, Report
 from .verify import DEFAULT_GRACE
 
-__all__ = ["GcReport", "collect_garbage"]
-
-
-@dataclass
-class GcReport:
-    """What `collect_garbage` removed (or would remove, with ``dry_run``) and what it kept."""
-
-    dry_run: bool
-    removed: list[dict[str, Any]] = field(default_factory=list)
-    kept: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def bytes_freed(self) -> int:
-        return sum(int(item.get("bytes") or 0) for item in self.removed)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"dry_run": self.dry_run, "bytes_freed": self.bytes_freed, "removed": self.removed,
-                "kept": self.kept}
+__all__ = ["collect_garbage"]
 
 
 def collect_garbage(service: Any, *, dry_run: bool = False, grace: float = DEFAULT_GRACE,
-                    now: float | None = None) -> GcReport:
+                    now: float | None = None) -> Report:
     """Remove stale ``.tmp-*`` files and the files of archived versions.
 
     Temp files younger than ``grace`` seconds are kept (a save may be writing
@@ -51,15 +34,20 @@ def collect_garbage(service: Any, *, dry_run: bool = False, grace: float = DEFAU
     ``file_removed`` is recorded and the sidecar rewritten; then the
     file goes. A file left by an interrupted earlier run (its row already says
     ``removed``) is removed too.
+
+    The report's ``changes`` are the files removed (kind ``removed``, with
+    their size and why), its ``notes`` the files kept (kind ``kept``);
+    ``report.total_bytes("removed")`` is what was freed.
     """
     now = time.time() if now is None else now
-    report = GcReport(dry_run=dry_run)
+    report = Report("gc", dry_run=dry_run)
     files = scan(service.store)
     abandoned = getattr(service.store, "clean_abandoned", None)
     if abandoned is not None:  # a remote store: local stages and multipart uploads of killed saves
         removed, kept = abandoned(grace=grace, now=now, dry_run=dry_run)
-        report.removed += removed
-        report.kept += kept
+        report.changes += [Finding("removed", item["reason"], path=item["path"], bytes=item["bytes"])
+                           for item in removed]
+        report.notes += [Finding("kept", item["reason"], path=item["path"]) for item in kept]
     rows = {(r["model_id"], r["version"]): r for r in service.registry.list(order_by="model_id")}
     referenced = {r["file_path"] for r in rows.values() if r.get("file_path")}
     sizes = {f.relpath: f.size for f in files}
@@ -67,34 +55,35 @@ def collect_garbage(service: Any, *, dry_run: bool = False, grace: float = DEFAU
 
     for entry in files:
         if entry.symlink:  # an escaping entry is always a symlink
-            report.kept.append({"path": entry.relpath, "reason": "symlink; remove it by hand"})
+            report.notes.append(Finding("kept", "symlink; remove it by hand", path=entry.relpath))
         elif entry.kind == "temp":
             age = None if entry.mtime is None else now - entry.mtime
             if age is not None and age >= grace:
                 _remove(service, report, entry.relpath, entry.size, "stale temp file")
             else:
-                report.kept.append({"path": entry.relpath, "reason": "temp file of a save that may be running"})
+                report.notes.append(Finding("kept", "temp file of a save that may be running", path=entry.relpath))
         elif entry.kind in ("model", "sidecar") and entry.relpath not in referenced:
             row = rows.get((entry.model_id, entry.version))
             reason = _unneeded(service, entry, row, history, grace, now)
             if reason is not None:
                 _remove(service, report, entry.relpath, entry.size, reason)
             elif entry.kind == "model":
-                report.kept.append({"path": entry.relpath,
-                                    "reason": "orphan model file: this registry did not write it or still "
-                                              "needs it (see verify)"})
+                report.notes.append(Finding("kept", "orphan model file: this registry did not write it or still "
+                                                    "needs it (see verify)", path=entry.relpath))
 
     for row in rows.values():
         if row["status"] != "archived" or not row.get("file_path") or row.get("artifact_state") != "ready":
             continue
         relpath = row["file_path"]
         if dry_run:
-            report.removed.append({"path": relpath, "bytes": row.get("file_bytes") or sizes.get(relpath),
-                                   "reason": f"archived version {row['model_id']}:{row['version']}"})
+            report.changes.append(Finding("removed", f"archived version {row['model_id']}:{row['version']}",
+                                          f"{row['model_id']}:{row['version']}", relpath,
+                                          row.get("file_bytes") or sizes.get(relpath)))
             continue
         if _detach_file(service, row) is not None:
             _remove(service, report, relpath, row.get("file_bytes") or sizes.get(relpath),
                     f"archived version {row['model_id']}:{row['version']}")
+    report.counts["bytes_freed"] = report.total_bytes("removed")
     return report
 
 
@@ -124,10 +113,10 @@ def _unneeded(service: Any, entry: StoreFile, row: dict[str, Any] | None, histor
     return None
 
 
-def _remove(service: Any, report: GcReport, relpath: str, size: int | None, reason: str) -> None:
+def _remove(service: Any, report: Report, relpath: str, size: int | None, reason: str) -> None:
     if not report.dry_run:
         service.store.delete(relpath)
-    report.removed.append({"path": relpath, "bytes": size, "reason": reason})
+    report.changes.append(Finding("removed", reason, path=relpath, bytes=size))
 
 
 def _detach_file(service: Any, row: dict[str, Any]) -> dict[str, Any] | None:

@@ -21,7 +21,6 @@ letter case are refused.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import ArtifactError, InvalidModelIdError
@@ -31,30 +30,12 @@ from ..registry.engine import actor, utcnow
 from ..signing import check_signature
 from .files import check_restored_version, expected_path, read_sidecar_file, scan
 from .history import file_history
+from .report import Finding, Report
 from .verify import check_row_file, check_sidecar
 
-__all__ = ["RebuildReport", "insert_version", "rebuild_index"]
+__all__ = ["insert_version", "rebuild_index"]
 
 _REQUIRED = ("model_class", "training_date", "status")
-
-
-@dataclass
-class RebuildReport:
-    """What `rebuild_index` did per sidecar."""
-
-    added: list[str] = field(default_factory=list)
-    unverified: list[str] = field(default_factory=list)
-    present: list[str] = field(default_factory=list)
-    conflicts: list[dict[str, str]] = field(default_factory=list)
-    refused: list[dict[str, str]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not (self.conflicts or self.refused)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "added": self.added, "unverified": self.unverified, "present": self.present,
-                "conflicts": self.conflicts, "refused": self.refused}
 
 
 def insert_version(registry: Any, row: dict[str, Any], event: dict[str, Any]) -> bool:
@@ -62,6 +43,10 @@ def insert_version(registry: Any, row: dict[str, Any], event: dict[str, Any]) ->
     history = [{"model_id": row["model_id"], "version": row["version"], "actor": actor(),
                 "at": utcnow(), "from_status": None, "to_status": row.get("status"), **event}]
     return bool(registry.import_version(row, history))
+
+
+def _refused(relpath: str, reason: str) -> Finding:
+    return Finding("refused", f"{relpath}: {reason}", path=relpath, details={"reason": reason})
 
 
 def read_sidecar(store: Any, relpath: str, model_id: str, version: int) -> tuple[dict[str, Any], Any]:
@@ -93,15 +78,19 @@ def read_sidecar(store: Any, relpath: str, model_id: str, version: int) -> tuple
     return row, signature
 
 
-def rebuild_index(service: Any) -> RebuildReport:
+def rebuild_index(service: Any) -> Report:
     """Add a registry row for every sidecar whose version the registry lacks.
 
     Each restored row gets a ``restored`` history event whose details keep
     the sidecar's claimed status and what its signature showed. A restored
     row is ``saved`` where the sidecar says ``production``, and unverified
     unless the team key's signature on it is valid.
+
+    Report: ``changes`` of kind ``added`` (each with ``details["trust"]``),
+    ``notes`` of kinds ``unverified`` (added, to be confirmed) and
+    ``present``, ``problems`` of kinds ``conflict`` and ``refused``.
     """
-    report = RebuildReport()
+    report = Report("rebuild-index")
     deleted = file_history(service.registry).deleted
     for entry in scan(service.store):
         if entry.kind != "sidecar" or entry.escapes:
@@ -109,26 +98,26 @@ def rebuild_index(service: Any) -> RebuildReport:
         model_id, version = entry.model_id, entry.version
         ref = str(ModelVersion(model_id, version))
         if (model_id, version) in deleted:
-            report.refused.append({"path": entry.relpath, "reason": (
+            report.problems.append(_refused(entry.relpath, (
                 f"{ref} was deleted (the registry's history records it); a deleted version is never "
-                "restored. `modelservice gc` removes what its interrupted delete left behind")})
+                "restored. `modelservice gc` removes what its interrupted delete left behind")))
             continue
         problem = check_restored_version(version, "the sidecar")
         if problem is not None:
-            report.refused.append({"path": entry.relpath, "reason": problem})
+            report.problems.append(_refused(entry.relpath, problem))
             continue
         try:
             row, signature = read_sidecar(service.store, entry.relpath, model_id, version)
         except ArtifactError as err:
-            report.refused.append({"path": entry.relpath, "reason": str(err)})
+            report.problems.append(_refused(entry.relpath, str(err)))
             continue
         except ValueError as err:
-            report.refused.append({"path": entry.relpath, "reason": f"the sidecar {err}"})
+            report.problems.append(_refused(entry.relpath, f"the sidecar {err}"))
             continue
         if row.get("artifact_state") == "ready":
             problem = check_row_file(service.store, row)
             if problem is not None:
-                report.refused.append({"path": entry.relpath, "reason": problem.message})
+                report.problems.append(_refused(entry.relpath, problem.message))
                 continue
         try:
             existing = service.registry.get(model_id, version)
@@ -137,21 +126,22 @@ def rebuild_index(service: Any) -> RebuildReport:
         if existing is not None:
             differ = check_sidecar(service.store, existing)
             if differ is None:
-                report.present.append(ref)
+                report.notes.append(Finding("present", f"{ref} is in the registry already", ref, entry.relpath))
             else:
-                report.conflicts.append({"ref": ref, "reason": differ.message + " (the registry was kept)"})
+                report.problems.append(Finding("conflict", differ.message + " (the registry was kept)", ref,
+                                               entry.relpath))
             continue
         twin = service.registry.case_conflict(model_id)
         if twin is not None:
-            report.refused.append({"path": entry.relpath, "reason": (
+            report.problems.append(_refused(entry.relpath, (
                 f"the sidecar's id {model_id!r} differs from the registered {twin!r} only in letter case; "
-                "both would share one folder on Windows and macOS")})
+                "both would share one folder on Windows and macOS")))
             continue
         _restore(service, report, row, signature, entry.relpath, ref)
     return report
 
 
-def _restore(service: Any, report: RebuildReport, row: dict[str, Any], signature: Any, relpath: str,
+def _restore(service: Any, report: Report, row: dict[str, Any], signature: Any, relpath: str,
              ref: str) -> None:
     claimed = row.get("status")
     checked = check_signature(row, signature)
@@ -160,10 +150,12 @@ def _restore(service: Any, report: RebuildReport, row: dict[str, Any], signature
         row["status"] = "saved"  # a promotion is the registry's to record, not a file's to claim
     details = {"from": "sidecar", "path": relpath, "claimed_status": claimed, "signature": checked}
     if not insert_version(service.registry, row, {"event": "restored", "details": details}):
-        report.present.append(ref)
+        report.notes.append(Finding("present", f"{ref} is in the registry already", ref, relpath))
         return
-    report.added.append(ref)
+    report.changes.append(Finding("added", f"{ref} restored from its sidecar", ref, relpath,
+                                  details={"trust": row["trust"], "signature": checked}))
     if row["trust"] == "unverified":
-        report.unverified.append(ref)
+        report.notes.append(Finding("unverified", f"{ref} was restored unverified: check it, then "
+                                    f"`modelservice trust {ref}`", ref, relpath))
     if check_sidecar(service.store, service.registry.get(row["model_id"], row["version"])) is not None:
         service.files.write_sidecar(ModelVersion.of(row))  # as the registry has it now

@@ -19,6 +19,13 @@ from jupyter_modelservice import (
 )
 
 
+def _imported(report):
+    """The one version an import added, as ``{"ref", **details}``."""
+    [found] = report.of("imported")
+    return {**found.details, "ref": found.ref}
+
+
+
 @pytest.fixture
 def exported(tmp_path, tiny_data):
     X, y = tiny_data
@@ -39,9 +46,9 @@ def test_a_version_travels_with_its_metadata_and_keeps_its_number(tmp_path, tiny
     with zipfile.ZipFile(archive) as zf:
         assert sorted(zf.namelist()) == ["manifest.json", "metadata.json", "model.skops"]
     with ModelService(models_directory=tmp_path / "target") as target:
-        first = maintenance.import_version(target, archive)
+        first = _imported(maintenance.import_version(target, archive))
         assert first["ref"] == "lr:3" and first["kept_version"]
-        second = maintenance.import_version(target, archive)  # 3 is taken now: the next one
+        second = _imported(maintenance.import_version(target, archive))  # 3 is taken now: the next one
         assert second["ref"] == "lr:4" and not second["kept_version"]
         row = target.get_model_metadata("lr:3")
         assert row["status"] == "saved" and row["tags"] == {"team": "a"} and row["artifact_state"] == "ready"
@@ -53,7 +60,7 @@ def test_a_version_travels_with_its_metadata_and_keeps_its_number(tmp_path, tiny
         target.trust("lr:4")
         target.load_model("lr:4")
         np.testing.assert_array_equal(target.predict(X), expected)
-        renamed = maintenance.import_version(target, archive, model_id="lr_copy")
+        renamed = _imported(maintenance.import_version(target, archive, model_id="lr_copy"))
         assert renamed["ref"] == "lr_copy:3"
         assert maintenance.verify(target, grace=0).kinds() == {"unverified": 2}  # lr:3 and lr_copy:3
 
@@ -99,7 +106,7 @@ def test_a_doctored_archive_adds_nothing(tmp_path, exported, change, error, matc
     bad = _rewrite(archive, tmp_path / "bad.zip", **change)
     with ModelService(models_directory=tmp_path / "target") as target:
         with pytest.raises(error, match=match):
-            maintenance.import_version(target, bad)
+            _imported(maintenance.import_version(target, bad))
         assert target.list_models() == []
         files = [p for p in (tmp_path / "target").rglob("*") if p.is_file() and not p.name.startswith("registry")]
         assert files == []
@@ -112,10 +119,10 @@ def test_not_an_archive_and_case_twins_are_refused(tmp_path, tiny_data, exported
     (tmp_path / "plain.zip").write_bytes(b"not a zip at all")
     with ModelService(models_directory=tmp_path / "target") as target:
         with pytest.raises(ArtifactError, match="not a model archive"):
-            maintenance.import_version(target, tmp_path / "plain.zip")
+            _imported(maintenance.import_version(target, tmp_path / "plain.zip"))
         target.train_model(LogisticRegression, X, y, model_id="LR")
         with pytest.raises(InvalidModelIdError, match="letter case"):
-            maintenance.import_version(target, archive)
+            _imported(maintenance.import_version(target, archive))
 
 
 def test_a_damaged_or_unsaved_version_is_not_exported(tmp_path, tiny_data):
@@ -143,6 +150,6 @@ def test_import_does_not_reuse_a_deleted_version_number(tmp_path, tiny_data, exp
         for _ in range(3):
             target.train_model(LogisticRegression, X, y, model_id="lr")
         target.delete_model("lr:3")
-        result = maintenance.import_version(target, archive)
+        result = _imported(maintenance.import_version(target, archive))
         assert result["version"] == 4 and not result["kept_version"]
         assert [e["event"] for e in target.model_history("lr:4")] == ["imported"]

@@ -16,6 +16,13 @@ from sklearn.linear_model import LogisticRegression
 from jupyter_modelservice import ArtifactError, InvalidModelIdError, ModelService, maintenance
 from jupyter_modelservice.cli import main
 
+
+def _imported(report):
+    """The one version an import added, as ``{"ref", **details}``."""
+    [found] = report.of("imported")
+    return {**found.details, "ref": found.ref}
+
+
 DEEP = "[" * 100_000 + "]" * 100_000
 
 
@@ -56,8 +63,8 @@ def test_deeply_nested_sidecars_are_one_line_each_and_the_others_are_processed(s
 
     with _lose_database(saved) as fresh:
         report = maintenance.rebuild_index(fresh)
-    assert report.added == ["rf:1"]
-    refused = {item["path"]: item["reason"] for item in report.refused}
+    assert report.refs("added") == ["rf:1"]
+    refused = {item.path: item.details["reason"] for item in report.of("refused")}
     assert set(refused) == {"rf/v2.json", "lr/v1.json"} and all("nested" in r for r in refused.values())
     assert main(["--dir", str(models), "--db-url", fresh.registry.url, "rebuild-index"]) == 1
     out, err = capsys.readouterr()
@@ -69,8 +76,8 @@ def test_oversized_sidecars_are_refused_before_parsing(saved):
     (models / "lr" / "v1.json").write_text('{"tags": {"x": "' + "a" * (17 << 20) + '"}}')
     with _lose_database(saved) as fresh:
         report = maintenance.rebuild_index(fresh)
-    assert [item["path"] for item in report.refused] == ["lr/v1.json"]
-    assert "bytes" in report.refused[0]["reason"] and sorted(report.added) == ["rf:1", "rf:2"]
+    assert report.paths("refused") == ["lr/v1.json"]
+    assert "bytes" in report.of("refused")[0].details["reason"] and sorted(report.refs("added")) == ["rf:1", "rf:2"]
 
 
 @pytest.mark.parametrize("field, value, match", [
@@ -89,9 +96,9 @@ def test_sidecar_fields_of_the_wrong_type_are_refused_with_the_field_named(saved
     (models / "lr" / "v1.json").write_text(json.dumps(data))
     with _lose_database(saved) as fresh:
         report = maintenance.rebuild_index(fresh)
-    assert [item["path"] for item in report.refused] == ["lr/v1.json"]
-    assert match in report.refused[0]["reason"]
-    assert sorted(report.added) == ["rf:1", "rf:2"]
+    assert report.paths("refused") == ["lr/v1.json"]
+    assert match in report.of("refused")[0].details["reason"]
+    assert sorted(report.refs("added")) == ["rf:1", "rf:2"]
 
 
 def test_rebuild_applies_the_letter_case_rule(saved):
@@ -101,8 +108,8 @@ def test_rebuild_applies_the_letter_case_rule(saved):
     (models / "LR" / "v1.joblib").write_bytes((models / "lr" / "v1.joblib").read_bytes())
     (models / "LR" / "v1.json").write_text(json.dumps({**data, "model_id": "LR", "file_path": "LR/v1.joblib"}))
     report = maintenance.rebuild_index(saved)
-    assert [item["path"] for item in report.refused] == ["LR/v1.json"]
-    assert "letter case" in report.refused[0]["reason"]
+    assert report.paths("refused") == ["LR/v1.json"]
+    assert "letter case" in report.of("refused")[0].details["reason"]
     assert {r["model_id"] for r in saved.registry.list()} == {"rf", "lr"}
 
 
@@ -113,8 +120,8 @@ def test_a_rebuilt_version_number_is_range_checked(saved):
     (models / "lr" / "v999999999.json").write_text(json.dumps(
         {**data, "version": 999999999, "file_path": "lr/v999999999.joblib"}))
     report = maintenance.rebuild_index(saved)
-    assert [item["path"] for item in report.refused] == ["lr/v999999999.json"]
-    assert "1000000" in report.refused[0]["reason"]
+    assert report.paths("refused") == ["lr/v999999999.json"]
+    assert "1000000" in report.of("refused")[0].details["reason"]
     assert saved.registry.next_version("lr") == 2
 
 
@@ -131,7 +138,7 @@ def test_non_finite_metrics_and_tags_do_not_make_a_sidecar_stale_forever(saved):
     assert saved.registry.get("rf", 2)["metrics"] == {"r2": None, "all": [None, 2.0]}
     report = maintenance.verify(saved, grace=0)
     assert report.ok, report.to_dict()
-    assert not maintenance.repair(saved)
+    assert not maintenance.repair(saved).changes
 
 
 def test_an_older_sidecar_holding_nan_is_not_stale(saved):
@@ -174,15 +181,15 @@ def test_an_archive_with_a_huge_version_is_refused_or_renumbered(archive, tmp_pa
                     metadata={"version": 999999999})
     with ModelService(models_directory=tmp_path / "target") as target:
         with pytest.raises(ArtifactError, match="999999999.*--as-new-version"):
-            maintenance.import_version(target, huge)
+            _imported(maintenance.import_version(target, huge))
         assert target.registry.list() == [] and _files(tmp_path / "target") == []
-        result = maintenance.import_version(target, huge, as_new_version=True)
+        result = _imported(maintenance.import_version(target, huge, as_new_version=True))
         assert result["ref"] == "rf:1" and not result["kept_version"]
         assert target.registry.next_version("rf") == 2
         far = _rewrite(archive, tmp_path / "far.zip", manifest={"version": 5000}, metadata={"version": 5000})
         with pytest.raises(ArtifactError, match="5000"):
-            maintenance.import_version(target, far)
-        assert maintenance.import_version(target, archive)["ref"] == "rf:2"  # a small gap is fine
+            _imported(maintenance.import_version(target, far))
+        assert _imported(maintenance.import_version(target, archive))["ref"] == "rf:2"  # a small gap is fine
     target_dir = tmp_path / "target"
     assert main(["--dir", str(target_dir), "import", str(huge), "--as-new-version"]) == 0
     assert "as rf:3" in capsys.readouterr().out
@@ -194,7 +201,7 @@ def test_a_compressed_model_entry_is_refused_before_anything_is_written(archive,
     bomb = _rewrite(archive, tmp_path / "bomb.zip", compress=manifest["file"])
     with ModelService(models_directory=tmp_path / "target") as target:
         with pytest.raises(ArtifactError, match="compressed"):
-            maintenance.import_version(target, bomb)
+            _imported(maintenance.import_version(target, bomb))
         assert target.registry.list() == [] and _files(tmp_path / "target") == []
 
 
@@ -208,7 +215,7 @@ def test_imported_metadata_is_type_checked(archive, tmp_path, metadata, match):
     bad = _rewrite(archive, tmp_path / "bad.zip", metadata=metadata)
     with ModelService(models_directory=tmp_path / "target") as target:
         with pytest.raises(ArtifactError, match=f"metadata.json.*{match}"):
-            maintenance.import_version(target, bad)
+            _imported(maintenance.import_version(target, bad))
         assert target.registry.list() == [] and _files(tmp_path / "target") == []
 
 
@@ -233,7 +240,7 @@ def test_a_bad_manifest_is_one_clear_error(archive, tmp_path, manifest, match, c
     bad = _rewrite(archive, tmp_path / "bad.zip", raw_manifest=manifest(real))
     with ModelService(models_directory=tmp_path / "target") as target:
         with pytest.raises(ArtifactError, match=match):
-            maintenance.import_version(target, bad)
+            _imported(maintenance.import_version(target, bad))
     assert main(["--dir", str(tmp_path / "target"), "import", str(bad)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "manifest.json" in err
@@ -244,8 +251,8 @@ def test_import_as_new_version_from_python_keeps_the_id_rule(archive, tmp_path, 
     with ModelService(models_directory=tmp_path / "target") as target:
         target.train_model(LogisticRegression, X, y, model_id="RF")
         with pytest.raises(InvalidModelIdError, match="letter case"):
-            maintenance.import_version(target, archive, as_new_version=True)
-        result = maintenance.import_version(target, archive, model_id="RF", as_new_version=True)
+            _imported(maintenance.import_version(target, archive, as_new_version=True))
+        result = _imported(maintenance.import_version(target, archive, model_id="RF", as_new_version=True))
         assert result["ref"] == "RF:2"
 
 

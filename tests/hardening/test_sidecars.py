@@ -82,8 +82,8 @@ def test_a_lost_database_is_rebuilt_from_the_sidecars(busy):
     with ModelService(models_directory=models) as fresh:
         assert fresh.list_models() == []
         report = maintenance.rebuild_index(fresh)
-        assert report.ok and sorted(report.added) == ["lr:1", "lr:2", "lr:3", "tree:1"]
-        assert report.unverified == report.added  # sidecars are not evidence
+        assert report.ok and sorted(report.refs("added")) == ["lr:1", "lr:2", "lr:3", "tree:1"]
+        assert report.refs("unverified") == report.refs("added")  # sidecars are not evidence
         after = {(r["model_id"], r["version"]): comparable_row(r) for r in fresh.registry.list()}
         assert after[("lr", 2)]["status"] == "saved"  # it claimed production: the registry decides that
         before[("lr", 2)]["status"] = "saved"
@@ -91,7 +91,7 @@ def test_a_lost_database_is_rebuilt_from_the_sidecars(busy):
         with pytest.raises(UnverifiedModelError, match="rebuild-index"):
             fresh.load_model("tree")
         assert maintenance.verify(fresh, grace=0).kinds() == {"unverified": 3}  # lr:3 has no file to load
-        for ref in report.added:
+        for ref in report.refs("added"):
             fresh.trust(ref)
         assert fresh.load_model("tree") and fresh.load_model("lr:2")
         with pytest.raises(NoModelError, match="removed by garbage collection"):
@@ -100,7 +100,7 @@ def test_a_lost_database_is_rebuilt_from_the_sidecars(busy):
         assert fresh.model_history("lr", 2)[0]["details"]["claimed_status"] == "production"
         assert maintenance.verify(fresh, grace=0).ok
         again = maintenance.rebuild_index(fresh)
-        assert again.added == [] and sorted(again.present) == sorted(report.added)
+        assert again.refs("added") == [] and sorted(again.refs("present")) == sorted(report.refs("added"))
         fresh.train_model(DecisionTreeClassifier, *_xy(), model_id="lr")
         assert fresh.list_models(model_id="lr")[0]["version"] == 4  # numbering continues
 
@@ -141,13 +141,13 @@ def test_rebuild_refuses_sidecars_that_lie_or_point_elsewhere(busy, tmp_path):
         (models / name).unlink(missing_ok=True)
     with ModelService(models_directory=models) as fresh:
         report = maintenance.rebuild_index(fresh)
-        refused = {item["path"].split("/")[0]: item["reason"] for item in report.refused}
+        refused = {item.path.split("/")[0]: item.details["reason"] for item in report.of("refused")}
         assert set(refused) == {"escape", "moved", "damaged", "future", "pending", "garbled"}
         assert "points at '../../outside.joblib'" in refused["escape"]
         assert "sits at moved:1" in refused["moved"]
         assert "sha256" in refused["damaged"]
         assert "protocol 99" in refused["future"]
-        assert not report.ok and sorted(report.added) == ["lr:1", "lr:2", "lr:3", "tree:1"]
+        assert not report.ok and sorted(report.refs("added")) == ["lr:1", "lr:2", "lr:3", "tree:1"]
         assert {r["model_id"] for r in fresh.list_models()} == {"lr", "tree"}
 
 
@@ -166,7 +166,7 @@ def test_rebuild_never_restores_a_production_version_on_a_sidecar_word(tmp_path,
         (models / name).unlink(missing_ok=True)
     with ModelService(models_directory=models) as fresh:
         report = maintenance.rebuild_index(fresh)
-        assert sorted(report.added) == ["lr:1", "lr:2"]
+        assert sorted(report.refs("added")) == ["lr:1", "lr:2"]
         assert [r["status"] for r in fresh.list_models(model_id="lr", order_by="version")] == ["saved", "saved"]
         assert [fresh.model_history("lr", v)[0]["details"]["claimed_status"] for v in (1, 2)] == ["production"] * 2
         for version in (1, 2):  # the sidecars follow the registry again
@@ -207,10 +207,11 @@ def test_repair_finishes_or_undoes_interrupted_saves(tmp_path, tiny_data):
     found = maintenance.verify(fresh, grace=0)
     assert found.kinds() == {"incomplete_save": 3, "missing_sidecar": 1, "hash_mismatch": 1,
                              "orphan_file": 1}  # resaved/v1.joblib, until repair points back at it
-    repaired = maintenance.repair(fresh, grace=0).to_dict()
-    assert {k: repaired[k] for k in ("completed", "restored", "cleared", "sidecars")} == {
-        "completed": ["published:1"], "restored": ["resaved:1 (resaved/v1.joblib)"], "cleared": ["first:2"],
-        "sidecars": ["nosidecar:1"]}  # resaved:1 gets its file back on the database's word: still trusted
+    repaired = maintenance.repair(fresh, grace=0)
+    assert {k: repaired.refs(k) for k in ("completed", "restored", "cleared", "sidecar_rewritten")} == {
+        "completed": ["published:1"], "restored": ["resaved:1"], "cleared": ["first:2"],
+        "sidecar_rewritten": ["nosidecar:1"]}
+    assert repaired.paths("restored") == ["resaved/v1.joblib"]  # back on the database's word: still trusted
     assert fresh.get_model_metadata("published")["status"] == "saved"
     assert fresh.load_model("resaved") and fresh.get_model_metadata("resaved")["file_format"] == "joblib"
     with pytest.raises(NoModelError, match="never saved"):
@@ -245,13 +246,13 @@ def test_gc_removes_stale_temp_files_and_archived_files_and_nothing_else(tmp_pat
     archived_bytes = service.get_model_metadata("lr:1")["file_bytes"]
 
     dry = maintenance.collect_garbage(service, dry_run=True)
-    assert dry.bytes_freed == 1000 + archived_bytes
+    assert dry.total_bytes("removed") == 1000 + archived_bytes
     assert old_temp.exists() and (models / "lr" / "v1.joblib").exists()
 
     report = maintenance.collect_garbage(service)
-    assert sorted(item["path"] for item in report.removed) == ["lr/.tmp-v9.joblib-abc", "lr/v1.joblib"]
-    assert report.bytes_freed == dry.bytes_freed
-    assert {item["path"] for item in report.kept} == {"lr/.tmp-v8.joblib-def", "lost/v1.joblib"}
+    assert sorted(report.paths("removed")) == ["lr/.tmp-v9.joblib-abc", "lr/v1.joblib"]
+    assert report.total_bytes("removed") == dry.total_bytes("removed")
+    assert set(report.paths("kept")) == {"lr/.tmp-v8.joblib-def", "lost/v1.joblib"}
     assert not old_temp.exists() and young_temp.exists() and orphan.exists()
     row = service.get_model_metadata("lr:1")
     assert row["file_path"] is None and row["artifact_state"] == "removed" and row["file_sha256"]
@@ -260,7 +261,7 @@ def test_gc_removes_stale_temp_files_and_archived_files_and_nothing_else(tmp_pat
     with pytest.raises(NoModelError, match="removed by garbage collection"):
         service.load_model("lr:1")
     assert service.load_model("lr:2") and service.load_model("lr:3")
-    assert maintenance.collect_garbage(service, grace=7200).removed == []  # nothing left to do
+    assert maintenance.collect_garbage(service, grace=7200).of("removed") == []  # nothing left to do
     service.close()
 
 
@@ -309,14 +310,14 @@ def test_maintenance_works_on_an_fsspec_store(tmp_path, tiny_data):
     assert maintenance.verify(service, grace=0).kinds() == {"hash_mismatch": 1}
     service.save_model("lr", version=2, save_format="pickle")
     report = maintenance.collect_garbage(service, grace=0)
-    assert {item["path"] for item in report.removed} == {"lr/v1.joblib"}
-    assert report.kept == [] and maintenance.verify(service, grace=0).ok
+    assert set(report.paths("removed")) == {"lr/v1.joblib"}
+    assert report.of("kept") == [] and maintenance.verify(service, grace=0).ok
     store = service.store
     service.close()
     service = ModelService(models_directory=tmp_path / "other")  # the database was lost
     service.store = store
     rebuilt = maintenance.rebuild_index(service)
-    assert sorted(rebuilt.added) == ["lr:1", "lr:2"] and rebuilt.unverified == rebuilt.added
+    assert sorted(rebuilt.refs("added")) == ["lr:1", "lr:2"] and rebuilt.refs("unverified") == rebuilt.refs("added")
     service.trust("lr:2")
     assert service.load_model("lr:2")
     service.close()

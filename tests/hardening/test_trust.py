@@ -30,6 +30,13 @@ from jupyter_modelservice.cli import main
 from jupyter_modelservice.registry.schema import SCHEMA_VERSION
 
 
+def _imported(report):
+    """The one version an import added, as ``{"ref", **details}``."""
+    [found] = report.of("imported")
+    return {**found.details, "ref": found.ref}
+
+
+
 class Payload:
     """Unpickling it creates the folder ``marker``: proof that the file was deserialized."""
 
@@ -88,7 +95,7 @@ def test_a_planted_file_and_forged_sidecar_are_never_loaded_before_a_person_trus
     assert "unverified" in advice and not marker.exists()
 
     report = maintenance.rebuild_index(team)
-    assert report.added == ["rf:2"] and report.unverified == ["rf:2"]
+    assert report.refs("added") == ["rf:2"] and report.refs("unverified") == ["rf:2"]
     row = team.registry.get("rf", 2)
     assert row["trust"] == "unverified" and row["status"] == "saved"  # never production on its word
     event = team.model_history("rf", 2)[0]
@@ -124,7 +131,7 @@ def test_a_person_confirms_a_restored_version_and_the_history_says_who(team, tmp
     models = tmp_path / "models"
     expected = team.get_model("rf").predict(X)
     with _new_database(tmp_path) as fresh:  # the database was lost; the file and sidecar stay
-        assert maintenance.rebuild_index(fresh).unverified == ["rf:1"]
+        assert maintenance.rebuild_index(fresh).refs("unverified") == ["rf:1"]
         with pytest.raises(UnverifiedModelError, match="restored by rebuild-index"):
             fresh.load_model("rf")
         assert fresh.load_model("rf", trust_unverified=True)  # once, without marking it
@@ -184,7 +191,7 @@ def test_repair_never_restores_a_previous_file_from_a_swapped_sidecar_as_trusted
     (models / "rf" / "v1.json").write_text(json.dumps(sidecar))
 
     repaired = maintenance.repair(team, grace=0)
-    assert repaired.restored == ["rf:1 (rf/v1.joblib, unverified)"]
+    assert [f.message for f in repaired.of("restored")] == ["rf:1: previous file rf/v1.joblib restored, unverified"]
     row = team.registry.get("rf", 1)
     assert row["trust"] == "unverified" and row["status"] == "saved"
     with pytest.raises(UnverifiedModelError, match="verify --repair"):
@@ -212,7 +219,7 @@ def test_repair_restores_a_recorded_previous_file(team, tmp_path, tiny_data):
         team.registry.record_event("rf", 1, "resave", {"previous": {k: before[k] for k in (
             "file_path", "file_format", "file_sha256", "file_bytes")}})
     repaired = maintenance.repair(team, grace=0)
-    assert repaired.restored == ["rf:1 (rf/v1.joblib)"]
+    assert [f.message for f in repaired.of("restored")] == ["rf:1: previous file rf/v1.joblib restored"]
     row = team.registry.get("rf", 1)
     assert row["trust"] is None and row["file_sha256"] == before["file_sha256"]
     np.testing.assert_array_equal(team.get_model("rf:1").predict(X), expected)
@@ -241,12 +248,12 @@ def test_an_imported_version_is_unverified_until_trusted(team, tmp_path, tiny_da
     maintenance.export_version(team, "rf", tmp_path / "rf.zip")
     forged = _forge(tmp_path / "rf.zip", tmp_path / "forged.zip", pickle.dumps(Payload(marker)))
     with ModelService(models_directory=tmp_path / "target") as target:
-        result = maintenance.import_version(target, forged)
+        result = _imported(maintenance.import_version(target, forged))
         assert result["trust"] == "unverified"
         with pytest.raises(UnverifiedModelError, match="imported from forged.zip"):
             target.load_model(result["ref"])
         assert not marker.exists()
-        genuine = maintenance.import_version(target, tmp_path / "rf.zip", model_id="rf_copy")
+        genuine = _imported(maintenance.import_version(target, tmp_path / "rf.zip", model_id="rf_copy"))
         with pytest.raises(UnverifiedModelError):
             target.get_model("rf_copy")
         target.trust("rf_copy")
@@ -272,20 +279,20 @@ def test_a_team_signing_key_lets_rebuild_and_import_trust_what_the_team_signed(t
         _plant(models, marker)  # copies rf:1's signature, which does not cover its own hash
     with _new_database(tmp_path, "lost") as service:
         report = maintenance.rebuild_index(service)
-        assert sorted(report.added) == ["rf:1", "rf:2"] and report.unverified == ["rf:2"]
+        assert sorted(report.refs("added")) == ["rf:1", "rf:2"] and report.refs("unverified") == ["rf:2"]
         assert service.registry.get("rf", 1)["trust"] == "verified" and service.load_model("rf:1")
         with pytest.raises(UnverifiedModelError, match="signature"):
             service.load_model("rf:2")
         with ModelService(models_directory=tmp_path / "target") as target:
-            assert maintenance.import_version(target, tmp_path / "rf.zip")["trust"] == "verified"
+            assert _imported(maintenance.import_version(target, tmp_path / "rf.zip"))["trust"] == "verified"
             assert target.load_model("rf")
             forged = _forge(tmp_path / "rf.zip", tmp_path / "forged.zip", pickle.dumps(Payload(marker)))
-            assert maintenance.import_version(target, forged, model_id="evil")["trust"] == "unverified"
+            assert _imported(maintenance.import_version(target, forged, model_id="evil"))["trust"] == "unverified"
             with pytest.raises(UnverifiedModelError):
                 target.load_model("evil")
     monkeypatch.setenv("MODELSERVICE_SIGNING_KEY", "another team")
     with _new_database(tmp_path, "lost again") as service:
-        assert maintenance.rebuild_index(service).unverified == ["rf:1", "rf:2"]  # a key it cannot check
+        assert maintenance.rebuild_index(service).refs("unverified") == ["rf:1", "rf:2"]  # a key it cannot check
         assert service.model_history("rf", 1)[0]["details"]["signature"] == "another key"
     assert not marker.exists()
 

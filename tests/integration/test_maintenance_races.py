@@ -81,7 +81,7 @@ def test_repair_leaves_a_running_save_alone(registries, data):
 
     _pause_publish(saver, maintenance_meanwhile)
     assert saver.save_model("rf") is True
-    assert seen["repair"].cleared == [] and seen["repair"].in_progress == ["rf:1"]
+    assert seen["repair"].of("cleared") == [] and seen["repair"].refs("save_in_progress") == ["rf:1"]
     assert "incomplete_save" not in seen["verify"].kinds()
     assert [n.kind for n in seen["verify"].notes if n.ref == "rf:1"] == ["save_in_progress"]
     fresh = registries()
@@ -98,7 +98,7 @@ def test_a_save_overtaken_by_repair_fails_loudly_and_gc_keeps_its_file(registrie
     row = operator.registry.get("rf", 1)
     assert row["artifact_state"] is None and row["file_path"] is None and row["status"] == "trained"
     gc = maintenance.collect_garbage(operator, grace=0)
-    assert gc.removed == [] and "rf/v1.joblib" in [k["path"] for k in gc.kept]
+    assert gc.of("removed") == [] and "rf/v1.joblib" in gc.paths("kept")
     assert operator.store.exists("rf/v1.joblib")
     saver.store.publish = type(saver.store).publish.__get__(saver.store)
     assert saver.save_model("rf") is True  # the session still holds the model: saving again works
@@ -113,7 +113,7 @@ def test_gc_never_deletes_files_of_another_registry_sharing_the_prefix(registrie
     theirs.save_model("rf", save_format="pickle")  # rf/v1.pkl: the same version number, another file
     for service in (mine, theirs):
         report = maintenance.collect_garbage(service, grace=0)
-        assert report.removed == [], report.to_dict()
+        assert report.of("removed") == [], report.to_dict()
     assert mine.store.exists("rf/v1.joblib") and mine.store.exists("rf/v1.pkl")
     assert mine.get_model("rf") is not None and theirs.get_model("rf") is not None
 
@@ -133,8 +133,8 @@ def test_gc_removes_a_file_its_own_resave_left_behind(registries, data, monkeypa
     monkeypatch.setattr(service.store, "delete", real_delete)
     assert service.registry.get("rf", 1)["file_path"] == "rf/v1.skops"
     report = maintenance.collect_garbage(service, grace=0)
-    assert [r["path"] for r in report.removed] == ["rf/v1.joblib"]
-    assert "replaced" in report.removed[0]["reason"]
+    assert report.paths("removed") == ["rf/v1.joblib"]
+    assert "replaced" in report.of("removed")[0].message
 
 
 @pytest.mark.parametrize("finish", ["gc", "repair"])
@@ -156,12 +156,12 @@ def test_an_interrupted_delete_is_finished_and_never_resurrected(registries, dat
     report = maintenance.verify(service, grace=0)
     assert report.kinds() == {"deleted_leftover": 2}, report.to_dict()
     rebuilt = maintenance.rebuild_index(service)
-    assert rebuilt.added == [] and any("deleted" in r["reason"] for r in rebuilt.refused)
+    assert rebuilt.of("added") == [] and any("deleted" in r.message for r in rebuilt.of("refused"))
     assert [r["version"] for r in service.list_models(model_id="rf")] == [2]
     if finish == "gc":
-        removed = [r["path"] for r in maintenance.collect_garbage(service, grace=0).removed]
+        removed = maintenance.collect_garbage(service, grace=0).paths("removed")
     else:
-        removed = maintenance.repair(service).deleted
+        removed = maintenance.repair(service).paths("removed")
     assert sorted(removed) == ["rf/v1.joblib", "rf/v1.json"]
     assert maintenance.verify(service, grace=0).ok
     assert service.get_model("rf:2") is not None

@@ -273,17 +273,17 @@ def test_gc_cleans_the_stage_and_multipart_upload_of_a_killed_save(team, pg_url,
     assert [p for p in temp.iterdir() if p.is_file()] == []  # nothing loose in the temp dir
 
     young = collect_garbage(team)  # a save may still be running: kept
-    assert {k["reason"] for k in young.kept} >= {"staged copy of a save that may be running",
+    assert {k.message for k in young.of("kept")} >= {"staged copy of a save that may be running",
                                                  "multipart upload of a save that may be running"}
     assert stages[0].exists() and len(_uploads(s3_options, s3_url)) == 1
 
     dry = collect_garbage(team, dry_run=True, now=time.time() + 7200)
     assert stages[0].exists() and len(_uploads(s3_options, s3_url)) == 1
     report = collect_garbage(team, now=time.time() + 7200)
-    assert report.to_dict()["removed"] == dry.to_dict()["removed"]
-    reasons = {item["reason"]: item for item in report.removed}
-    assert reasons["staged copy of an interrupted save"]["bytes"] > 100 << 20
-    assert reasons["incomplete multipart upload of an interrupted save"]["bytes"] == 50 << 20  # one part
+    assert report.to_dict()["changes"] == dry.to_dict()["changes"]
+    reasons = {item.message: item for item in report.of("removed")}
+    assert reasons["staged copy of an interrupted save"].bytes > 100 << 20
+    assert reasons["incomplete multipart upload of an interrupted save"].bytes == 50 << 20  # one part
     assert not stages[0].exists() and _uploads(s3_options, s3_url) == []
 
 
