@@ -28,6 +28,7 @@ demo: $(VENV)/.installed-demo
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m ruff check jupyter_modelservice tests benchmarks notebooks/execute.py
+	$(BIN)/python -m mypy
 	MPLBACKEND=Agg $(BIN)/python -m pytest $(NBVAL) tests $(wildcard notebooks/*.ipynb)
 
 bench: $(VENV)/.installed-test

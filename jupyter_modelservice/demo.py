@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 __all__ = ["main"]
 
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     service = ModelService(models_directory=args.dir)
     print(f"Registry: {service.registry.url}")
 
-    candidates = {
+    candidates: dict[str, tuple[Any, dict[str, Any]]] = {
         "rf": (RandomForestClassifier, {"n_estimators": 200, "random_state": 0}),
         "gb": (GradientBoostingClassifier, {"random_state": 0}),
         "logreg": (make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)), {}),

@@ -188,16 +188,18 @@ def parse_ref(ref: object, version: object = None) -> ModelRef:
     >>> parse_ref("rf:3")
     ModelRef(model_id='rf', version=3)
     """
+    raw_id: object
+    ref_version: int | None
     if isinstance(ref, (ModelRef, ModelVersion)):
-        model_id, ref_version = ref
+        raw_id, ref_version = ref
         if ref_version is not None:
             ref_version = validate_version(ref_version)
     elif isinstance(ref, str) and ":" in ref:
-        model_id, _, text = ref.rpartition(":")
+        raw_id, _, text = ref.rpartition(":")
         ref_version = validate_version(text)
     else:
-        model_id, ref_version = ref, None
-    model_id = validate_model_id(model_id)
+        raw_id, ref_version = ref, None
+    model_id = validate_model_id(raw_id)
     if version is not None:
         version = validate_version(version)
         if ref_version is not None and ref_version != version:

@@ -83,8 +83,8 @@ def feature_importance(
                        [str(c) for c in columns] if columns is not None else stored_names, None)
     else:
         model, preprocessing = _final_step(estimator)
-        values = _raw_importances(model)
-        if values is None:
+        raw = _raw_importances(model)
+        if raw is None:
             warnings.warn(
                 f"{type(model).__name__} has neither feature_importances_ nor coef_; "
                 "use permutation=True with X and y.",
@@ -92,6 +92,7 @@ def feature_importance(
                 stacklevel=3,
             )
             return {}
+        values = raw
         names = _names(len(values), feature_names, stored_names, preprocessing)
     order = np.argsort(-values, kind="stable")
     return {names[i]: float(values[i]) for i in order}

@@ -126,7 +126,11 @@ class _Migration:
                 self._compare(ref, row, existing)
             elif not self._insert(ref, row, events):
                 # Someone registered this version meanwhile: judge it like any existing row.
-                self._compare(ref, row, self._target_row(row))
+                again = self._target_row(row)
+                if again is None:
+                    raise _Failed("the target registered this version and deleted it again meanwhile; "
+                                  "re-run to copy it")
+                self._compare(ref, row, again)
         except _Failed as failure:
             self.report["failed"].append({"ref": ref, "reason": scrub_secrets(str(failure), *self.urls)})
         except OSError as err:  # the store failed (network, permissions): report and go on

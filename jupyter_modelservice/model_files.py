@@ -74,7 +74,8 @@ class ModelFiles:
         staged = self.store.stage(relpath, lambda fh: formats.dump(estimator, fh, save_format))
         before = {k: row[k] for k in FILE_COLUMNS}
         # a replaced file is recorded, so that `verify --repair` can put it back on the database's word
-        replacing = ("resave", {"previous": before}) if before["artifact_state"] == "ready" else None
+        replacing: tuple[str, dict[str, Any]] | None = (
+            ("resave", {"previous": before}) if before["artifact_state"] == "ready" else None)
         # the event dates the pending state: `verify --repair` leaves a young pending row alone
         started = replacing or (SAVE_STARTED, {"path": relpath, "sha256": staged.sha256})
         model_id, version = ref

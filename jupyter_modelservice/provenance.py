@@ -26,7 +26,7 @@ def _feed(digest: Any, data: Any) -> None:
 
         digest.update(joblib.hash(array).encode())
     else:
-        digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+        digest.update(np.ascontiguousarray(array).data.cast("B"))
 
 
 def data_fingerprint(X: Any, y: Any = None) -> str:

@@ -9,7 +9,7 @@ import hashlib
 import math
 import numbers
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from typing import Any
 
@@ -235,7 +235,7 @@ def cross_validate(
     y: Any,
     *,
     cv_folds: int,
-    scoring: str | list[str] | None,
+    scoring: str | Sequence[str] | None,
     task_type: str,
     n_jobs: int | None = None,
     progress: ProgressCallback | None = None,

@@ -138,7 +138,7 @@ class FsspecStore:
         options = dict(storage_options or {})
         self._secrets = secret_values(options)
         s3 = fsspec.core.split_protocol(url)[0] in ("s3", "s3a")
-        retries = options.pop("retries", S3_RETRIES) if s3 else None
+        retries = int(options.pop("retries", S3_RETRIES)) if s3 else 1
         if s3:  # bounded waits; a private instance, as its retries are set below
             options["config_kwargs"] = {**S3_CONFIG, **(options.get("config_kwargs") or {})}
             options["skip_instance_cache"] = True
@@ -147,7 +147,7 @@ class FsspecStore:
         except (ImportError, ValueError) as err:
             raise InvalidInputError(f"Cannot open models_directory {url!r}: {err}") from err
         if s3:
-            self.fs.retries = max(1, int(retries))
+            self.fs.retries = max(1, retries)
         self._endpoint = str(options.get("endpoint_url") or "")
         self.root = root.rstrip("/")
         if not self.root:

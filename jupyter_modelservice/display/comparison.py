@@ -221,7 +221,7 @@ class ComparisonResult(RichResult):
                 offset = (k - (len(labels) - 1) / 2) * width
                 ax.bar([i + offset for i in range(len(self.metrics))], values.iloc[k].fillna(0),
                        width=width, color=PALETTE[k % len(PALETTE)], label=label)
-                if errors is not None:  # the interval of the ranked metric only
+                if errors is not None and self.sort_by is not None:  # the interval of the ranked metric only
                     i = self.metrics.index(self.sort_by)
                     ax.errorbar(i + offset, values.iloc[k][self.sort_by], yerr=errors[:, k:k + 1],
                                 fmt="none", ecolor="#333333", capsize=2)

@@ -212,9 +212,11 @@ def import_version(service: Any, archive: str | os.PathLike[str], *, model_id: s
         original = int(manifest["version"])
         if not as_new_version:
             _check_original(service.registry, target_id, original)
-        ext = _FILE_RE.fullmatch(manifest["file"]).group(1)
+        named = _FILE_RE.fullmatch(manifest["file"])
+        assert named is not None  # _check_archive refused any other name
+        ext = named.group(1)
         fmt = manifest.get("file_format")
-        if EXTENSIONS.get(fmt or "") != ext:
+        if not isinstance(fmt, str) or EXTENSIONS.get(fmt) != ext:
             raise ArtifactIntegrityError(
                 f"The archive's manifest says {fmt!r} for its file {manifest['file']!r}; refusing it.")
 

@@ -106,6 +106,8 @@ def _local_entry(path: Path, root: Path, real_root: Path) -> StoreFile:
     if link:
         target = path.resolve()
         escapes = target != real_root and real_root not in target.parents
+    size: int | None
+    mtime: float | None
     try:
         info = path.lstat()
         size, mtime = info.st_size, info.st_mtime
@@ -115,7 +117,8 @@ def _local_entry(path: Path, root: Path, real_root: Path) -> StoreFile:
 
 
 def _remote_entry(store: Any, relpath: str) -> StoreFile:
-    size = mtime = None
+    size: int | None = None
+    mtime: float | None = None
     try:
         info = store.fs.info(store.key(relpath))
         size = info.get("size")

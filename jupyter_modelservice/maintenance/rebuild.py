@@ -96,6 +96,8 @@ def rebuild_index(service: Any) -> Report:
         if entry.kind != "sidecar" or entry.escapes:
             continue
         model_id, version = entry.model_id, entry.version
+        if model_id is None or version is None:  # not at <model_id>/v<N>.json: never a sidecar
+            continue
         ref = str(ModelVersion(model_id, version))
         if (model_id, version) in deleted:
             report.problems.append(_refused(entry.relpath, (
@@ -115,9 +117,9 @@ def rebuild_index(service: Any) -> Report:
             report.problems.append(_refused(entry.relpath, f"the sidecar {err}"))
             continue
         if row.get("artifact_state") == "ready":
-            problem = check_row_file(service.store, row)
-            if problem is not None:
-                report.problems.append(_refused(entry.relpath, problem.message))
+            unusable = check_row_file(service.store, row)
+            if unusable is not None:
+                report.problems.append(_refused(entry.relpath, unusable.message))
                 continue
         try:
             existing = service.registry.get(model_id, version)

@@ -112,6 +112,12 @@ class ModelServiceMagics(Magics):
         self._service: ModelService | None = None
         self._echoes: list[Any] = []
 
+    @property
+    def user_ns(self) -> dict[str, Any]:
+        """The notebook's namespace (a registered magic always has its shell)."""
+        assert self.shell is not None, "ModelServiceMagics is used without an IPython shell"
+        return self.shell.user_ns
+
     # -- the service ---------------------------------------------------------
     @property
     def service(self) -> ModelService:
@@ -146,7 +152,7 @@ class ModelServiceMagics(Magics):
         until the cell ends (see :meth:`forget_echoes`).
         """
         if args.output:
-            self.shell.user_ns[args.output] = result
+            self.user_ns[args.output] = result
         if not args.quiet:
             display(result)
         result._ipython_display_ = _no_display
@@ -298,7 +304,7 @@ class ModelServiceMagics(Magics):
                 f"Expected {form} [key=value ...], got {' '.join(positionals) or 'nothing'}; "
                 f"see %{magic}? for the options."
             )
-        namespace = self.shell.user_ns
+        namespace = self.user_ns
         for item in items:
             key = item.partition("=")[0]
             if key in _RESERVED_PARAMS:
@@ -336,7 +342,7 @@ class ModelServiceMagics(Magics):
             %evaluate rf:2 X_test y_test -o rf_eval
         """
         args = _parse(self.evaluate, line)
-        namespace = self.shell.user_ns
+        namespace = self.user_ns
         X = lookup(args.X_test, namespace, "X_test")
         y = lookup(args.y_test, namespace, "y_test")
         service = self.service
@@ -373,7 +379,7 @@ class ModelServiceMagics(Magics):
             raise UsageError(f"Cannot sort by {args.sort!r}: choose one of "
                              f"{', '.join(CLASSIFICATION_METRICS + REGRESSION_METRICS)}.")
         *refs, x_name, y_name = args.words
-        namespace = self.shell.user_ns
+        namespace = self.user_ns
         X = lookup(x_name, namespace, "X_test")
         y = lookup(y_name, namespace, "y_test")
         service = self.service
@@ -411,7 +417,7 @@ class ModelServiceMagics(Magics):
         args = _parse(self.importance, line)
         if args.top < 1:
             raise UsageError("--top needs a positive number of features.")
-        namespace = self.shell.user_ns
+        namespace = self.user_ns
         names = lookup(args.names, namespace, "--names") if args.names else None
         if names is not None:
             names = [str(n) for n in getattr(names, "columns", names)]
@@ -467,7 +473,7 @@ class ModelServiceMagics(Magics):
 
             with _user_errors("Cannot open the registry browser"):
                 browser = RegistryBrowser(
-                    self.service, namespace=self.shell.user_ns, status=args.status,
+                    self.service, namespace=self.user_ns, status=args.status,
                     search=args.where or args.search or "", model_id=args.model_id,
                     **({"page_size": args.limit} if args.limit else {}),
                 )
@@ -503,8 +509,8 @@ class ModelServiceMagics(Magics):
             raise UsageError("Expected %promote REF [X_test y_test] [--require-better].")
         X = y = None
         if len(args.words) == 3:
-            X = lookup(args.words[1], self.shell.user_ns, "X_test")
-            y = lookup(args.words[2], self.shell.user_ns, "y_test")
+            X = lookup(args.words[1], self.user_ns, "X_test")
+            y = lookup(args.words[2], self.user_ns, "y_test")
         with _user_errors("Not promoted"):
             row = self.service.promote(args.words[0], X_test=X, y_test=y, require_better=args.require_better,
                                        alpha=args.alpha)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import time
-from typing import IO, Any
+from typing import Any, Protocol
 
 __all__ = ["TextProgress", "WidgetProgress", "in_widget_kernel", "progress_bar"]
 
@@ -67,6 +67,14 @@ class _Progress:
         raise NotImplementedError
 
 
+class TextStream(Protocol):
+    """Where `TextProgress` writes: ``write`` and ``flush``, as ``sys.stdout`` has them."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class TextProgress(_Progress):
     """Progress as one line of text on ``stream``, rewritten with ``\\r``.
 
@@ -81,7 +89,7 @@ class TextProgress(_Progress):
     """
 
     def __init__(self, total: int, description: str, unit: str = "steps",
-                 stream: IO[str] | None = None) -> None:
+                 stream: TextStream | None = None) -> None:
         super().__init__(total, description, unit)
         self._stream = stream
         self._width = 0

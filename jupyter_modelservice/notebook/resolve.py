@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import difflib
 import importlib
+import io
 import keyword
 import re
 import shlex
@@ -186,12 +187,14 @@ def evaluate_cell(source: str, namespace: dict[str, Any]) -> Any:
         tree = ast.parse(source, mode="exec")
     except SyntaxError as err:
         raise UsageError(f"The cell is not valid Python: {err}") from err
-    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+    final = tree.body[-1] if tree.body else None
+    if not isinstance(final, ast.Expr):
         raise UsageError(
             "The cell must end with an expression that builds the estimator, "
             "e.g. make_pipeline(StandardScaler(), LogisticRegression())."
         )
-    last = ast.Expression(tree.body.pop().value)
+    tree.body.pop()
+    last = ast.Expression(final.value)
     try:
         exec(compile(tree, "<cell>", "exec"), namespace)  # the user's own code, in their namespace
         return eval(compile(last, "<cell>", "eval"), namespace)
@@ -215,7 +218,8 @@ def split_line(line: str) -> list[str]:
     UsageError
         When a quote is not closed.
     """
-    lexer = shlex.shlex(line, posix=True)
+    source = io.StringIO(line)
+    lexer = shlex.shlex(source, posix=True)
     lexer.whitespace_split = True
     lexer.commenters = ""  # "#" is text here (URLs, Python)
     words: list[str] = []
@@ -229,7 +233,7 @@ def split_line(line: str) -> list[str]:
                              "with a backslash.") from err
         if word is None:
             return words
-        end = lexer.instream.tell()
+        end = source.tell()
         raw, start = line[start:end].strip(), end
         if _OPTION.match(raw):
             in_python = False
