@@ -10,7 +10,8 @@ Writers are small (`add_version`, `set_status`, `set_file`, `set_values`,
 `merge_tags`, `record_event`, `delete`) and each opens ``with self.atomic():``
 itself; a caller composes several into one transaction inside an outer
 ``with registry.atomic():`` (nested blocks are savepoints, see
-`jupyter_modelservice.registry.transaction`)::
+`jupyter_modelservice.registry.transaction`). Transactions and reads are
+inherited from `RegistryReads` (`reads`)::
 
     with registry.atomic():
         row = registry.lock_row("rf", 3, expect={"artifact_state": "pending"})
@@ -21,9 +22,7 @@ itself; a caller composes several into one transaction inside an outer
 
 from __future__ import annotations
 
-import builtins
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,26 +31,13 @@ from ..exceptions import (
     InvalidInputError,
     InvalidModelIdError,
     ModelNotFoundError,
-    RegistryError,
     SchemaVersionError,
 )
-from ..redaction import redact_url, scrub_secrets
 from .engine import actor, advisory_key, make_engine, utcnow
-from .queries import (
-    COLUMNS,
-    FILE_COLUMNS,
-    STATUSES,
-    check_status,
-    clean,
-    count_query,
-    event_key,
-    events_query,
-    merged_tags,
-    rows_query,
-)
+from .queries import COLUMNS, FILE_COLUMNS, STATUSES, check_status, clean, event_key, merged_tags
+from .reads import RegistryReads
 from .schema import METADATA, MIGRATIONS, SCHEMA_VERSION, events, model_metadata, schema_info
 from .transaction import Transactions
-from .where import parse_where
 
 __all__ = ["COLUMNS", "FILE_COLUMNS", "STATUSES", "Registry", "utcnow"]
 
@@ -59,7 +45,7 @@ _SCHEMA_LOCK_KEY = 0x6D6F64656C737663  # "modelsvc": serializes schema creation 
 _EVENT_FIELDS = ("model_id", "version", "event", "from_status", "to_status", "actor", "at", "details")
 
 
-class Registry:
+class Registry(RegistryReads):
     """Model versions and their metadata in one SQL database.
 
     Parameters
@@ -89,24 +75,7 @@ class Registry:
             self.engine.dispose()
             raise
 
-    # -- transactions ------------------------------------------------------
-    @contextmanager
-    def atomic(self, write: bool = True) -> Iterator[sa.Connection]:
-        """One transaction; inside another one, a savepoint (write) or the same transaction (read).
-
-        ``write=True`` takes SQLite's write lock at BEGIN. On PostgreSQL
-        ``write=False`` runs each statement on its own (autocommit): reads are
-        single statements, and this saves the BEGIN and COMMIT round trips.
-        Every registry method called inside the block runs in this transaction.
-        A write block inside a read-only one is refused (`RegistryError`).
-        """
-        with self._transactions.atomic(write) as tx:
-            yield tx.connection
-
-    def in_transaction(self) -> bool:
-        """Whether a transaction of this registry is open in the current thread or task."""
-        return self._transactions.current() is not None
-
+    # -- transactions and locks ---------------------------------------------
     def lock(self, model_id: str) -> None:
         """Serialize writers of ``model_id`` until the current write transaction ends.
 
@@ -141,35 +110,10 @@ class Registry:
         self.lock(model_id)
         return self.get(model_id, version)
 
-    def changed(self) -> list[tuple[str, int]]:
-        """``(model_id, version)`` of every row written so far in the current transaction, in order.
-
-        Empty outside a transaction. `ModelFiles.atomic` writes the sidecars of
-        these rows before the transaction commits.
-        """
-        tx = self._transactions.current()
-        return list(tx.changed) if tx is not None else []
-
-    def _connection(self) -> sa.Connection:
-        tx = self._transactions.current()
-        assert tx is not None, "called outside `with self.atomic():`"
-        return tx.connection
-
     def _touch(self, model_id: str, version: int) -> None:
         tx = self._transactions.current()
         if tx is not None:
             tx.changed.append((model_id, version))
-
-    def _failed(self, err: sa.exc.DBAPIError) -> RegistryError:
-        reason = scrub_secrets(str(err.orig), self.engine.url, self.url)
-        return RegistryError(f"Registry database {self._safe_url()} failed: {reason}")
-
-    def _safe_url(self) -> str:
-        return redact_url(self.engine.url)
-
-    def close(self) -> None:
-        """Release pooled connections."""
-        self.engine.dispose()
 
     def __enter__(self) -> Registry:
         return self
@@ -207,15 +151,6 @@ class Registry:
                     .where(schema_info.c.key == "schema_version")
                     .values(value=str(SCHEMA_VERSION))
                 )
-
-    def schema_version(self) -> int:
-        """The schema version recorded in the database."""
-        with self.atomic(write=False) as conn:
-            return int(
-                conn.execute(
-                    sa.select(schema_info.c.value).where(schema_info.c.key == "schema_version")
-                ).scalar_one()
-            )
 
     # -- writes ------------------------------------------------------------
     def add_version(self, row: Mapping[str, Any]) -> int:
@@ -317,11 +252,6 @@ class Registry:
                 self.set_values(model_id, version, rest)
             return self.get(model_id, version)
 
-    def next_version(self, model_id: str) -> int:
-        """The number the next version of ``model_id`` would get (deleted numbers are skipped)."""
-        with self.atomic(write=False) as conn:
-            return self._next_version(conn, model_id)
-
     def _write(self, conn: sa.Connection, model_id: str, version: int, values: Mapping[str, Any],
                must_exist: bool = False) -> None:
         if not values:
@@ -415,11 +345,6 @@ class Registry:
                 conn.execute(events.insert(), new)
         return len(new)
 
-    def case_conflict(self, model_id: str) -> str | None:
-        """Another registered id equal to ``model_id`` but for letter case, else None."""
-        with self.atomic(write=False) as conn:
-            return self._case_conflict(conn, model_id)
-
     def refuse_case_conflict(self, model_id: str) -> None:
         """`InvalidModelIdError` when another id differs from ``model_id`` only in letter case.
 
@@ -428,15 +353,6 @@ class Registry:
         """
         with self.atomic(write=False) as conn:
             self._refuse_case_conflict(conn, model_id)
-
-    @staticmethod
-    def _case_conflict(conn: sa.Connection, model_id: str) -> str | None:
-        return conn.execute(
-            sa.select(model_metadata.c.model_id)
-            .where(sa.func.lower(model_metadata.c.model_id) == model_id.lower(),
-                   model_metadata.c.model_id != model_id)
-            .limit(1)
-        ).scalar()
 
     def _refuse_case_conflict(self, conn: sa.Connection, model_id: str) -> None:
         other = self._case_conflict(conn, model_id)
@@ -457,95 +373,3 @@ class Registry:
             )
         )
 
-    # -- reads -------------------------------------------------------------
-    def get(self, model_id: str, version: int | None = None) -> dict[str, Any]:
-        """The row of one version (the latest when ``version`` is None)."""
-        with self.atomic(write=False) as conn:
-            return self._get(conn, model_id, version)
-
-    def latest_version(self, model_id: str) -> int | None:
-        """The highest version of ``model_id``, or None when it has none."""
-        with self.atomic(write=False) as conn:
-            return self._latest(conn, model_id)
-
-    def _latest(self, conn: sa.Connection, model_id: str) -> int | None:
-        return conn.execute(
-            sa.select(sa.func.max(model_metadata.c.version)).where(
-                model_metadata.c.model_id == model_id
-            )
-        ).scalar()
-
-    @staticmethod
-    def _used(conn: sa.Connection, model_id: str, version: int) -> bool:
-        """Whether ``model_id:version`` exists or ever existed (its history outlives a delete)."""
-        where = (events.c.model_id == model_id, events.c.version == version)
-        row_where = (model_metadata.c.model_id == model_id, model_metadata.c.version == version)
-        return (conn.execute(sa.select(model_metadata.c.version).where(*row_where)).first() is not None
-                or conn.execute(sa.select(events.c.event_id).where(*where).limit(1)).first() is not None)
-
-    def _next_version(self, conn: sa.Connection, model_id: str) -> int:
-        """One past every version the id ever had: a deleted version's number is not reused,
-        so its history never mixes with a new model's."""
-        used = conn.execute(
-            sa.select(sa.func.max(events.c.version)).where(events.c.model_id == model_id)
-        ).scalar()
-        return max(self._latest(conn, model_id) or 0, used or 0) + 1
-
-    def _get(self, conn: sa.Connection, model_id: str, version: int | None) -> dict[str, Any]:
-        query = sa.select(model_metadata).where(model_metadata.c.model_id == model_id)
-        if version is None:
-            query = query.order_by(model_metadata.c.version.desc()).limit(1)
-        else:
-            query = query.where(model_metadata.c.version == version)
-        row = conn.execute(query).first()
-        if row is None:
-            raise ModelNotFoundError(self._missing_message(conn, model_id, version))
-        return dict(row._mapping)
-
-    def _missing_message(self, conn: sa.Connection, model_id: str, version: int | None) -> str:
-        latest = self._latest(conn, model_id)
-        if latest is None:
-            return (f"No model {model_id!r} in the registry; list_models() shows the ids "
-                    "that exist.")
-        return f"Model {model_id!r} has no version {version} (latest is {latest})."
-
-    def list(
-        self,
-        *,
-        status: str | None = None,
-        model_id: str | None = None,
-        search: str | None = None,
-        order_by: str = "-training_date",
-        limit: int | None = None,
-        offset: int = 0,
-        latest_only: bool = False,
-        where: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Rows matching every given filter, as dicts, in ``order_by`` order.
-
-        ``order_by`` is a column name, prefixed with ``-`` for descending.
-        ``search`` matches id or class name, case-insensitively, as plain text.
-        ``where`` is an expression of the query language (`where.parse_where`),
-        e.g. ``"validation_score >= 0.9 and tags.team == 'vision'"``.
-        """
-        query = rows_query(status=status, model_id=model_id, search=search, order_by=order_by,
-                           limit=limit, offset=offset, latest_only=latest_only,
-                           where=self._where(where))
-        with self.atomic(write=False) as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
-
-    def count(self, *, status: str | None = None, model_id: str | None = None,
-              search: str | None = None, where: str | None = None) -> int:
-        """How many versions match the filters of :meth:`list`."""
-        query = count_query(status=status, model_id=model_id, search=search, where=self._where(where))
-        with self.atomic(write=False) as conn:
-            return int(conn.execute(query).scalar_one())
-
-    def _where(self, text: str | None) -> Any:
-        return None if text is None else parse_where(text, self.dialect)
-
-    def events(self, model_id: str | None = None, version: int | None = None, *,
-               kinds: Iterable[str] | None = None) -> builtins.list[dict[str, Any]]:
-        """The status history, oldest first; ``kinds`` keeps only those event names."""
-        with self.atomic(write=False) as conn:
-            return [dict(r._mapping) for r in conn.execute(events_query(model_id, version, kinds))]

@@ -1,0 +1,197 @@
+"""`RegistryReads`: the read side of `Registry`: its transactions, and every query of rows and history.
+
+`Registry` (in `database`) adds the writers. A read opens ``with
+self.atomic(write=False):``, which inside an open transaction reads through
+it (and sees its writes), and otherwise runs on its own.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..exceptions import ModelNotFoundError, RegistryError
+from ..redaction import redact_url, scrub_secrets
+from .queries import count_query, events_query, rows_query
+from .schema import events, model_metadata, schema_info
+from .transaction import Transactions
+from .where import parse_where
+
+__all__ = ["RegistryReads"]
+
+
+class RegistryReads:
+    """Transactions and queries over one registry database (see `Registry`)."""
+
+    #: The URL as text (special characters percent-encoded, so it reads back the same).
+    url: str
+    engine: sa.Engine
+    #: ``"sqlite"`` or ``"postgresql"``.
+    dialect: str
+    _transactions: Transactions
+
+    @contextmanager
+    def atomic(self, write: bool = True) -> Iterator[sa.Connection]:
+        """One transaction; inside another one, a savepoint (write) or the same transaction (read).
+
+        ``write=True`` takes SQLite's write lock at BEGIN. On PostgreSQL
+        ``write=False`` runs each statement on its own (autocommit): reads are
+        single statements, and this saves the BEGIN and COMMIT round trips.
+        Every registry method called inside the block runs in this transaction.
+        A write block inside a read-only one is refused (`RegistryError`).
+        """
+        with self._transactions.atomic(write) as tx:
+            yield tx.connection
+
+    def in_transaction(self) -> bool:
+        """Whether a transaction of this registry is open in the current thread or task."""
+        return self._transactions.current() is not None
+
+    def changed(self) -> list[tuple[str, int]]:
+        """``(model_id, version)`` of every row written so far in the current transaction, in order.
+
+        Empty outside a transaction. `ModelFiles.atomic` writes the sidecars of
+        these rows before the transaction commits.
+        """
+        tx = self._transactions.current()
+        return list(tx.changed) if tx is not None else []
+
+    def _connection(self) -> sa.Connection:
+        tx = self._transactions.current()
+        assert tx is not None, "called outside `with self.atomic():`"
+        return tx.connection
+
+    def _failed(self, err: sa.exc.DBAPIError) -> RegistryError:
+        reason = scrub_secrets(str(err.orig), self.engine.url, self.url)
+        return RegistryError(f"Registry database {self._safe_url()} failed: {reason}")
+
+    def _safe_url(self) -> str:
+        return redact_url(self.engine.url)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.engine.dispose()
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the database."""
+        with self.atomic(write=False) as conn:
+            return int(
+                conn.execute(
+                    sa.select(schema_info.c.value).where(schema_info.c.key == "schema_version")
+                ).scalar_one()
+            )
+
+    def next_version(self, model_id: str) -> int:
+        """The number the next version of ``model_id`` would get (deleted numbers are skipped)."""
+        with self.atomic(write=False) as conn:
+            return self._next_version(conn, model_id)
+
+    def case_conflict(self, model_id: str) -> str | None:
+        """Another registered id equal to ``model_id`` but for letter case, else None."""
+        with self.atomic(write=False) as conn:
+            return self._case_conflict(conn, model_id)
+
+    @staticmethod
+    def _case_conflict(conn: sa.Connection, model_id: str) -> str | None:
+        return conn.execute(
+            sa.select(model_metadata.c.model_id)
+            .where(sa.func.lower(model_metadata.c.model_id) == model_id.lower(),
+                   model_metadata.c.model_id != model_id)
+            .limit(1)
+        ).scalar()
+
+    def get(self, model_id: str, version: int | None = None) -> dict[str, Any]:
+        """The row of one version (the latest when ``version`` is None)."""
+        with self.atomic(write=False) as conn:
+            return self._get(conn, model_id, version)
+
+    def latest_version(self, model_id: str) -> int | None:
+        """The highest version of ``model_id``, or None when it has none."""
+        with self.atomic(write=False) as conn:
+            return self._latest(conn, model_id)
+
+    def _latest(self, conn: sa.Connection, model_id: str) -> int | None:
+        return conn.execute(
+            sa.select(sa.func.max(model_metadata.c.version)).where(
+                model_metadata.c.model_id == model_id
+            )
+        ).scalar()
+
+    @staticmethod
+    def _used(conn: sa.Connection, model_id: str, version: int) -> bool:
+        """Whether ``model_id:version`` exists or ever existed (its history outlives a delete)."""
+        where = (events.c.model_id == model_id, events.c.version == version)
+        row_where = (model_metadata.c.model_id == model_id, model_metadata.c.version == version)
+        return (conn.execute(sa.select(model_metadata.c.version).where(*row_where)).first() is not None
+                or conn.execute(sa.select(events.c.event_id).where(*where).limit(1)).first() is not None)
+
+    def _next_version(self, conn: sa.Connection, model_id: str) -> int:
+        """One past every version the id ever had: a deleted version's number is not reused,
+        so its history never mixes with a new model's."""
+        used = conn.execute(
+            sa.select(sa.func.max(events.c.version)).where(events.c.model_id == model_id)
+        ).scalar()
+        return max(self._latest(conn, model_id) or 0, used or 0) + 1
+
+    def _get(self, conn: sa.Connection, model_id: str, version: int | None) -> dict[str, Any]:
+        query = sa.select(model_metadata).where(model_metadata.c.model_id == model_id)
+        if version is None:
+            query = query.order_by(model_metadata.c.version.desc()).limit(1)
+        else:
+            query = query.where(model_metadata.c.version == version)
+        row = conn.execute(query).first()
+        if row is None:
+            raise ModelNotFoundError(self._missing_message(conn, model_id, version))
+        return dict(row._mapping)
+
+    def _missing_message(self, conn: sa.Connection, model_id: str, version: int | None) -> str:
+        latest = self._latest(conn, model_id)
+        if latest is None:
+            return (f"No model {model_id!r} in the registry; list_models() shows the ids "
+                    "that exist.")
+        return f"Model {model_id!r} has no version {version} (latest is {latest})."
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        model_id: str | None = None,
+        search: str | None = None,
+        order_by: str = "-training_date",
+        limit: int | None = None,
+        offset: int = 0,
+        latest_only: bool = False,
+        where: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows matching every given filter, as dicts, in ``order_by`` order.
+
+        ``order_by`` is a column name, prefixed with ``-`` for descending.
+        ``search`` matches id or class name, case-insensitively, as plain text.
+        ``where`` is an expression of the query language (`where.parse_where`),
+        e.g. ``"validation_score >= 0.9 and tags.team == 'vision'"``.
+        """
+        query = rows_query(status=status, model_id=model_id, search=search, order_by=order_by,
+                           limit=limit, offset=offset, latest_only=latest_only,
+                           where=self._where(where))
+        with self.atomic(write=False) as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def count(self, *, status: str | None = None, model_id: str | None = None,
+              search: str | None = None, where: str | None = None) -> int:
+        """How many versions match the filters of :meth:`list`."""
+        query = count_query(status=status, model_id=model_id, search=search, where=self._where(where))
+        with self.atomic(write=False) as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def _where(self, text: str | None) -> Any:
+        return None if text is None else parse_where(text, self.dialect)
+
+    def events(self, model_id: str | None = None, version: int | None = None, *,
+               kinds: Iterable[str] | None = None) -> builtins.list[dict[str, Any]]:
+        """The status history, oldest first; ``kinds`` keeps only those event names."""
+        with self.atomic(write=False) as conn:
+            return [dict(r._mapping) for r in conn.execute(events_query(model_id, version, kinds))]
