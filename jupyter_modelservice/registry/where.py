@@ -117,7 +117,10 @@ class _Compiler:
             kinds = {_kind_of(v) for v in values}
             if len(kinds) > 1:
                 raise self.error(literal, "the values of a list must be all text or all numbers.")
-            column = self.column(field, kinds.pop())
+            kind = kinds.pop()
+            if kind == "number" and any(isinstance(v, float) for v in values):
+                values = [float(v) for v in values]  # PostgreSQL types a list from its first value
+            column = self.column(field, kind)
             return column.not_in(values) if op == "not in" else column.in_(values)  # NULL stays unknown
         value = self.literal(literal)
         if value is None:

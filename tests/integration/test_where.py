@@ -174,3 +174,12 @@ def test_list_models_where_through_the_service(tmp_path):
         rows = service.list_models(where="validation_score > 0.8 and tags.team == 'vision'")
         assert [r["model_id"] for r in rows] == ["tree3"]
     assert looks_like_query("score > 1") and not looks_like_query("forest")
+
+
+@pytest.mark.parametrize("text, ids", [
+    ("train_score in (0, 0.5)", ["Rx", "é"]),  # PostgreSQL types a list from its first value: 0.5 must stay 0.5
+    ("train_score not in (1, 0.99)", ["Rx", "svc", "é"]),
+    ("version in (1, 2.0)", ["Rx", "lr", "rf", "rf", "svc", "é"]),
+])
+def test_a_list_mixing_integers_and_decimals(registry, text, ids):
+    assert sorted(r["model_id"] for r in registry.list(where=text)) == ids
