@@ -8,10 +8,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .artifacts.database_store import DATABASE_STORE, is_database_store
 from .exceptions import InvalidInputError
 from .redaction import redact_url
 
-__all__ = ["DB_TYPES", "ENV_DB_URL", "is_remote", "make_store", "parse_db_url", "registry_url"]
+__all__ = ["DATABASE_STORE", "DB_TYPES", "ENV_DB_URL", "is_database_store", "is_remote", "make_store",
+           "parse_db_url", "registry_url"]
 
 DB_TYPES = ("sqlite", "postgresql")
 ENV_DB_URL = "MODELSERVICE_DB_URL"
@@ -32,6 +34,14 @@ def registry_url(db_type: str, models_directory: str | os.PathLike[str],
     """
     if db_type not in DB_TYPES:
         raise InvalidInputError(f"db_type must be one of {DB_TYPES}, got {db_type!r}.")
+    if db_type == "sqlite" and is_database_store(models_directory):
+        if not db_url:
+            raise InvalidInputError(
+                f"models_directory={DATABASE_STORE!r} keeps the models in the registry database, which has "
+                "no folder to put a SQLite file in: name the file with db_url='sqlite:///path/to/registry.db' "
+                "(or use db_type='postgresql', where the whole team reaches it)."
+            )
+        return parse_db_url(db_url)
     if db_type == "sqlite":
         if is_remote(models_directory):
             raise InvalidInputError(
@@ -71,9 +81,23 @@ def parse_db_url(url: str | sa.URL) -> sa.URL:
         ) from err
 
 
-def make_store(models_directory: str | os.PathLike[str], storage_options: dict[str, Any] | None = None) -> Any:
-    """A `LocalStore` for a folder, or an fsspec-backed store for a URL."""
+def make_store(models_directory: str | os.PathLike[str], storage_options: dict[str, Any] | None = None,
+               registry: Any = None) -> Any:
+    """A `LocalStore` for a folder, an fsspec-backed store for a URL, or for ``"db://"`` a
+    `DatabaseStore` in ``registry``'s database (``storage_options`` may set only ``max_bytes``)."""
     text = os.fspath(models_directory)
+    if is_database_store(text):
+        from .artifacts.database_store import DatabaseStore
+
+        options = dict(storage_options or {})
+        unknown = sorted(set(options) - {"max_bytes"})
+        if unknown or registry is None:
+            raise InvalidInputError(
+                f"models_directory={DATABASE_STORE!r} takes only storage_options={{'max_bytes': ...}} "
+                f"(the size limit of a model kept in the database), not {unknown}."
+                if unknown else "The database store needs the registry whose database keeps the bytes."
+            )
+        return DatabaseStore(registry, options.get("max_bytes"))
     if is_remote(text):
         from .artifacts.remote import FsspecStore
 

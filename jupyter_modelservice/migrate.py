@@ -24,6 +24,14 @@ Guarantees
   without a file, the same training date) is skipped; an interrupted copy
   (target row still ``pending``) is finished; a different version under the
   same ``model_id:version`` is reported as a conflict and never overwritten.
+
+Either side may keep its model files in its registry database
+(``models_directory="db://"``, ``--copy-files db://``): the bytes are then
+read from, or stored into, that database, a target version is marked ready
+in the transaction that stores its bytes (after reading them back), and a
+file over the target's size limit is reported before its row is copied.
+Without ``--copy-files`` the command copies a ``db://`` registry's files into
+the target database: another database cannot reach them.
 """
 
 from __future__ import annotations
@@ -33,8 +41,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from .exceptions import ArtifactError, ArtifactIntegrityError, InvalidInputError, ModelNotFoundError
-from .ids import ModelRef
+from .exceptions import (
+    ArtifactError,
+    ArtifactIntegrityError,
+    InvalidInputError,
+    ModelNotFoundError,
+    ModelTooLargeError,
+)
+from .ids import ModelRef, ModelVersion
 from .redaction import redact_url, scrub_secrets
 from .registry.database import COLUMNS
 from .registry.engine import actor, utcnow
@@ -168,6 +182,7 @@ class _Migration:
         if row["file_path"]:
             data = self._source_bytes(ref, row)
             if self.copy_files:
+                self._check_size(row, len(data))
                 values["artifact_state"] = "pending"
             elif not self._target_has(ref, row):
                 self.report["missing_files"].append(ref)
@@ -191,6 +206,16 @@ class _Migration:
         except ArtifactError as err:
             raise _Failed(f"{err} Not copied; re-run once it is fixed.") from err
 
+    def _check_size(self, row: dict[str, Any], nbytes: int) -> None:
+        """A target store with a size limit (the database store) refuses a file before its row is copied."""
+        check = getattr(self.target.store, "check_size", None)
+        if check is None:
+            return
+        try:
+            check(row["file_path"], nbytes)
+        except ModelTooLargeError as err:
+            raise _Failed(f"{err} Not copied.") from err
+
     def _target_has(self, ref: str, row: dict[str, Any]) -> bool:
         if not self.target.store.exists(row["file_path"]):
             return False
@@ -209,17 +234,20 @@ class _Migration:
         if staged.sha256 != row["file_sha256"]:  # pragma: no cover - the bytes were just verified
             store.discard(staged)
             raise _Failed(f"writing {row['file_path']} to the target changed its bytes")
+        def ready() -> None:  # the row as copied, now with its file in place
+            self.target.registry.set_file(row["model_id"], row["version"], {"artifact_state": "ready"})
+
+        # read back before the row is marked ready; a database store does both in one transaction
         try:
-            store.publish(staged)
+            published = self.target.files.publish(ModelVersion.of(row), staged, read_back=True, ready=ready)
+        except ArtifactIntegrityError as err:
+            raise _Failed(f"the target's copy: {err}; its row stays pending, re-run to retry") from err
         except BaseException:
             store.discard(staged)
             raise
-        found = hashlib.sha256(store.read_bytes(row["file_path"])).hexdigest()
-        if found != row["file_sha256"]:
-            raise _Failed(f"the target's copy of {row['file_path']} reads back with sha256 {found}, "
-                          f"not {row['file_sha256']}; its row stays pending, re-run to retry")
-        with self.target.files.atomic():  # the row as copied, now with its file in place (and its sidecar)
-            self.target.registry.set_file(row["model_id"], row["version"], {"artifact_state": "ready"})
+        if published is None:
+            with self.target.files.atomic():  # and its sidecar
+                ready()
         self.report["files_copied"] += 1
         self.report["bytes_copied"] += len(data)
 

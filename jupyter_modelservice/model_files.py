@@ -7,21 +7,23 @@ recorded format → deserialized from memory by that format's reader (joblib and
 pickle only when the service allows pickle). The
 sidecars are written inside the registry transaction that changes their row
 (`ModelFiles.atomic`), so concurrent writers of one id leave them as the
-database ends up.
+database ends up. With the database store (``models_directory="db://"``) the
+same save steps run in one transaction, which stores the bytes and marks the
+version ready together; it keeps no sidecars.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from . import provenance
 from .artifacts import formats
 from .artifacts.local import sha256_bytes
-from .artifacts.store import Store
+from .artifacts.store import Staged, Store
 from .exceptions import (
     ArtifactError,
     ArtifactIntegrityError,
@@ -81,6 +83,14 @@ class ModelFiles:
         model_id, version = ref
         pending = {"file_path": relpath, "file_format": save_format, "file_sha256": staged.sha256,
                    "file_bytes": staged.nbytes, "artifact_state": "pending"}
+        if self.store.transactional:
+            # the same steps in one transaction: the version is ready exactly when its bytes are stored
+            with self.atomic():
+                self.registry.set_file(model_id, version, pending)
+                self.registry.record_event(model_id, version, *started)
+                updated = self.publish(ref, staged)
+            assert updated is not None  # a transactional store marks the version ready
+            return updated
         try:
             with self.registry.atomic():
                 self.registry.set_file(model_id, version, pending)
@@ -181,6 +191,8 @@ class ModelFiles:
             self._write_sidecars(dict.fromkeys(self.registry.changed()[start:]))
 
     def _write_sidecars(self, keys: Iterable[tuple[str, int]]) -> None:
+        if not self.store.sidecars:  # the database store: the row is beside the bytes
+            return
         for model_id, version in keys:
             try:
                 row = self.registry.get(model_id, version)
@@ -212,6 +224,42 @@ class ModelFiles:
             if row["status"] == "trained":
                 self.registry.set_status(model_id, version, "saved")
             return self.registry.get(model_id, version)
+
+    def publish(self, ref: ModelVersion, staged: Staged, *, read_back: bool = False,
+                ready: Callable[[], object] | None = None) -> dict[str, Any] | None:
+        """Put the staged file of ``ref`` (its row registered as pending) in place.
+
+        A transactional store (`DatabaseStore`, ``models_directory="db://"``)
+        stores the bytes in the transaction that marks the version ready and
+        returns the row; ``ready()`` marks it (default: `mark_ready`). A file
+        store only publishes the file and returns None: the caller marks the
+        version ready afterwards, so that a crash in between leaves a pending
+        row `verify --repair` completes. With ``read_back`` the published
+        bytes are read again and their sha256 checked before anything is
+        marked ready (`ArtifactIntegrityError` otherwise; a database store
+        then stores nothing).
+        """
+        if not self.store.transactional:
+            self.store.publish(staged)
+            if read_back:
+                self._check_published(staged)
+            return None
+        with self.atomic():
+            self.store.publish(staged)
+            if read_back:
+                self._check_published(staged)
+            if ready is None:
+                return self.mark_ready(ref)
+            ready()
+            return self.registry.get(ref.model_id, ref.version)
+
+    def _check_published(self, staged: Staged) -> None:
+        found = sha256_bytes(self.store.read_bytes(staged.relpath))
+        if found != staged.sha256:
+            raise ArtifactIntegrityError(
+                f"{self.store.location(staged.relpath)} reads back with sha256 {found}, not {staged.sha256} "
+                "as written"
+            )
 
     def delete(self, row: Mapping[str, Any]) -> None:
         """Remove the model file and sidecar of a deleted row."""

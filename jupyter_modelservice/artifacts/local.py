@@ -80,6 +80,9 @@ class LocalStore:
         The models directory; created when missing.
     """
 
+    transactional = False  # publish renames on its own, after the pending row is committed
+    sidecars = True
+
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser().absolute()
         self.url = str(self.root)
@@ -123,10 +126,9 @@ class LocalStore:
         fsync waits for the disk, so hashing costs almost nothing extra.
         """
         final = self.target(relpath)
-        final.parent.mkdir(parents=True, exist_ok=True)
         temp = final.parent / f"{TEMP_PREFIX}{final.name}-{uuid.uuid4().hex[:12]}"
         try:
-            with open(temp, "xb") as fh:
+            with _create_in_folder(temp) as fh:
                 write(fh)
                 fh.flush()
                 digest: dict[str, str] = {}
@@ -166,9 +168,9 @@ class LocalStore:
     def write_text(self, relpath: str, text: str) -> None:
         """Write a small text file atomically (temp + rename, no fsync)."""
         final = self.target(relpath)
-        final.parent.mkdir(parents=True, exist_ok=True)
         temp = final.parent / f"{TEMP_PREFIX}{final.name}-{uuid.uuid4().hex[:12]}"
-        temp.write_text(text, encoding="utf-8")
+        with _create_in_folder(temp) as fh:
+            fh.write(text.encode("utf-8"))
         os.replace(temp, final)
 
     def exists(self, relpath: str) -> bool:
@@ -176,8 +178,32 @@ class LocalStore:
         return self.path(relpath).exists()
 
     def delete(self, relpath: str) -> None:
-        """Remove a file if present (a symlink is removed itself, never what it points at)."""
-        self.target(relpath).unlink(missing_ok=True)
+        """Remove a file if present (a symlink is removed itself, never what it points at).
+
+        A model's folder left empty is removed too: deleting a model's last
+        version leaves no ``<model_id>/`` behind. A save into that folder at the
+        same moment recreates it (see `_create_in_folder`).
+        """
+        final = self.target(relpath)
+        final.unlink(missing_ok=True)
+        if final.parent != self.root.resolve():
+            try:
+                final.parent.rmdir()  # only succeeds when nothing is left in it
+            except OSError:
+                pass
+
+
+def _create_in_folder(path: Path, attempts: int = 5) -> IO[bytes]:
+    """Create the new file ``path`` (``"xb"``), creating its folder; a folder removed in between
+    (`LocalStore.delete` of another version's last file) is created again."""
+    for attempt in range(attempts):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return open(path, "xb")  # noqa: SIM115 - the caller closes it
+        except FileNotFoundError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -126,6 +126,9 @@ class FsspecStore:
     b'abc'
     """
 
+    transactional = False  # publish uploads on its own, after the pending row is committed
+    sidecars = True
+
     def __init__(self, url: str, storage_options: dict[str, Any] | None = None, *,
                  atomic_put: bool | None = None) -> None:
         try:

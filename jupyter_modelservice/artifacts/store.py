@@ -6,7 +6,10 @@ by the save protocol: `Store.stage` serializes and hashes, the caller
 registers the row as pending, `Store.publish` makes the file appear under its
 final path complete or not at all. `LocalStore` (a folder) and `FsspecStore`
 (an fsspec URL such as ``s3://bucket/prefix``) implement it; so can a fake
-kept in memory for tests.
+kept in memory for tests. `DatabaseStore` (``models_directory="db://"``)
+keeps the bytes in the registry database: its `publish` is *transactional*
+(the caller publishes inside the transaction that marks the version ready)
+and it keeps no *sidecars*.
 
 Every path given to a store passes `check_relpath` first, whatever the store.
 """
@@ -65,6 +68,13 @@ class Store(Protocol):
 
     #: Where the store is, as a user would name it (a folder, or a URL without secrets).
     url: str
+    #: Whether `publish` runs in the registry's current transaction (`DatabaseStore`): the
+    #: version is then marked ready in the transaction that stores its bytes. File stores
+    #: publish on their own, after the pending row is committed.
+    transactional: bool
+    #: Whether a JSON sidecar is kept beside each model file (False for `DatabaseStore`: the
+    #: row lives in the same database as the bytes).
+    sidecars: bool
 
     def location(self, relpath: str) -> str:
         """The path or URL a user opens to reach ``relpath``."""

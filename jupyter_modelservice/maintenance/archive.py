@@ -249,8 +249,8 @@ def import_version(service: Any, archive: str | os.PathLike[str], *, model_id: s
             version, trust = _register(service.registry, target_id, None if as_new_version else original,
                                        metadata, manifest, archive)
             staged = replace(staged, relpath=model_path(target_id, version, fmt))
-            try:
-                service.store.publish(staged)
+            try:  # the database store marks the version ready in the transaction that stores the bytes
+                ready = service.files.publish(ModelVersion(target_id, version), staged)
             except BaseException:
                 service.registry.delete(target_id, version)
                 raise
@@ -258,7 +258,8 @@ def import_version(service: Any, archive: str | os.PathLike[str], *, model_id: s
             service.store.discard(staged)
             raise
     ref = ModelVersion(target_id, version)
-    service.files.mark_ready(ref)
+    if ready is None:
+        service.files.mark_ready(ref)
     details = {"model_id": target_id, "version": version, "original": f"{manifest['model_id']}:{original}",
                "sha256": staged.sha256, "kept_version": version == original, "trust": trust}
     report = Report("import")

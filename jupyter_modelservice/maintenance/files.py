@@ -2,7 +2,8 @@
 
 Works on a `LocalStore` (walking the folder without following links, so a
 symlink is seen as a symlink) and on any store offering ``iter_files()``
-(`FsspecStore`). Nothing here deserializes a model file.
+(`FsspecStore`) or ``iter_stats()`` (`DatabaseStore`, which lists sizes without
+reading the bytes). Nothing here deserializes a model file.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ..json_documents import MAX_BYTES, DocumentError
 from ..sidecar import read_sidecar_document, sidecar_text
 
 __all__ = ["LAYOUT_RE", "MAX_RESTORED_VERSION", "MAX_VERSION_GAP", "StoreFile", "check_restored_version",
-           "comparable_row", "expected_path", "file_digest", "read_sidecar_file", "scan"]
+           "comparable_row", "expected_path", "file_digest", "keeps_sidecars", "read_sidecar_file", "scan"]
 
 #: ``<model_id>/v<N>.<ext>``: a model file or (``json``) its sidecar.
 LAYOUT_RE = re.compile(r"(?P<model_id>[^/]+)/v(?P<version>[1-9][0-9]{0,8})\.(?P<ext>joblib|pkl|skops|json)")
@@ -80,6 +81,8 @@ def scan(store: Any) -> list[StoreFile]:
     root = getattr(store, "root", None)
     if isinstance(root, Path):
         return sorted(_scan_local(root), key=lambda f: f.relpath)
+    if hasattr(store, "iter_stats"):  # the database store: sizes and times without reading the bytes
+        return [StoreFile(rel, _kind(rel), size, mtime) for rel, size, mtime in store.iter_stats()]
     if hasattr(store, "iter_files"):
         return [_remote_entry(store, rel) for rel in store.iter_files()]
     raise ArtifactError(f"Cannot list the files of {store!r}: it has no iter_files().")
@@ -133,6 +136,12 @@ def _remote_entry(store: Any, relpath: str) -> StoreFile:
     except Exception:  # noqa: BLE001 - size and age are best effort on remote stores
         pass
     return StoreFile(relpath, _kind(relpath), size, mtime)
+
+
+def keeps_sidecars(store: Any) -> bool:
+    """Whether ``store`` keeps a JSON sidecar beside each model file (all but the database store,
+    where the row is in the same database as the bytes)."""
+    return bool(getattr(store, "sidecars", True))
 
 
 def file_digest(store: Any, relpath: str) -> tuple[str, int]:

@@ -17,6 +17,10 @@ kept in the ``restored`` event). Sidecars are read through the one checked
 reader (size, depth, field types); version numbers above
 `MAX_RESTORED_VERSION` and ids differing from a registered one only in
 letter case are refused.
+
+The database store (``models_directory="db://"``) keeps no sidecars: its
+bytes and rows live in one database, so there is nothing to rebuild from;
+`rebuild_index` changes nothing and says so (`NO_SIDECARS`, in ``notes``).
 """
 
 from __future__ import annotations
@@ -28,14 +32,20 @@ from ..ids import ModelVersion, validate_model_id
 from ..registry.database import COLUMNS
 from ..registry.engine import actor, utcnow
 from ..signing import check_signature
-from .files import check_restored_version, expected_path, read_sidecar_file, scan
+from .files import check_restored_version, expected_path, keeps_sidecars, read_sidecar_file, scan
 from .history import file_history
 from .report import Finding, Report
 from .verify import check_row_file, check_sidecar
 
-__all__ = ["insert_version", "rebuild_index"]
+__all__ = ["NO_SIDECARS", "insert_version", "rebuild_index"]
 
 _REQUIRED = ("model_class", "training_date", "status")
+#: What `rebuild_index` says of the database store.
+NO_SIDECARS = (
+    "nothing to rebuild from: the models of this registry are kept in its database (models_directory='db://'), "
+    "which keeps no sidecars; a version's row and its bytes are stored, and lost, together. Back up the "
+    "database itself (pg_dump, or a copy of the SQLite file) or export versions with `modelservice export`."
+)
 
 
 def insert_version(registry: Any, row: dict[str, Any], event: dict[str, Any]) -> bool:
@@ -89,8 +99,14 @@ def rebuild_index(service: Any) -> Report:
     Report: ``changes`` of kind ``added`` (each with ``details["trust"]``),
     ``notes`` of kinds ``unverified`` (added, to be confirmed) and
     ``present``, ``problems`` of kinds ``conflict`` and ``refused``.
+
+    The database store (``models_directory="db://"``) has no sidecars: there
+    is nothing to rebuild from, and the report says so in ``notes``.
     """
     report = Report("rebuild-index")
+    if not keeps_sidecars(service.store):
+        report.notes.append(Finding("no_sidecars", NO_SIDECARS))
+        return report
     deleted = file_history(service.registry).deleted
     for entry in scan(service.store):
         if entry.kind != "sidecar" or entry.escapes:

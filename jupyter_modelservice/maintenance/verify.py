@@ -5,6 +5,8 @@ can leave behind: saves that never completed and missing or stale sidecars.
 Sidecars are read through the one checked reader (`read_sidecar_file`) and are
 never evidence: a previous file that only a sidecar vouches for comes back
 unverified, and verify lists unverified versions until a person confirms them.
+The database store (``models_directory="db://"``) keeps no sidecars: its
+versions are checked for their bytes only.
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from ..model_files import FILE_COLUMNS, SAVE_STARTED
 from ..sidecar import sidecar_path
 from ..signing import check_signature
 from ..trust import UNVERIFIED, origin
-from .files import StoreFile, comparable_row, expected_path, file_digest, read_sidecar_file, scan
+from .files import (
+    StoreFile,
+    comparable_row,
+    expected_path,
+    file_digest,
+    keeps_sidecars,
+    read_sidecar_file,
+    scan,
+)
 from .history import file_history
 from .report import Finding, Report
 
@@ -116,7 +126,7 @@ def verify(service: Any, *, grace: float = DEFAULT_GRACE, now: float | None = No
                                         "ago is writing its file", ref, row["file_path"]))
         else:
             report.problems.append(problem)
-        if row.get("artifact_state") == "ready":
+        if row.get("artifact_state") == "ready" and keeps_sidecars(service.store):
             problem = check_sidecar(service.store, row)
             if problem is not None:
                 report.problems.append(problem)
@@ -197,7 +207,7 @@ def repair(service: Any, *, grace: float = DEFAULT_GRACE, now: float | None = No
                 else:
                     _finish_pending(service, ref, row, report)
                 continue
-        if row.get("artifact_state") == "ready" and row.get("file_path"):
+        if row.get("artifact_state") == "ready" and row.get("file_path") and keeps_sidecars(service.store):
             # the sidecar check is cheap; hash the file only when the sidecar needs rewriting,
             # and rewrite it inside a transaction from the row as it is then
             if check_sidecar(service.store, row) and check_row_file(service.store, row) is None:
