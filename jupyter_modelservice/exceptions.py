@@ -9,7 +9,7 @@ keep working::
     ├── ModelNotFoundError(KeyError)         no such model id / version
     ├── InvalidInputError(ValueError)        bad X, y, estimator, parameter or option
     │   └── QueryError                       a where expression outside the query language
-    ├── IncompatibleModelsError(ValueError)  models of different task types compared
+    ├── IncompatibleModelsError(ValueError)  models of different task types, data or CV folds compared
     ├── PromotionRefusedError(ValueError)    a challenger not significantly better than production
     ├── NoModelError(RuntimeError)           no current model / model not in memory
     ├── ArtifactError(OSError)               a model file is missing or unreadable
@@ -83,7 +83,8 @@ class QueryError(InvalidInputError):
 
 
 class IncompatibleModelsError(ModelServiceError, ValueError):
-    """Models that cannot be compared together (different task types)."""
+    """Models that cannot be compared together: different task types, stored results computed on
+    different data, or cross-validations on different folds. The message names the difference."""
 
 
 class PromotionRefusedError(ModelServiceError, ValueError):

@@ -26,17 +26,26 @@ from .exceptions import (
     NoModelError,
     UnsavedModelsDroppedWarning,
 )
-from .ids import ModelRef, ModelVersion, generate_model_id, parse_ref, validate_model_id, validate_search
+from .ids import (
+    ModelRef,
+    ModelVersion,
+    generate_model_id,
+    generated_id_prefix,
+    parse_ref,
+    validate_model_id,
+    validate_search,
+)
 from .model_files import ModelFiles
 from .parallel import ParallelConfig
 from .registry import Registry
+from .service_evaluation import EvaluationRecords
 
 __all__ = ["ModelService"]
 
 _UPDATABLE = ("status", "tags")
 
 
-class ModelService:
+class ModelService(EvaluationRecords):
     """Train, evaluate, compare and version scikit-learn compatible models.
 
     Parameters
@@ -46,11 +55,16 @@ class ModelService:
         takes ``db_url`` or the ``MODELSERVICE_DB_URL`` environment variable.
     models_directory : str or path, default "./models"
         Folder of the model files (``<model_id>/v<N>.<ext>`` plus a JSON sidecar);
-        created when missing.
+        created when missing. ``"db://"`` keeps the model files in the registry
+        database itself (table ``model_blobs``; `DatabaseStore`), so that everyone
+        who reaches the database reaches the models: no shared drive needed;
+        with SQLite, ``db_url`` then names the database file.
     db_url : str, optional
         SQLAlchemy URL of the registry database.
     storage_options : dict, optional
-        Passed to fsspec when ``models_directory`` is a URL such as ``s3://bucket/prefix``.
+        Passed to fsspec when ``models_directory`` is a URL such as ``s3://bucket/prefix``;
+        with ``"db://"``, ``{"max_bytes": n}`` sets the largest model kept in the
+        database (default 64 MiB; larger ones raise `ModelTooLargeError`).
     parallel_backend : {None, "loky", "threading", "dask"}, optional
         joblib backend for cross-validation folds and comparisons; None uses the
         active ``joblib.parallel_config``.
@@ -106,7 +120,8 @@ class ModelService:
         self.db_type = db_type
         self.models_directory = models_directory
         self.registry = Registry(url)
-        self.files = ModelFiles(make_store(models_directory, storage_options), self.registry, allow_pickle)
+        store = make_store(models_directory, storage_options, registry=self.registry)
+        self.files = ModelFiles(store, self.registry, allow_pickle)
         self.current_model: Any = None
         self.model_metadata: dict[str, Any] = {}
         self.max_unsaved = max_unsaved
@@ -120,7 +135,7 @@ class ModelService:
     # -- small helpers -----------------------------------------------------
     @property
     def store(self) -> Store:
-        """The model file store (`LocalStore`, or `FsspecStore` for a URL)."""
+        """The model file store (`LocalStore`, `FsspecStore` for a URL, `DatabaseStore` for ``"db://"``)."""
         return self.files.store
 
     @store.setter
@@ -275,7 +290,7 @@ class ModelService:
         """Add a version for a fitted ``estimator``, hold it in memory and make it current."""
         model_type = type(estimator)
         row = {
-            "model_id": model_id or generate_model_id(model_type.__name__),
+            "model_id": model_id,
             "model_class": model_type.__name__,
             "model_module": model_type.__module__,
             "model_params": training.json_params(estimator),
@@ -284,7 +299,10 @@ class ModelService:
             "source": provenance.source(),
             **fields,
         }
-        version = self.registry.add_version(row)
+        with self.registry.atomic():
+            if model_id is None:
+                row["model_id"] = self._generated_id(model_type.__name__)
+            version = self.registry.add_version(row)
         row = self.registry.get(row["model_id"], version)
         self._hold_unsaved(ModelVersion(row["model_id"], version), estimator)
         self._trained[row["model_id"]] = version
@@ -310,14 +328,22 @@ class ModelService:
         active joblib backend (``joblib.parallel_config(backend="dask")`` runs
         them on a Dask cluster). ``progress(done, total)`` is called after each
         fold. With ``model_id`` (``"id"`` or ``"id:3"``) the fold scores are
-        recorded on that version.
+        recorded on that version (its ``cv_scores``, and an evaluation record
+        of kind ``"cv"`` that `compare_cv` compares).
+
+        The splitter is fixed and recorded: ``StratifiedKFold(cv_folds,
+        shuffle=True, random_state=0)`` for classifiers, ``KFold`` with the
+        same settings otherwise, so models cross-validated on the same data
+        see the same folds.
 
         Returns
         -------
         dict
             ``mean_score``, ``std_score``, ``cv_scores`` (per fold), ``scoring``,
             ``cv_folds``, ``fit_time``, ``score_time``, ``model_class``,
-            ``model_params`` (and ``scores`` per scoring for a list).
+            ``model_params`` (and ``scores`` per scoring for a list), the
+            ``splitter``, ``train_sizes``, ``test_sizes``, ``folds_digest`` and
+            the ``data_fingerprint`` of ``(X, y)``.
         """
         ref = self._lookup(model_id)[0] if model_id is not None else None
         estimator = training.make_estimator(model_class, params)
@@ -330,9 +356,9 @@ class ModelService:
             )
         result["model_class"] = type(estimator).__name__
         result["model_params"] = training.json_params(estimator)
+        result["data_fingerprint"] = provenance.data_fingerprint(X, y)
         if ref is not None:
-            cv = {k: result[k] for k in ("cv_scores", "mean_score", "std_score", "scoring", "cv_folds")}
-            self._set_values(ref, {"cv_scores": cv})
+            self._record_cv(ref, X, y, result)
             result.update(model_id=ref.model_id, version=ref.version)
         return result
 
@@ -345,33 +371,31 @@ class ModelService:
         task_type: str | None = None,
         *,
         return_predictions: bool = False,
+        refresh: bool = False,
     ) -> dict[str, Any]:
-        """Every metric of the task on test data; stored on the version's row.
+        """Every metric of the task on test data; recorded, and stored on the version's row.
 
         Classification: ``accuracy``, weighted ``precision``/``recall``/``f1_score``,
         ``roc_auc`` (when probabilities exist), ``classification_report``,
         ``confusion_matrix`` and its ``labels``. Regression: ``mse``, ``rmse``,
         ``mae``, ``r2_score``. ``model_id`` accepts ``"id"`` or ``"id:3"``;
         None evaluates the current model. ``return_predictions=True`` adds
-        ``"predictions"`` (``y_pred``, ``y_score``, ``classes``; not stored).
+        ``"predictions"`` (``y_pred``, ``y_score``, ``classes``).
+
+        Each evaluation is recorded (`evaluations` lists them) with the
+        fingerprint of ``(X_test, y_test)`` and the predictions; the version's
+        ``metrics`` column keeps the latest. A version already evaluated on
+        data with the same fingerprint is not asked to predict again: the
+        stored evaluation is returned, unless ``refresh=True``.
         """
-        from .evaluation import evaluate_estimator
-
         ref, row = self._lookup(model_id)
-        estimator = self._estimator(ref, row)
-        task = task_type or row.get("task_type") or training.infer_task(estimator, y_test)
         X_test, y_test = training.check_xy(X_test, y_test)
-        result = evaluate_estimator(estimator, X_test, y_test, task, return_predictions=return_predictions)
-        predictions = result.pop("predictions", None)
-        out = self._record_metrics(ref, row, result)
-        if predictions is not None:
-            out["predictions"] = predictions
+        [done], _ = self._evaluate_versions([(ref, row)], X_test, y_test, task_type=task_type, refresh=refresh,
+                                            need_predictions=return_predictions)
+        out = _evaluation_result(done.ref, done.row, done.metrics)
+        if return_predictions:
+            out["predictions"] = done.predictions
         return out
-
-    def _record_metrics(self, ref: ModelVersion, row: Mapping[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
-        """Store an evaluation on the version's row; return it with the version's identity."""
-        self._set_values(ref, {"metrics": metrics})
-        return {"model_id": ref.model_id, "version": ref.version, "model_class": row["model_class"], **metrics}
 
     def compare_models(
         self,
@@ -384,6 +408,7 @@ class ModelService:
         n_bootstrap: int = 1000,
         random_state: int = 0,
         progress: training.ProgressCallback | None = None,
+        refresh: bool = False,
     ) -> Any:
         """Evaluate several models on the same data; one DataFrame row per model, best first.
 
@@ -399,37 +424,30 @@ class ModelService:
         ``tied_with_best`` (``p_value >= alpha``; True for the best). The test is
         the exact McNemar test for accuracy, else a paired bootstrap.
         ``frame.attrs`` holds ``metric``, ``test``, ``alpha``, ``n_samples``,
-        ``n_bootstrap``, ``random_state`` and the ``data_fingerprint`` of the test data.
-        """
-        from functools import partial
+        ``n_bootstrap``, ``random_state``, the ``data_fingerprint`` of the test
+        data and ``reused`` (the versions whose stored evaluation was used).
 
-        from .evaluation import add_significance, check_same_task, comparison_frame, evaluate_estimator
+        Every evaluation is recorded with its predictions; comparing versions
+        again on the same data reuses them (nothing is loaded or predicted)
+        unless ``refresh=True``.
+        """
+        from .evaluation import check_same_task, comparison_frame
 
         if isinstance(model_ids, str):
             model_ids = [model_ids]
         looked_up = [self._lookup(m) for m in model_ids]
         if not looked_up:
             raise InvalidInputError("compare_models needs at least one model id.")
-        refs, rows = [ref for ref, _ in looked_up], [row for _, row in looked_up]
-        check_same_task(rows)
+        check_same_task([row for _, row in looked_up])
         X_test, y_test = training.check_xy(X_test, y_test)
-        jobs = []
-        for ref, row in zip(refs, rows):
-            estimator = self._estimator(ref, row)
-            task = row.get("task_type") or training.infer_task(estimator, y_test)
-            jobs.append((estimator, X_test, y_test, task))
-        results, predictions = [], {}
-        # The evaluations run under the parallel backend (a Dask cluster if set); rows are written here.
-        evaluated = self.parallel.starmap(partial(evaluate_estimator, return_predictions=True), jobs)
-        for done, (ref, row, metrics) in enumerate(zip(refs, rows, evaluated), 1):
-            predictions[str(ref)] = metrics.pop("predictions")
-            results.append(self._record_metrics(ref, row, metrics))
-            if progress is not None:
-                progress(done, len(refs))
-        frame = comparison_frame(results, metric=metric)
-        return add_significance(frame, y_test, predictions, alpha=alpha, n_bootstrap=n_bootstrap,
-                                random_state=random_state,
-                                data_fingerprint=provenance.data_fingerprint(X_test, y_test))
+        # Evaluations run under the parallel backend (a Dask cluster if set); rows are written here.
+        evaluated, fingerprint = self._evaluate_versions(looked_up, X_test, y_test, refresh=refresh,
+                                                         need_predictions=True, progress=progress, parallel=True)
+        frame = comparison_frame([_evaluation_result(e.ref, e.row, e.metrics) for e in evaluated], metric=metric)
+        frame = self._with_significance(frame, evaluated, y_test, alpha=alpha, n_bootstrap=n_bootstrap,
+                                        random_state=random_state, fingerprint=fingerprint)
+        frame.attrs["reused"] = [str(e.ref) for e in evaluated if e.reused]
+        return frame
 
     def get_feature_importance(
         self,
@@ -470,7 +488,10 @@ class ModelService:
         ``save_format`` is ``"joblib"`` (default), ``"pickle"`` or ``"skops"``.
         The file is written to a temp name, fsynced, hashed (sha256), registered
         and only then renamed into place, so a crash never leaves a torn file or
-        a row pointing at nothing. Returns True.
+        a row pointing at nothing. With ``models_directory="db://"`` the bytes
+        are stored in the registry database, in the transaction that marks the
+        version saved (`ModelTooLargeError` beyond the store's size limit,
+        nothing written). Returns True.
         """
         formats.check_format(save_format)
         ref, row = self._lookup(model_id, version)
@@ -829,6 +850,22 @@ class ModelService:
             stacklevel=4,  # the user's train_model / register_model call
         )
 
+    def _generated_id(self, class_name: str) -> str:
+        """A new id for an unnamed model (``randomforest-3``), unique in the registry.
+
+        Called inside the write transaction that registers the model: sessions
+        naming the same kind of model wait for each other, and an id that
+        ever existed (deleted since) is skipped, so its history stays its own.
+        """
+        prefix = generated_id_prefix(class_name)
+        self.registry.lock(f"{prefix}-*")
+        taken = {row["model_id"] for row in self.registry.list(search=f"{prefix}-", latest_only=True)}
+        while True:
+            model_id = generate_model_id(class_name, taken)
+            if self.registry.allocate_version(model_id, prefer=1) == 1:
+                return model_id
+            taken.add(model_id)
+
     def _new_version_id(self, model_id: str) -> str:
         """Check an id about to get a new version, before any work is done."""
         model_id = validate_model_id(model_id)
@@ -879,6 +916,11 @@ def _n_features(estimator: Any, X: Any) -> int:
         return int(n)
     shape = getattr(X, "shape", None)
     return int(shape[1]) if shape is not None and len(shape) > 1 else 1
+
+
+def _evaluation_result(ref: ModelVersion, row: Mapping[str, Any], metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """What `evaluate_model` returns: the version's identity, then the metrics."""
+    return {"model_id": ref.model_id, "version": ref.version, "model_class": row["model_class"], **metrics}
 
 
 def _train_result(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 from .base import RichResult
 from .comparison import ComparisonResult
+from .cv_comparison import CVComparisonResult
+from .diff import DiffResult
 from .evaluation import EvaluationResult
 from .importance import ImportanceResult
 from .registry import RegistryTable, ServiceConfig
 from .training import CVResult, TrainResult
 
 __all__ = [
+    "CVComparisonResult",
     "CVResult",
     "ComparisonResult",
+    "DiffResult",
     "EvaluationResult",
     "ImportanceResult",
     "RegistryTable",

@@ -33,7 +33,9 @@ from ..exceptions import (
     ModelNotFoundError,
     SchemaVersionError,
 )
+from .blobs import RegistryBlobs
 from .engine import actor, advisory_key, make_engine, utcnow
+from .evaluation_rows import RegistryEvaluations
 from .queries import COLUMNS, FILE_COLUMNS, STATUSES, check_status, clean, event_key, merged_tags
 from .reads import RegistryReads
 from .schema import METADATA, MIGRATIONS, SCHEMA_VERSION, events, model_metadata, schema_info
@@ -45,7 +47,7 @@ _SCHEMA_LOCK_KEY = 0x6D6F64656C737663  # "modelsvc": serializes schema creation 
 _EVENT_FIELDS = ("model_id", "version", "event", "from_status", "to_status", "actor", "at", "details")
 
 
-class Registry(RegistryReads):
+class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
     """Model versions and their metadata in one SQL database.
 
     Parameters
@@ -372,4 +374,3 @@ class Registry(RegistryReads):
                 to_status=to_status, actor=actor(), at=utcnow(), details=details,
             )
         )
-

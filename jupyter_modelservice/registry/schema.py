@@ -11,7 +11,29 @@ came from a sidecar or an archive (``rebuild-index``, ``verify --repair``,
 ``import``), which is refused on load until a person confirms it, and
 ``'verified'`` once confirmed (or signed with the team's key).
 
-Schema versions: 1, the first; 2 adds ``model_metadata.trust``.
+``model_blobs`` holds the bytes of the versions saved with
+``models_directory="db://"`` (the database store,
+`jupyter_modelservice.artifacts.database_store`): one row per version, the
+store-relative ``path`` it stands for, its size and the bytes themselves
+(``bytea`` on PostgreSQL, stored uncompressed; ``BLOB`` on SQLite). Its key
+references the version's row with ``ON DELETE CASCADE``: deleting a version
+frees its bytes in the same transaction, and bytes never outlive their row.
+
+``evaluations`` records every evaluation of a version: ``kind`` ``'test'`` (an
+``evaluate_model`` / ``compare_models`` on test data) or ``'cv'`` (a recorded
+cross-validation), the ``data_fingerprint`` of the data it used, ``n_samples``,
+the ``metrics``, ``details`` (classes; for CV the splitter, fold sizes and
+per-fold scores), the ``predictions_sha256`` digest and, when small enough,
+the ``predictions`` themselves (a compressed ``.npz``, see
+`jupyter_modelservice.evaluation.records`), so that evaluating the version
+on the same data again reuses them. Rows go with their version (``ON DELETE CASCADE``).
+``evaluation_resamples`` keeps, per evaluation, the paired-bootstrap values of
+one metric (``n_bootstrap`` float64, for one seed and resampling ``scheme``),
+so that comparing the same models on the same data again does not resample;
+rows go with their evaluation.
+
+Schema versions: 1, the first; 2 adds ``model_metadata.trust``; 3 adds ``model_blobs``;
+4 adds ``evaluations`` and ``evaluation_resamples``.
 """
 
 from __future__ import annotations
@@ -22,10 +44,10 @@ import sqlalchemy as sa
 
 from ..exceptions import RegistryError
 
-__all__ = ["METADATA", "MIGRATIONS", "SCHEMA_VERSION", "Migrations", "events", "model_metadata",
-           "schema_info"]
+__all__ = ["METADATA", "MIGRATIONS", "SCHEMA_VERSION", "Migrations", "evaluation_resamples", "evaluations",
+           "events", "model_blobs", "model_metadata", "schema_info"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 METADATA = sa.MetaData()
 
@@ -94,6 +116,82 @@ schema_info = sa.Table(
     sa.Column("value", sa.String(200), nullable=False),
 )
 
+def _model_blobs_table(metadata: sa.MetaData) -> sa.Table:
+    """``model_blobs`` as schema version 3 defines it (the 2 → 3 step creates exactly this).
+
+    Change it through a new migration step, never here: registries upgraded
+    by the step and registries created at the newest version must agree.
+    """
+    table = sa.Table(
+        "model_blobs",
+        metadata,
+        sa.Column("model_id", sa.String(128), primary_key=True),
+        sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("path", sa.String(1024), nullable=False),  # the store-relative path: rf/v1.joblib
+        sa.Column("nbytes", sa.BigInteger, nullable=False),
+        sa.Column("stored_at", sa.String(40), nullable=False),
+        sa.Column("data", sa.LargeBinary, nullable=False),
+        sa.ForeignKeyConstraint(["model_id", "version"], ["model_metadata.model_id", "model_metadata.version"],
+                                ondelete="CASCADE", name="fk_model_blobs_version"),
+    )
+    # Model files are compressed by their writer if at all: PostgreSQL's own compression of large
+    # values (pglz) would cost time on every save and load for little gain.
+    sa.event.listen(table, "after_create",
+                    sa.DDL("ALTER TABLE model_blobs ALTER COLUMN data SET STORAGE EXTERNAL")
+                    .execute_if(dialect="postgresql"))
+    return table
+
+
+model_blobs = _model_blobs_table(METADATA)
+
+
+def _evaluations_table(metadata: sa.MetaData) -> sa.Table:
+    """``evaluations`` as schema version 4 defines it (the 3 → 4 step creates exactly this).
+
+    Change it through a new migration step, never here: registries upgraded
+    by the step and registries created at the newest version must agree.
+    """
+    return sa.Table(
+        "evaluations",
+        metadata,
+        sa.Column("evaluation_id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("model_id", sa.String(128), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("kind", sa.String(10), nullable=False),  # 'test' or 'cv'
+        sa.Column("task_type", sa.String(20)),
+        sa.Column("data_fingerprint", sa.String(80), nullable=False),
+        sa.Column("n_samples", sa.Integer),
+        sa.Column("metrics", _Json),
+        sa.Column("details", _Json),
+        sa.Column("predictions_sha256", sa.String(80)),
+        sa.Column("predictions", sa.LargeBinary),  # compressed .npz, NULL when over the size bound
+        sa.Column("evaluated_at", sa.String(40), nullable=False),
+        sa.Column("actor", sa.String(200)),
+        sa.ForeignKeyConstraint(["model_id", "version"], ["model_metadata.model_id", "model_metadata.version"],
+                                ondelete="CASCADE", name="fk_evaluations_version"),
+        sa.Index("ix_evaluations_version_data", "model_id", "version", "data_fingerprint"),
+    )
+
+
+def _resamples_table(metadata: sa.MetaData) -> sa.Table:
+    """``evaluation_resamples`` as schema version 4 defines it (see `_evaluations_table`)."""
+    return sa.Table(
+        "evaluation_resamples",
+        metadata,
+        sa.Column("evaluation_id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("metric", sa.String(30), primary_key=True),
+        sa.Column("n_bootstrap", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("random_state", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("scheme", sa.Integer, primary_key=True, autoincrement=False),  # significance.RESAMPLING
+        sa.Column("resampled", sa.LargeBinary, nullable=False),  # n_bootstrap little-endian float64
+        sa.ForeignKeyConstraint(["evaluation_id"], ["evaluations.evaluation_id"], ondelete="CASCADE",
+                                name="fk_evaluation_resamples_evaluation"),
+    )
+
+
+evaluations = _evaluations_table(METADATA)
+evaluation_resamples = _resamples_table(METADATA)
+
 Migration = Callable[[sa.Connection], None]
 
 
@@ -160,3 +258,29 @@ def _add_trust(conn: sa.Connection) -> None:
 
 
 MIGRATIONS[1] = _add_trust
+
+
+def _add_model_blobs(conn: sa.Connection) -> None:
+    """2 → 3: ``model_blobs``, the bytes of versions kept in the database (``models_directory="db://"``)."""
+    frozen = sa.MetaData()
+    # the referenced table, declared only so that the foreign key can be written (not created)
+    sa.Table("model_metadata", frozen, sa.Column("model_id", sa.String(128), primary_key=True),
+             sa.Column("version", sa.Integer, primary_key=True, autoincrement=False))
+    _model_blobs_table(frozen).create(conn)
+
+
+MIGRATIONS[2] = _add_model_blobs
+
+
+def _add_evaluations(conn: sa.Connection) -> None:
+    """3 → 4: ``evaluations``, one row per evaluation of a version (test data or cross-validation),
+    and ``evaluation_resamples``, the paired-bootstrap values kept with them."""
+    frozen = sa.MetaData()
+    # the referenced table, declared only so that the foreign key can be written (not created)
+    sa.Table("model_metadata", frozen, sa.Column("model_id", sa.String(128), primary_key=True),
+             sa.Column("version", sa.Integer, primary_key=True, autoincrement=False))
+    _evaluations_table(frozen).create(conn)
+    _resamples_table(frozen).create(conn)
+
+
+MIGRATIONS[3] = _add_evaluations

@@ -1,0 +1,74 @@
+"""``%diff A B [X [y]]``: what differs between two model versions, and only that.
+
+Thin wiring over `ModelService.diff`: parse, call, return a
+:class:`~jupyter_modelservice.display.DiffResult`. It shares the service,
+the ``-q`` / ``-o NAME`` options and the error handling of
+:class:`~jupyter_modelservice.notebook.magics.ModelServiceMagics`, which it
+is registered beside.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, kwds, magic_arguments
+
+from ..display import DiffResult
+from .magics import _output_options, _parse, _user_errors
+from .resolve import lookup
+
+if TYPE_CHECKING:
+    from .magics import ModelServiceMagics
+
+__all__ = ["DiffMagics"]
+
+
+@magics_class
+class DiffMagics(Magics):
+    """The ``%diff`` magic, using the service of ``owner``.
+
+    Parameters
+    ----------
+    shell : InteractiveShell
+    owner : ModelServiceMagics
+        The extension's main magics: their service and result display are used.
+    """
+
+    def __init__(self, shell: Any, owner: ModelServiceMagics) -> None:
+        super().__init__(shell)
+        self.owner = owner
+
+    @magic_arguments()
+    @kwds(usage="%(prog)s A B [X [y]] [options]")
+    @argument("a", metavar="A", help="model id (latest version) or id:version")
+    @argument("b", metavar="B", help="the other version")
+    @argument("data", nargs="*", metavar="X [y]",
+              help="notebook variables: with X, the rows where the two predictions disagree; with y too, "
+                   "the metric differences with their paired bootstrap intervals")
+    @argument("--refresh", action="store_true",
+              help="predict again even when both versions were already evaluated on these data")
+    @_output_options
+    @no_var_expand
+    @line_magic
+    def diff(self, line: str) -> DiffResult:
+        """Show what differs between two model versions: class, parameters (``step__param`` for
+        pipelines), training data, library versions and stored scores; with test data, where
+        their predictions disagree and how much their metrics differ.
+
+        Examples::
+
+            %diff rf:1 rf:2
+            %diff scaled_logreg forest X_test y_test
+            %diff ridge:1 ridge:2 X_new
+        """
+        args = _parse(self.diff, line)
+        if len(args.data) > 2:
+            raise UsageError(f"Expected %diff A B [X [y]], got {len(args.data)} data variables; see %diff?.")
+        namespace = self.owner.user_ns
+        X = lookup(args.data[0], namespace, "X") if args.data else None
+        y = lookup(args.data[1], namespace, "y") if len(args.data) > 1 else None
+        with _user_errors(f"Cannot diff {args.a} and {args.b}"):
+            data = self.owner.service.diff(args.a, args.b, X, y, refresh=args.refresh)
+        return self.owner._emit(DiffResult(data), args)
