@@ -14,6 +14,10 @@
     import ARCHIVE [--as ID] [--as-new-version]     add an exported version (unverified)
     migrate --to URL [--copy-files URL]             copy the registry to another database
 
+``--dir db://`` (with ``--db-url``) opens a registry that keeps its models in
+its database (``models_directory="db://"``); ``migrate --copy-files db://``
+copies the model files into the target database.
+
 Exit status: 0 success, 1 failure (including problems found by ``verify``),
 2 usage error (bad option, bad reference or id). Errors are one line on
 stderr; ``--json`` prints one JSON document on stdout. Also runnable as
@@ -33,7 +37,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import ENV_DB_URL, is_remote
+from .config import ENV_DB_URL, is_database_store, is_remote
 from .exceptions import InvalidInputError, InvalidModelIdError, ModelServiceError
 from .redaction import redact_url, scrub_secrets
 from .registry.engine import finite
@@ -286,6 +290,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         print(f"conflict {item.ref}: {item.message}")
     for item in report.of("refused"):
         print(f"refused {item.message}")
+    for note in report.of("no_sidecars"):
+        print(note.message)
     print(f"{len(report.of('added'))} version(s) restored ({len(report.of('unverified'))} unverified), "
           f"{len(report.of('present'))} already present, {len(report.of('conflict'))} conflict(s), "
           f"{len(report.of('refused'))} sidecar(s) refused")
@@ -337,8 +343,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     with _open(args) as source:
         directory = args.copy_files or source.models_directory
         progress = None if args.json else _ProgressLine()
+        # models kept in a registry database ("db://") are copied into the target's database
+        copy_files = bool(args.copy_files) or is_database_store(directory)
         with ModelService(_db_type(args.to), directory, db_url=args.to) as target:
-            result = migrate_registry(source, target, copy_files=bool(args.copy_files), progress=progress)
+            result = migrate_registry(source, target, copy_files=copy_files, progress=progress)
     if progress is not None and progress.shown:
         print(file=sys.stderr)
     if args.json:
@@ -449,7 +457,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("migrate", cmd_migrate, "Copy this registry to another database (e.g. PostgreSQL).")
     p.add_argument("--to", required=True, metavar="URL", help="target registry database URL")
     p.add_argument("--copy-files", metavar="URL",
-                   help="also copy the model files to this models directory (default: share them)")
+                   help="also copy the model files to this models directory, or into the target database "
+                        "with db:// (default: share them; a db:// registry's models are copied into the "
+                        "target database)")
     return parser
 
 

@@ -15,10 +15,8 @@ The error says which rule a rejected id broke.
 from __future__ import annotations
 
 import re
-import secrets
 import unicodedata
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from .exceptions import InvalidInputError, InvalidModelIdError
@@ -30,6 +28,7 @@ __all__ = [
     "ModelRef",
     "ModelVersion",
     "generate_model_id",
+    "generated_id_prefix",
     "parse_ref",
     "validate_model_id",
     "validate_search",
@@ -241,10 +240,36 @@ def validate_search(search: object) -> str | None:
     return search
 
 
-def generate_model_id(class_name: str) -> str:
-    """``<ClassName>_<yyyymmddTHHMMSS>_<6 hex>``, always a valid id."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    safe = re.sub(r"[^A-Za-z0-9_-]", "_", class_name)[:100] or "model"
-    if not safe[0].isalnum():
-        safe = "m" + safe
-    return f"{safe}_{stamp}_{secrets.token_hex(3)}"
+#: Class-name endings left out of generated ids (``RandomForestClassifier`` → ``randomforest``).
+_GENERIC_SUFFIXES = ("Classifier", "Regressor")
+
+
+def generated_id_prefix(class_name: str) -> str:
+    """The readable part of a generated id: the class name, lower case, without a generic ending.
+
+    >>> generated_id_prefix("ExtraTreesClassifier"), generated_id_prefix("LogisticRegression")
+    ('extratrees', 'logisticregression')
+    """
+    name = str(class_name)
+    for suffix in _GENERIC_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+            break
+    return re.sub(r"[^a-z0-9]", "", name.lower())[:40] or "model"
+
+
+def generate_model_id(class_name: str, taken: Iterable[str] = ()) -> str:
+    """``<short class name>-<n>`` (``extratrees-3``): short to type, always a valid id.
+
+    ``n`` is one more than the largest number of the ids of that form in
+    ``taken`` (compared ignoring letter case). The service passes the ids of
+    its registry and checks the result under the registry's write lock, so
+    generated ids are unique per registry.
+
+    >>> generate_model_id("ExtraTreesClassifier", ["extratrees-1", "extratrees-2", "rf"])
+    'extratrees-3'
+    """
+    prefix = generated_id_prefix(class_name)
+    form = re.compile(rf"{re.escape(prefix)}-([1-9][0-9]{{0,8}})")
+    numbers = [int(m.group(1)) for t in taken if (m := form.fullmatch(str(t).lower()))]
+    return f"{prefix}-{max(numbers, default=0) + 1}"

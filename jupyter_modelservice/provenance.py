@@ -53,7 +53,7 @@ def source() -> dict[str, Any]:
     """The notebook and cell (in IPython) or the script that is running."""
     shell = _ipython_shell()
     if shell is not None:
-        info: dict[str, Any] = {"kind": "ipython", "execution_count": getattr(shell, "execution_count", None)}
+        info: dict[str, Any] = {"kind": "ipython", "execution_count": _cell_count(shell)}
         notebook = os.environ.get("JPY_SESSION_NAME")
         if notebook:
             info["notebook"] = notebook
@@ -65,6 +65,18 @@ def source() -> dict[str, Any]:
         return {k: v for k, v in info.items() if v is not None}
     script = sys.argv[0] if sys.argv and sys.argv[0] else None
     return {"kind": "script", "path": os.path.abspath(script)} if script else {"kind": "interactive"}
+
+
+def _cell_count(shell: Any) -> int | None:
+    """The execution count of the cell that is running (its ``In [n]``), or None outside a cell.
+
+    IPython counts the cell before running it: ``shell.execution_count`` is
+    already the next cell's number by then. The running cell's own number is
+    on the result IPython fills in while it runs.
+    """
+    running = getattr(getattr(shell, "displayhook", None), "exec_result", None)
+    count = getattr(running, "execution_count", None)
+    return count if isinstance(count, int) else None
 
 
 def _ipython_shell() -> Any:

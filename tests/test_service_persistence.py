@@ -173,7 +173,7 @@ def test_archive_and_delete(trained, iris):
     assert trained.delete_model("rf:1") == 1
     assert sorted(os.listdir(trained.store.root / "rf")) == ["v2.joblib", "v2.json"]
     assert trained.delete_model("rf") == 1
-    assert os.listdir(trained.store.root / "rf") == []
+    assert not (trained.store.root / "rf").exists()  # no empty folder left behind
     assert trained.current_model is None
     with pytest.raises(ModelNotFoundError):
         trained.get_model_metadata("rf")

@@ -60,7 +60,7 @@ def test_numpy_instance_pipeline_and_generated_id(service, iris):
     pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
     result = service.train_model(pipe, X, y, logisticregression__C=0.5)
     assert result["model_class"] == "Pipeline"
-    assert result["model_id"].startswith("Pipeline_")
+    assert result["model_id"] == "pipeline-1"
     assert result["feature_names"] is None
     assert pipe[-1].C == 1.0  # the user's object is cloned, not changed
     est = service.current_model

@@ -7,7 +7,7 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from .figures import figure_to_png, png_img_tag
-from .tables import css
+from .tables import INLINE, css
 
 if TYPE_CHECKING:
     from collections.abc import Container
@@ -72,10 +72,11 @@ class RichResult:
         png = self.to_png()
         chart = ""
         if png is not None:
-            chart = f'<div class="jms-chart">{png_img_tag(png, alt=self.summary())}</div>'
+            img = png_img_tag(png, alt=self.summary(), style=INLINE["chart"])
+            chart = f'<div class="jms-chart" style="max-width:100%">{img}</div>'
         return (
-            f'<div class="jms jms-{html.escape(self._kind)}"><style>{css()}</style>'
-            f"{self._html_body(chart)}</div>"
+            f'<div class="jms jms-{html.escape(self._kind)}" style="max-width:100%;margin:4px 0">'
+            f"<style>{css()}</style>{self._html_body(chart)}</div>"
         )
 
     def _repr_mimebundle_(

@@ -121,9 +121,13 @@ class ComparisonResult(RichResult):
         return [f"{r.model_id}:{r.version}" for r in self.frame.itertuples() if r.tied_with_best]
 
     def verdict(self) -> str:
-        """One sentence: is the best model significantly better, or which models tie with it?"""
+        """One sentence: is the best model significantly better, or which models tie with it?
+
+        Without a test (stored metrics, ``ModelService.compare_evaluations``) the
+        frame's ``note`` says so instead.
+        """
         if not self.tested or len(self.frame) < 2:
-            return ""
+            return str(self.frame.attrs.get("note") or "")
         attrs = self.frame.attrs
         label = METRIC_LABELS.get(self.sort_by or "", self.sort_by)
         n, test, alpha = attrs.get("n_samples"), attrs.get("test"), attrs.get("alpha", 0.05)
@@ -169,9 +173,11 @@ class ComparisonResult(RichResult):
         if self.sort_by is None:
             return ""
         direction = "higher" if higher_is_better(self.sort_by) else "lower"
-        return f"sorted by {self.sort_by} ({direction} is better)"
+        return f"sorted by {METRIC_LABELS.get(self.sort_by, self.sort_by)} ({direction} is better)"
 
     def summary(self) -> str:
+        if self.frame.attrs.get("stored") and not self.tested:
+            return f"{len(self.frame)} models ranked by stored {self.sort_by}, no paired test"
         if self.tested and len(self.frame) > 1 and self.winner is None:
             return f"{len(self.frame)} models, no significant winner by {self.sort_by}"
         return f"{len(self.frame)} models, best {self.best} by {self.sort_by}"
@@ -210,38 +216,47 @@ class ComparisonResult(RichResult):
             plain_text(f"{r['model_id']}:{r['version']}" if "version" in r else r["model_id"])
             for _, r in self.frame.iterrows()
         ]
-        values = self.frame[self.metrics].astype(float)
+        # The chart follows the ranking: the metric ranked by comes first and stands out.
+        metrics = sorted(self.metrics, key=lambda m: m != self.sort_by)
+        values = self.frame[metrics].astype(float)
         bounded = bool(((values >= 0) & (values <= 1) | values.isna()).all().all())
+        ranked_label = METRIC_LABELS.get(self.sort_by or "", self.sort_by)
         if bounded:  # one grouped chart: metrics on the x axis, a bar per model
-            fig = new_figure(max(5.5, 1.2 * len(self.metrics) + 0.35 * len(labels)), 3.4)
+            fig = new_figure(max(5.5, 1.2 * len(metrics) + 0.35 * len(labels)), 3.4)
             ax = fig.add_subplot()
             width = 0.8 / len(labels)
             errors = self._error_bars()
             for k, label in enumerate(labels):
                 offset = (k - (len(labels) - 1) / 2) * width
-                ax.bar([i + offset for i in range(len(self.metrics))], values.iloc[k].fillna(0),
-                       width=width, color=PALETTE[k % len(PALETTE)], label=label)
+                bars = ax.bar([i + offset for i in range(len(metrics))], values.iloc[k].fillna(0),
+                              width=width, color=PALETTE[k % len(PALETTE)], label=label)
+                for metric, bar in zip(metrics, bars):
+                    if metric != self.sort_by:
+                        bar.set_alpha(0.45)
                 if errors is not None and self.sort_by is not None:  # the interval of the ranked metric only
-                    i = self.metrics.index(self.sort_by)
-                    ax.errorbar(i + offset, values.iloc[k][self.sort_by], yerr=errors[:, k:k + 1],
+                    ax.errorbar(offset, values.iloc[k][self.sort_by], yerr=errors[:, k:k + 1],
                                 fmt="none", ecolor="#333333", capsize=2)
-            ax.set_xticks(range(len(self.metrics)), [METRIC_LABELS.get(m, m) for m in self.metrics])
+            ax.set_xticks(range(len(metrics)), [METRIC_LABELS.get(m, m) for m in metrics])
+            if self.sort_by in metrics:
+                ax.get_xticklabels()[0].set_fontweight("bold")
             ax.set_ylim(0.0, 1.0)  # from 0: a one-sample difference must not look decisive
             ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
-            ax.set_title("Metrics per model", fontsize="medium")
+            ax.set_title(plain_text(f"Metrics per model, ranked by {ranked_label}"), fontsize="medium")
             return fig
-        # Metrics on different scales (regression): one panel per metric.
-        fig = new_figure(max(6.0, 2.3 * len(self.metrics)), 3.0)
-        axes = fig.subplots(1, len(self.metrics), squeeze=False)[0]
+        # Metrics on different scales (regression): one panel per metric, the ranked one first.
+        fig = new_figure(max(6.0, 2.3 * len(metrics)), 3.0)
+        axes = fig.subplots(1, len(metrics), squeeze=False)[0]
         colors = [PALETTE[k % len(PALETTE)] for k in range(len(labels))]
         errors = self._error_bars()
-        for ax, metric in zip(axes, self.metrics):
+        for ax, metric in zip(axes, metrics):
             ranked = errors is not None and metric == self.sort_by
             ax.bar(range(len(labels)), values[metric].fillna(0), color=colors, capsize=3, ecolor="#333333",
-                   yerr=errors if ranked else None)
+                   yerr=errors if ranked else None, alpha=1.0 if metric == self.sort_by else 0.45)
             ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize="small")
             arrow = "↑" if higher_is_better(metric) else "↓"
-            ax.set_title(f"{METRIC_LABELS.get(metric, metric)} {arrow}", fontsize="medium")
+            suffix = " (ranked)" if metric == self.sort_by else ""
+            ax.set_title(plain_text(f"{METRIC_LABELS.get(metric, metric)} {arrow}{suffix}"), fontsize="medium",
+                         fontweight="bold" if metric == self.sort_by else "normal")
         return fig
 
     def _error_bars(self) -> Any:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..metric_names import METRIC_LABELS, metrics_for
 from .base import RichResult
 from .figures import PALETTE, new_figure, plain_text
-from .tables import html_kv_table, html_table, text_kv_table, text_table
+from .tables import html_kv_table, html_row, html_section, html_table, text_kv_table, text_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -191,15 +191,9 @@ class EvaluationResult(RichResult):
         return "\n".join(parts)
 
     def _html_body(self, chart: str) -> str:
-        sections = [
-            f'<div class="jms-section"><div class="jms-section-title">Metrics</div>'
-            f"{html_kv_table(self._labelled_metrics())}</div>"
-        ]
+        sections = [html_section("Metrics", html_kv_table(self._labelled_metrics()))]
         if self.task_type == "classification" and self.data.get("confusion_matrix"):
-            sections.append(
-                '<div class="jms-section"><div class="jms-section-title">Confusion matrix</div>'
-                f"{html_table(*self._confusion_rows())}</div>"
-            )
+            sections.append(html_section("Confusion matrix", html_table(*self._confusion_rows())))
         report = ""
         rows = self._report_rows()
         if rows:
@@ -209,7 +203,7 @@ class EvaluationResult(RichResult):
             )
         return (
             f'<div class="jms-title">{html.escape(self._title())}</div>'
-            f'<div class="jms-row">{"".join(sections)}</div>{report}{chart}'
+            f"{html_row(*sections)}{report}{chart}"
         )
 
     # -- charts ------------------------------------------------------------

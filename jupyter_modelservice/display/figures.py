@@ -80,7 +80,8 @@ def figure_to_png(fig: Figure, dpi: int = DPI) -> bytes:
     return buf.getvalue()
 
 
-def png_img_tag(png: bytes, alt: str) -> str:
-    """An ``<img>`` element carrying ``png`` as a data URI (``alt`` is escaped)."""
+def png_img_tag(png: bytes, alt: str, style: str = "") -> str:
+    """An ``<img>`` element carrying ``png`` as a data URI (``alt`` and ``style`` are escaped)."""
     data = base64.b64encode(png).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}"/>'
+    extra = f' style="{html.escape(style, quote=True)}"' if style else ""
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}"{extra}/>'

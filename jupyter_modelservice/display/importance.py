@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from .base import RichResult
 from .figures import PALETTE, new_figure, plain_text
-from .tables import html_table, text_table
+from .tables import INLINE, html_row, html_table, text_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,7 +76,7 @@ class ImportanceResult(RichResult):
         table = html_table(["#", "feature", "importance"], rows, align="rlr")
         return (
             f'<div class="jms-title">{html.escape(self._title())}</div>'
-            f'<div class="jms-row"><div class="jms-section">{table}</div>{chart}</div>'
+            + html_row(f'<div class="jms-section" style="{INLINE["section"]}">{table}</div>', chart)
         )
 
     def _draw(self) -> Figure | None:

@@ -14,17 +14,34 @@ from importlib import resources
 from typing import Any
 
 __all__ = [
+    "INLINE",
     "css",
     "esc",
     "format_timestamp",
     "format_value",
     "html_kv_table",
+    "html_row",
+    "html_section",
     "html_table",
     "text_kv_table",
     "text_table",
 ]
 
 MISSING = "—"
+
+#: Layout that must hold without the package stylesheet: a notebook opened untrusted (its
+#: ``<style>`` is removed), GitHub, some HTML exports. Inline styles beat the stylesheet, so only
+#: layout goes here; colours and fonts stay in ``style.css`` (they follow the JupyterLab theme).
+INLINE = {
+    "row": "display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start",
+    "section": "margin:6px 0 10px 0;min-width:0;max-width:100%",
+    "scroll": "overflow-x:auto;max-width:100%",
+    "table": "border-collapse:collapse;margin:0;table-layout:auto",
+    "cell": "padding:3px 10px;white-space:nowrap;text-align:right",
+    "left": "padding:3px 10px;white-space:nowrap;text-align:left",
+    "wrap": "padding:3px 10px;text-align:left;overflow-wrap:anywhere",
+    "chart": "max-width:100%;height:auto",
+}
 
 
 def format_value(value: Any, digits: int = 4) -> str:
@@ -184,21 +201,20 @@ def html_table(
     raw = set(raw_columns)
     n = len(headers)
     align = align or "l" + "r" * (n - 1)
-    left = ' class="jms-left"'
-    head = "".join(
-        f"<th{left if a == 'l' else ''}>{html.escape(str(h))}</th>" for h, a in zip(headers, align)
-    )
+    styles = {"l": f' class="jms-left" style="{INLINE["left"]}"', "r": f' style="{INLINE["cell"]}"'}
+    head = "".join(f"<th{styles[a]}>{html.escape(str(h))}</th>" for h, a in zip(headers, align))
     body = []
     for i, row in enumerate(rows):
         tds = []
         for j, (value, a) in enumerate(zip(row, align)):
             classes = (["jms-left"] if a == "l" else []) + (["jms-best"] if (i, j) in best_cells else [])
             attr = f' class="{" ".join(classes)}"' if classes else ""
+            style = INLINE["left"] if a == "l" else INLINE["cell"]
             text = value if j in raw else esc(value)
-            tds.append(f"<td{attr}>{text}</td>")
+            tds.append(f'<td{attr} style="{style}">{text}</td>')
         body.append("<tr>" + "".join(tds) + "</tr>")
-    return (
-        '<table class="jms-table"><thead><tr>'
+    return _scrolling(
+        f'<table class="jms-table" style="{INLINE["table"]}"><thead><tr>'
         + head
         + "</tr></thead><tbody>"
         + "".join(body)
@@ -206,10 +222,33 @@ def html_table(
     )
 
 
-def html_kv_table(items: Mapping[str, Any]) -> str:
-    """Render ``{label: value}`` as a two-column HTML table without a header row."""
+def html_kv_table(items: Mapping[str, Any], *, wrap: bool = False) -> str:
+    """Render ``{label: value}`` as a two-column HTML table without a header row.
+
+    ``wrap=True`` lets long values (paths, digests) wrap instead of widening the table.
+    """
+    value_style = INLINE["wrap"] if wrap else INLINE["left"]
     rows = "".join(
-        f'<tr><th class="jms-left">{html.escape(str(k))}</th><td class="jms-left">{esc(v)}</td></tr>'
+        f'<tr><th class="jms-left" style="{INLINE["left"]}">{html.escape(str(k))}</th>'
+        f'<td class="jms-left" style="{value_style}">{esc(v)}</td></tr>'
         for k, v in items.items()
     )
-    return f'<table class="jms-table"><tbody>{rows}</tbody></table>'
+    return _scrolling(f'<table class="jms-table" style="{INLINE["table"]}"><tbody>{rows}</tbody></table>')
+
+
+def _scrolling(table: str) -> str:
+    """A table in its own box that scrolls sideways when the output area is narrower than it."""
+    return f'<div class="jms-scroll" style="{INLINE["scroll"]}">{table}</div>'
+
+
+def html_section(title: str, body: str) -> str:
+    """A titled block (``<div class="jms-section">``) around already-escaped ``body`` HTML."""
+    heading = (f'<div class="jms-section-title" style="font-weight:600;margin:8px 0 4px 0">'
+               f"{html.escape(title)}</div>") if title else ""
+    return f'<div class="jms-section" style="{INLINE["section"]}">{heading}{body}</div>'
+
+
+
+def html_row(*blocks: str) -> str:
+    """Blocks side by side, wrapping onto the next line when the output area is narrow."""
+    return f'<div class="jms-row" style="{INLINE["row"]}">{"".join(blocks)}</div>'

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 from .base import RichResult
 from .figures import PALETTE, new_figure, plain_text
-from .tables import format_timestamp, format_value, html_kv_table, html_table, text_kv_table, text_table
+from .tables import (
+    format_timestamp,
+    format_value,
+    html_kv_table,
+    html_row,
+    html_section,
+    html_table,
+    text_kv_table,
+    text_table,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -115,8 +124,7 @@ class CVResult(RichResult):
         )
         return (
             f'<div class="jms-title">{html.escape(self._title())}</div>'
-            f'<div class="jms-row"><div class="jms-section">{means}'
-            f"{html_table(headers, rows)}</div>{chart}</div>"
+            + html_row(html_section("", means + html_table(headers, rows)), chart)
         )
 
     def _draw(self) -> Figure:
@@ -155,19 +163,26 @@ class TrainResult(RichResult):
         registry row after saving (``status``, ``file_format``).
     cv : CVResult, optional
         A cross-validation run alongside the training.
+    defaults : mapping, optional
+        The estimator's default parameters (JSON values, as in ``model_params``).
+        When given, the parameters set to something else are listed first and
+        the rest are folded away, as scikit-learn's own HTML repr does.
 
     Attributes
     ----------
     data : dict
         The service's dictionary.
     cv : CVResult or None
+    defaults : dict or None
     """
 
     _kind = "train"
 
-    def __init__(self, data: Mapping[str, Any], cv: CVResult | None = None) -> None:
+    def __init__(self, data: Mapping[str, Any], cv: CVResult | None = None,
+                 defaults: Mapping[str, Any] | None = None) -> None:
         self.data = dict(data)
         self.cv = cv
+        self.defaults = None if defaults is None else dict(defaults)
 
     @property
     def ref(self) -> str:
@@ -209,6 +224,15 @@ class TrainResult(RichResult):
         params = self.data.get("model_params") or {}
         return {str(k): _short_repr(v) for k, v in sorted(params.items())}
 
+    def changed_params(self) -> dict[str, str] | None:
+        """The parameters not at their default value (shown as ``repr``), or None when the
+        defaults are unknown."""
+        if self.defaults is None:
+            return None
+        params = self.data.get("model_params") or {}
+        return {str(k): _short_repr(v) for k, v in sorted(params.items())
+                if k not in self.defaults or self.defaults[k] != v}
+
     def to_text(self) -> str:
         d = self.data
         lines = [f"Trained {self.ref}: {d.get('model_class')} ({d.get('task_type')})"]
@@ -220,8 +244,12 @@ class TrainResult(RichResult):
             else:
                 items.update(section)
         lines.append(text_kv_table(items))
-        params = self._params()
-        if params:
+        params, changed = self._params(), self.changed_params()
+        if changed is not None and params:
+            rest = len(params) - len(changed)
+            shown = ", ".join(f"{k}={v}" for k, v in changed.items()) or "all at their defaults"
+            lines.append(f"params: {shown}" + (f" (+{rest} at their defaults)" if changed and rest else ""))
+        elif params:
             lines.append("params: " + ", ".join(f"{k}={v}" for k, v in params.items()))
         if self.cv is not None:
             lines += ["", self.cv.to_text()]
@@ -229,27 +257,30 @@ class TrainResult(RichResult):
 
     def _html_body(self, chart: str) -> str:
         d = self.data
-        sections = "".join(
-            f'<div class="jms-section"><div class="jms-section-title">{html.escape(name)}</div>'
-            f"{html_kv_table(items)}</div>"
-            for name, items in self._sections().items()
-        )
-        params = self._params()
+        sections = [html_section(name, html_kv_table(items)) for name, items in self._sections().items()]
+        params, changed = self._params(), self.changed_params()
         details = ""
-        if params:
+        if changed is not None:  # as scikit-learn's repr: what was set first, the defaults folded
+            body = html_kv_table(changed) if changed else '<div class="jms-muted">all at their defaults</div>'
+            sections.append(html_section(f"Parameters set ({len(changed)})", body))
+            rest = {k: v for k, v in params.items() if k not in changed}
+            if rest:
+                details = (f"<details><summary>{len(rest)} parameters at their defaults</summary>"
+                           f"{html_kv_table(rest)}</details>")
+        elif params:
             details = (
                 f"<details><summary>Parameters ({len(params)})</summary>"
                 f"{html_kv_table(params)}</details>"
             )
         cv = ""
         if self.cv is not None:
-            cv = f'<div class="jms-section">{self.cv._html_body(chart)}</div>'
+            cv = html_section("", self.cv._html_body(chart))
         return (
             f'<div class="jms-title">Trained <code>{html.escape(str(d.get("model_id")))}</code>'
             f" · version {html.escape(str(d.get('version')))}</div>"
             f'<div class="jms-subtitle">{html.escape(str(d.get("model_class")))} · '
             f"{html.escape(str(d.get('task_type')))}</div>"
-            f'<div class="jms-row">{sections}</div>{details}{cv}'
+            f"{html_row(*sections)}{details}{cv}"
         )
 
     def _draw(self) -> Figure | None:

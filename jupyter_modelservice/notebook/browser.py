@@ -10,28 +10,24 @@ versions. Results and errors are written into ``Output`` widgets (see
 from __future__ import annotations
 
 import html
-import keyword
-import warnings
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from ..exceptions import InvalidInputError, ModelServiceError, NoImportanceWarning
+from ..evaluation.records import ranking_note
+from ..exceptions import InvalidInputError
 from ..ids import validate_model_id, validate_search
 from ..registry.where import looks_like_query
+from .browser_actions import BrowserActions
+from .browser_details import VersionDetails
 from .panel_base import (
+    PANEL_STYLE,
     ActionRunner,
     TextFallbackPanel,
-    compare_with_progress,
-    png_bundle,
     resolve_service,
-    show_bundle,
-    show_rich,
     user_namespace,
 )
-from .registry_rows import details_html, table_lines
-from .resolve import lookup
+from .registry_rows import table_lines
 
 if TYPE_CHECKING:
     from ..service import ModelService
@@ -58,26 +54,22 @@ SORTS = (
 #: Statuses a user can set from the panel (``trained`` only comes from training).
 SETTABLE_STATUSES = ("saved", "production", "archived")
 
-_STYLE = """<style>
-.jms-browser select, .jms-browser .jms-browser-header {
-  font-family: var(--jp-code-font-family, monospace);
-  font-size: var(--jp-code-font-size, 12px);
-}
-.jms-browser .jms-browser-header { white-space: pre; padding: 0 0 0 6px; font-weight: 600; }
-.jms-browser .jms-details td.jms-left { white-space: normal; overflow-wrap: anywhere; }
-</style>"""
+#: A toolbar: its controls keep their size and wrap onto the next line when the panel is narrow.
+TOOLBAR = {"flex_flow": "row wrap", "align_items": "center"}  # as wide as the panel (no 100%: + margins)
 
 
 # ----------------------------------------------------------------------------- the panel
 
 
-class RegistryBrowser(TextFallbackPanel):
+class RegistryBrowser(BrowserActions, TextFallbackPanel):
     """Browse and manage the registry: search, filter, sort, page, inspect and act.
 
     Parameters
     ----------
     service : ModelService, optional
-        The registry to browse; a ``ModelService()`` on ``./models`` when None.
+        The registry to browse. When None: the service of the magics in a
+        notebook that ran ``%load_ext jupyter_modelservice`` (the registry
+        ``%ms_config`` points at), else a ``ModelService()`` on ``./models``.
     namespace : dict, optional
         Where *Load* puts models and where *Compare* finds ``X`` / ``y``;
         IPython's ``user_ns`` when running in IPython, else a new dict.
@@ -107,6 +99,8 @@ class RegistryBrowser(TextFallbackPanel):
     >>> RegistryBrowser(service)                                   # doctest: +SKIP
     """
 
+    title = "Registry browser"
+
     def __init__(self, service: ModelService | None = None, *,
                  namespace: dict[str, Any] | None = None, page_size: int = 15,
                  search: str = "", status: str | None = None,
@@ -130,47 +124,45 @@ class RegistryBrowser(TextFallbackPanel):
         self.page = 0
         self.total_ = 0
         self.rows_: list[dict[str, Any]] = []
-        self._importance: dict[tuple[str, str | None], Any] = {}
-        self._pending_delete: tuple[str, ...] = ()
+        self._pending: tuple[str, tuple[str, ...]] | None = None  # ("delete" | a status, refs) to confirm
+        self._compared: tuple[str, ...] = ()  # the versions in the comparison on screen
         self._updating = False
 
         w = widgets
+        def fixed(width: str | None = None, **layout: Any) -> widgets.Layout:
+            # a control keeps its size in a wrapping toolbar (a button its whole label)
+            return w.Layout(width=width or "auto", flex="0 0 auto", **layout)
+
         self.search = w.Text(value=search or "", placeholder="id or class, or e.g. validation_score > 0.9",
-                             continuous_update=False, description="Search",
-                             layout=w.Layout(width="280px"))
+                             continuous_update=False, description="Search", layout=fixed("300px"))
         self.status_filter = w.Dropdown(options=STATUS_FILTERS, value=status or "all",
-                                        description="Status", layout=w.Layout(width="210px"))
-        self.sort = w.Dropdown(options=SORTS, value=order_by, description="Sort by",
-                               layout=w.Layout(width="300px"))
-        self.refresh_button = w.Button(description="Refresh", icon="refresh",
-                                       layout=w.Layout(width="90px"))
+                                        description="Status", layout=fixed("210px"))
+        self.sort = w.Dropdown(options=SORTS, value=order_by, description="Sort by", layout=fixed("300px"))
+        self.refresh_button = w.Button(description="Refresh", icon="refresh", layout=fixed())
         self.header = w.HTML()
-        self.header.add_class("jms-browser-header")
-        self.table = w.SelectMultiple(options=[], rows=page_size, layout=w.Layout(width="100%"))
-        self.prev_button = w.Button(description="◀ prev", layout=w.Layout(width="80px"))
-        self.next_button = w.Button(description="next ▶", layout=w.Layout(width="80px"))
+        self.header.add_class("jms-list-header")
+        self.table = w.SelectMultiple(options=[], rows=page_size, layout=w.Layout(min_width="100%"))
+        self.table.add_class("jms-mono")
+        self.prev_button = w.Button(description="◀ prev", layout=fixed())
+        self.next_button = w.Button(description="next ▶", layout=fixed())
         self.page_label = w.Label()
         self.load_name = w.Text(value="model", description="as", placeholder="variable name",
-                                layout=w.Layout(width="180px"))
-        self.load_button = w.Button(description="Load", icon="download", button_style="info")
-        self.new_status = w.Dropdown(options=SETTABLE_STATUSES, value="production",
-                                     layout=w.Layout(width="120px"))
+                                layout=fixed("180px"))
+        self.load_button = w.Button(description="Load", icon="download", button_style="info", layout=fixed())
+        self.new_status = w.Dropdown(options=SETTABLE_STATUSES, value="production", layout=fixed("120px"))
         self.status_button = w.Button(description="Set status → production", button_style="success",
-                                      layout=w.Layout(width="210px"))
-        self.delete_button = w.Button(description="Delete", icon="trash", button_style="danger")
+                                      layout=fixed())
+        self.delete_button = w.Button(description="Delete", icon="trash", button_style="danger", layout=fixed())
         self.confirm_button = w.Button(description="Confirm delete", button_style="danger",
-                                       layout=w.Layout(display="none"))
-        self.cancel_button = w.Button(description="Cancel", layout=w.Layout(display="none"))
-        self.x_name = w.Text(value="X_test", description="X", continuous_update=False,
-                             layout=w.Layout(width="180px"))
-        self.y_name = w.Text(value="y_test", description="y", continuous_update=False,
-                             layout=w.Layout(width="180px"))
-        self.compare_button = w.Button(description="Compare selected", icon="balance-scale",
-                                       layout=w.Layout(width="170px"))
-        self.message = w.Output()
-        self.progress = w.Output()
+                                       layout=fixed(display="none"))
+        self.cancel_button = w.Button(description="Cancel", layout=fixed(display="none"))
+        self.x_name = w.Text(value="X_test", description="X", continuous_update=False, layout=fixed("180px"))
+        self.y_name = w.Text(value="y_test", description="y", continuous_update=False, layout=fixed("180px"))
+        self.compare_button = w.Button(description="Compare selected", icon="balance-scale", layout=fixed())
+        self.message = w.Output()  # one status line: progress, result or error of the latest action
         self.details = w.Output()
         self.comparison = w.Output()
+        self.details_view = VersionDetails(self.service, self.details)
 
         self.actions = ActionRunner(
             self.message,
@@ -179,21 +171,22 @@ class RegistryBrowser(TextFallbackPanel):
              self.compare_button],
             after=self._sync_buttons,
         )
+        # The list scrolls sideways inside its own box; its width follows its text (see refresh).
+        self.listing = w.VBox([self.header, self.table], layout=w.Layout(overflow="auto hidden"))
         super().__init__(children=[
-            w.HTML(_STYLE),
-            w.HBox([self.search, self.status_filter, self.sort, self.refresh_button]),
-            self.header,
-            self.table,
-            w.HBox([self.prev_button, self.page_label, self.next_button]),
+            w.HTML(PANEL_STYLE),
+            w.HBox([self.search, self.status_filter, self.sort, self.refresh_button], layout=w.Layout(**TOOLBAR)),
+            self.listing,
+            w.HBox([self.prev_button, self.page_label, self.next_button], layout=w.Layout(**TOOLBAR)),
             w.HBox([self.load_name, self.load_button, self.new_status, self.status_button,
-                    self.delete_button, self.confirm_button, self.cancel_button]),
-            w.HBox([self.x_name, self.y_name, self.compare_button]),
+                    self.delete_button, self.confirm_button, self.cancel_button], layout=w.Layout(**TOOLBAR)),
+            w.HBox([self.x_name, self.y_name, self.compare_button], layout=w.Layout(**TOOLBAR)),
             self.message,
-            self.progress,
             self.details,
             self.comparison,
         ])
         self.add_class("jms-browser")
+        self.add_class("jms-panel")
 
         for control in (self.search, self.status_filter, self.sort):
             control.observe(self._on_filter, names="value")
@@ -205,8 +198,8 @@ class RegistryBrowser(TextFallbackPanel):
         self.load_button.on_click(self._on_load)
         self.status_button.on_click(self._on_set_status)
         self.delete_button.on_click(self._on_delete)
-        self.confirm_button.on_click(self._on_confirm_delete)
-        self.cancel_button.on_click(lambda _: self._cancel_delete())
+        self.confirm_button.on_click(self._on_confirm)
+        self.cancel_button.on_click(lambda _: self._cancel_pending(say="Cancelled."))
         self.compare_button.on_click(self._on_compare)
         with self.actions.run(clear=False):
             self.refresh()
@@ -217,6 +210,13 @@ class RegistryBrowser(TextFallbackPanel):
         header, lines = table_lines(self.rows_)
         body = "\n".join([header, *lines]).replace("\u00a0", " ")
         return f"Registry browser: {self.page_label.value}\n{body}"
+
+    def snapshot_html(self) -> str:
+        """The page on screen as a static table (what a reopened notebook shows)."""
+        from ..display import RegistryTable
+
+        where = f"saved view of the registry browser, page {self.page + 1} of {self.page_count}"
+        return RegistryTable(self.rows_, description=where).to_html()
 
     # -- state -------------------------------------------------------------
     @property
@@ -259,11 +259,17 @@ class RegistryBrowser(TextFallbackPanel):
             self.table.options = list(zip(lines, refs))
             self.table.rows = max(3, min(self.page_size, len(lines)))
             self.table.value = keep
+            # as wide as its text (monospace: 1ch a character), so that the list scrolls sideways
+            width = f"calc({max(map(len, [header, *lines])) + 2}ch + 24px)"
+            self.table.layout.width = self.header.layout.min_width = width
         finally:
             self._updating = False
         noun = "version" if self.total_ == 1 else "versions"
         self.page_label.value = (f"page {self.page + 1} of {self.page_count} "
                                  f"({self.total_:,} {noun})")
+        note = ranking_note(self.rows_, self.sort.value)  # scores of other data are no ranking
+        if note:
+            self.page_label.value += f" · {note}"
         self._show_details()
         self._sync_buttons()
 
@@ -292,138 +298,13 @@ class RegistryBrowser(TextFallbackPanel):
     def _on_select(self, change: dict[str, Any]) -> None:
         if self._updating:
             return
-        self._cancel_delete()
+        self._cancel_pending()
         with self.actions.run(clear=False):
             self._show_details()
 
     def _on_new_status(self, change: dict[str, Any]) -> None:
         self.status_button.description = f"Set status → {change['new']}"
 
-    def _on_load(self, _button: Any = None) -> None:
-        self._cancel_delete()
-        with self.actions.run():
-            if len(self.selected) != 1:
-                raise InvalidInputError("Select exactly one version to load.")
-            name = self.load_name.value.strip()
-            if not name.isidentifier() or keyword.iskeyword(name):
-                raise InvalidInputError(
-                    f"{name!r} is not a valid Python variable name; type a name such as 'model'.")
-            ref = self.selected[0]
-            try:
-                self.service.load_model(ref)
-                self.namespace[name] = self.service.current_model
-                self.actions.say(f"Loaded {ref} ({type(self.service.current_model).__name__}) "
-                                 f"as {name!r}.")
-            finally:
-                self.refresh()
-
-    def _on_set_status(self, _button: Any = None) -> None:
-        self._cancel_delete()
-        status = self.new_status.value
-        with self.actions.run():
-            try:
-                changes = []
-                shown = self._shown_rows()
-                for ref in self.selected:
-                    before = shown[ref]["status"]
-                    self.service.update_model_metadata(ref, {"status": status})
-                    changes.append(f"{ref}: {before} → {status}")
-                if not changes:
-                    raise InvalidInputError("Select one or more versions first.")
-                self.actions.say("; ".join(changes) + ".")
-            finally:
-                self.refresh()
-
-    def _on_delete(self, _button: Any = None) -> None:
-        with self.actions.run():
-            if not self.selected:
-                raise InvalidInputError("Select one or more versions first.")
-            self._pending_delete = self.selected
-            self.confirm_button.layout.display = None
-            self.cancel_button.layout.display = None
-            self.actions.say(f"Delete {', '.join(self._pending_delete)} and the model file(s)? "
-                             "Click 'Confirm delete' to proceed.")
-
-    def _on_confirm_delete(self, _button: Any = None) -> None:
-        refs, self._pending_delete = self._pending_delete, ()
-        self._cancel_delete()
-        with self.actions.run():
-            try:
-                if not refs:
-                    raise InvalidInputError("Nothing to delete: click Delete first.")
-                deleted = []
-                for ref in refs:
-                    self.service.delete_model(ref)
-                    deleted.append(ref)
-                self.actions.say(f"Deleted {', '.join(deleted)}.")
-            finally:
-                self.refresh()
-
-    def _cancel_delete(self) -> None:
-        self._pending_delete = ()
-        self.confirm_button.layout.display = "none"
-        self.cancel_button.layout.display = "none"
-
-    def _on_compare(self, _button: Any = None) -> None:
-        self._cancel_delete()
-        with self.actions.run():
-            try:
-                refs = self.selected
-                if not refs:
-                    raise InvalidInputError("Select the versions to compare first.")
-                X = lookup(self.x_name.value.strip(), self.namespace, "X")
-                y = lookup(self.y_name.value.strip(), self.namespace, "y")
-                from ..display import ComparisonResult
-
-                self.comparison.outputs = ()
-                frame = compare_with_progress(self.service, refs, X, y, self.progress)
-                result = ComparisonResult(frame)
-                show_rich(self.comparison, result)
-                self.actions.say(
-                    f"Compared {len(refs)} version(s) on {self.x_name.value.strip()}/"
-                    f"{self.y_name.value.strip()}: best {result.best} by {result.sort_by}.")
-            finally:
-                self.refresh()
-
     # -- details -------------------------------------------------------------
     def _show_details(self) -> None:
-        self.details.outputs = ()
-        refs = self.selected
-        if not refs:
-            return
-        if len(refs) > 1:
-            self.details.append_stdout(f"{len(refs)} versions selected: {', '.join(refs)}\n")
-            return
-        ref = refs[0]
-        row = self._shown_rows()[ref]  # refresh() has just read it
-        history = self.service.model_history(ref)
-        show_bundle(self.details, {"text/html": details_html(self.service.files.public(row), history),
-                                   "text/plain": f"{ref} ({row['model_class']}, {row['status']})"})
-        chart = self._importance_chart(ref, row)
-        if isinstance(chart, str):
-            self.details.append_stdout(chart + "\n")
-        elif chart is not None:
-            show_bundle(self.details, chart)
-
-    def _importance_chart(self, ref: str, row: Mapping[str, Any]) -> dict[str, str] | str | None:
-        """The importance chart of ``ref`` (cached per file), a reason it has none, or None."""
-        key = (ref, row.get("file_sha256"))
-        if key not in self._importance:
-            self._importance[key] = self._draw_importance(ref, row)
-        return self._importance[key]
-
-    def _draw_importance(self, ref: str, row: Mapping[str, Any]) -> dict[str, str] | str | None:
-        from ..display import ImportanceResult
-
-        try:
-            with warnings.catch_warnings():
-                # "no importances" is reported below; other warnings reach the message line
-                warnings.simplefilter("ignore", NoImportanceWarning)
-                importances = self.service.get_feature_importance(model_id=ref)
-        except ModelServiceError as err:
-            return f"No importance chart: {err}"
-        if not importances:
-            return f"No importance chart: {row['model_class']} has no feature importances or coefficients."
-        result = ImportanceResult(importances, ref=ref, top=15)
-        png = result.to_png()
-        return None if png is None else png_bundle(png, result.to_text())
+        self.details_view.show(self.selected, self._shown_rows())

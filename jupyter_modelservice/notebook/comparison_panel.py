@@ -7,6 +7,7 @@ to the selection only evaluates what is new.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,9 @@ import ipywidgets as widgets
 
 from ..exceptions import InvalidInputError
 from ..ids import validate_search
+from ..metric_names import METRIC_LABELS
 from .panel_base import (
+    PANEL_STYLE,
     ActionRunner,
     TextFallbackPanel,
     compare_with_progress,
@@ -45,10 +48,13 @@ class ComparisonPanel(TextFallbackPanel):
     Parameters
     ----------
     service : ModelService, optional
-        The registry; a ``ModelService()`` on ``./models`` when None.
+        The registry. When None: the service of the magics in a notebook that
+        ran ``%load_ext jupyter_modelservice`` (the registry ``%ms_config``
+        points at), else a ``ModelService()`` on ``./models``.
     X_test, y_test : array-like, optional
-        The test data. When not given, the panel shows two text boxes for the
-        names of notebook variables (``X_test`` and ``y_test`` by default).
+        The test data (``ComparisonPanel(X_test, y_test)`` works too). When not
+        given, the panel shows two text boxes for the names of notebook
+        variables (``X_test`` and ``y_test`` by default).
     namespace : dict, optional
         Where those names are looked up: IPython's ``user_ns`` when running in
         IPython, else an empty dict.
@@ -60,10 +66,19 @@ class ComparisonPanel(TextFallbackPanel):
     ----------
     result_ : ComparisonResult or None
         The comparison on screen.
+
+    Examples
+    --------
+    >>> %load_ext jupyter_modelservice                       # doctest: +SKIP
+    >>> ComparisonPanel(X_test=X_test, y_test=y_test)        # doctest: +SKIP
     """
+
+    title = "Comparison panel"
 
     def __init__(self, service: ModelService | None = None, X_test: Any = None, y_test: Any = None,
                  *, namespace: dict[str, Any] | None = None, limit: int = 200) -> None:
+        if service is not None and y_test is None and not hasattr(service, "registry"):
+            service, X_test, y_test = None, service, X_test  # ComparisonPanel(X_test, y_test)
         if (X_test is None) != (y_test is None):
             raise InvalidInputError("Pass both X_test and y_test, or neither (to name notebook variables).")
         self.service = resolve_service(service)
@@ -79,31 +94,36 @@ class ComparisonPanel(TextFallbackPanel):
         self._updating = False
 
         w = widgets
+
+        def toolbar() -> widgets.Layout:  # controls keep their size and wrap when the panel is narrow
+            return w.Layout(flex_flow="row wrap", align_items="center")
+
         self.search = w.Text(description="Search", placeholder="id or class, then Enter",
-                             continuous_update=False, layout=w.Layout(width="280px"))
-        self.reload_button = w.Button(description="Reload list", icon="refresh")
+                             continuous_update=False, layout=w.Layout(width="280px", flex="0 0 auto"))
+        self.reload_button = w.Button(description="Reload list", icon="refresh",
+                                      layout=w.Layout(width="auto", flex="0 0 auto"))
         self.models = w.SelectMultiple(options=[], rows=8, description="Models",
-                                       layout=w.Layout(width="100%"))
+                                       layout=w.Layout(width="auto"))  # the panel's width, margins included
         self.listed = w.Label()
-        self.metric = w.Dropdown(options=[], description="Metric", layout=w.Layout(width="260px"))
+        self.metric = w.Dropdown(options=[], description="Metric", layout=w.Layout(width="260px", flex="0 0 auto"))
         self.x_name = w.Text(value="X_test", description="X", continuous_update=False,
-                             layout=w.Layout(width="180px"))
+                             layout=w.Layout(width="180px", flex="0 0 auto"))
         self.y_name = w.Text(value="y_test", description="y", continuous_update=False,
-                             layout=w.Layout(width="180px"))
-        self.message = w.Output()
-        self.progress = w.Output()
+                             layout=w.Layout(width="180px", flex="0 0 auto"))
+        self.message = w.Output()  # one status line: progress, result or error
         self.output = w.Output()
         data_row = [] if X_test is not None else [self.x_name, self.y_name]
-        self.actions = ActionRunner(self.message, [self.reload_button])
+        self.actions = ActionRunner(self.message, [self.reload_button], on_error=self._clear_result)
         super().__init__(children=[
-            w.HBox([self.search, self.reload_button, self.listed]),
+            w.HTML(PANEL_STYLE),
+            w.HBox([self.search, self.reload_button, self.listed], layout=toolbar()),
             self.models,
-            w.HBox([self.metric, *data_row]),
+            w.HBox([self.metric, *data_row], layout=toolbar()),
             self.message,
-            self.progress,
             self.output,
         ])
         self.add_class("jms-comparison-panel")
+        self.add_class("jms-panel")
 
         self.search.observe(self._on_search, names="value")
         self.reload_button.on_click(lambda _: self._on_search(None))
@@ -121,6 +141,13 @@ class ComparisonPanel(TextFallbackPanel):
         if self.result_ is None:
             return f"Comparison panel: {self.listed.value}, none chosen"
         return f"Comparison panel: {self.listed.value}\n{self.result_.to_text()}"
+
+    def snapshot_html(self) -> str:
+        """The comparison on screen as static HTML (what a reopened notebook shows)."""
+        if self.result_ is not None:
+            return self.result_.to_html()
+        return (f'<div class="jms"><div class="jms-muted">Comparison panel: {html.escape(self.listed.value)}, '
+                "none chosen.</div></div>")
 
     # -- state -------------------------------------------------------------
     @property
@@ -166,13 +193,16 @@ class ComparisonPanel(TextFallbackPanel):
         if self._updating:
             return
         if not self.selected:
-            self.output.outputs = ()
-            self.progress.outputs = ()
-            self.result_ = None
+            self._clear_result()
             self._hint()
             return
         with self.actions.run():
             self.update()
+
+    def _clear_result(self) -> None:
+        """No table or chart on screen (nothing chosen, or an error that invalidates them)."""
+        self.output.outputs = ()
+        self.result_ = None
 
     def update(self) -> None:
         """Evaluate what is not cached yet and show the table and chart of the chosen versions."""
@@ -188,17 +218,19 @@ class ComparisonPanel(TextFallbackPanel):
             self._cache.clear()
             self._cached_data = (X, y)
         missing = [ref for ref in refs if ref not in self._cache]
-        if missing:
-            frame = compare_with_progress(self.service, missing, X, y, self.progress)
+        if missing:  # the status line counts every version compared, the cached ones done already
+            frame = compare_with_progress(self.service, missing, X, y, self.actions.progress,
+                                          done=len(refs) - len(missing), total=len(refs))
             for row in frame.to_dict(orient="records"):
                 self._cache[f"{row['model_id']}:{row['version']}"] = row
         frame = comparison_frame([self._cache[ref] for ref in refs])
         metrics = metric_columns(frame)
+        options = [(METRIC_LABELS.get(m, m), m) for m in metrics]  # named as in the table
         self._updating = True
         try:
-            if list(self.metric.options) != metrics:
+            if list(self.metric.options) != options:
                 current = self.metric.value
-                self.metric.options = metrics
+                self.metric.options = options
                 self.metric.value = current if current in metrics else (metrics[0] if metrics else None)
         finally:
             self._updating = False
@@ -208,4 +240,5 @@ class ComparisonPanel(TextFallbackPanel):
         self.result_ = result
         best = result.frame.iloc[0][result.sort_by] if result.sort_by else None
         score = f" ({best:.4f})" if isinstance(best, float) else ""
-        self.actions.say(f"{len(refs)} version(s): best {result.best} by {result.sort_by}{score}.")
+        label = METRIC_LABELS.get(result.sort_by or "", result.sort_by)
+        self.actions.say(f"{len(refs)} version(s): best {result.best} by {label}{score}.")

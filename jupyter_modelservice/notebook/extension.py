@@ -11,29 +11,46 @@ from typing import Any
 __all__ = ["load_ipython_extension", "unload_ipython_extension"]
 
 _REGISTRY_KEY = "ModelServiceMagics"
+#: Magics classes registered beside the main one, sharing its service (by registry key).
+_COMPANIONS = ("DiffMagics", "TrainingMagics")
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Register :class:`~jupyter_modelservice.notebook.magics.ModelServiceMagics` on ``ipython``."""
+    """Register :class:`~jupyter_modelservice.notebook.magics.ModelServiceMagics` (and ``%diff``) on ``ipython``."""
+    from .diff_magics import DiffMagics
     from .magics import ModelServiceMagics
+    from .training_magics import TrainingMagics
+    from .usage import plain_help
 
     if _REGISTRY_KEY in ipython.magics_manager.registry:
         return
     magics = ModelServiceMagics(ipython)
     ipython.register_magics(magics)
+    for companion in (DiffMagics, TrainingMagics):
+        ipython.register_magics(plain_help(companion)(ipython, magics))  # `%diff?` as `%train?`: no "::"
     ipython.events.register("post_run_cell", magics.forget_echoes)
 
 
-def unload_ipython_extension(ipython: Any) -> None:
-    """Remove the magics, close the registry connection and forget the service."""
-    magics = ipython.magics_manager.registry.pop(_REGISTRY_KEY, None)
+def _unregister(ipython: Any, key: str) -> Any:
+    """Remove the magics registered under ``key``; return their object, or None."""
+    magics = ipython.magics_manager.registry.pop(key, None)
     if magics is None:
-        return
+        return None
     for kind, names in magics.magics.items():
         table = ipython.magics_manager.magics[kind]
         for name in names:
             if getattr(table.get(name), "__self__", None) is magics:
                 del table[name]
+    return magics
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Remove the magics, close the registry connection and forget the service."""
+    magics = _unregister(ipython, _REGISTRY_KEY)
+    for key in _COMPANIONS:
+        _unregister(ipython, key)
+    if magics is None:
+        return
     try:
         ipython.events.unregister("post_run_cell", magics.forget_echoes)
     except ValueError:  # already unregistered

@@ -1,4 +1,5 @@
-"""The magics: ``%train``, ``%cv``, ``%evaluate``, ``%compare``, ``%importance``, ``%models``, ``%ms_config``.
+"""The magics: ``%evaluate``, ``%compare``, ``%importance``, ``%models``, ``%ms_config`` (and the
+service that ``%train`` and ``%cv``, in :mod:`.training_magics`, and ``%diff`` share).
 
 Each magic parses its line with ``magic_arguments`` (so ``%train?`` shows the
 full help), calls the `ModelService`, displays a result object from
@@ -13,37 +14,29 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, kwds, magic_arguments
 from IPython.display import display
 
 from ..display import (
     ComparisonResult,
-    CVResult,
+    CVComparisonResult,
     EvaluationResult,
     ImportanceResult,
     RegistryTable,
     ServiceConfig,
-    TrainResult,
 )
-from ..exceptions import ModelNotFoundError, ModelServiceError, NoImportanceWarning
+from ..exceptions import NoImportanceWarning
 from ..metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from ..redaction import redact_url
+from .interrupts import MagicInterrupted
 from .progress import in_widget_kernel, progress_bar
-from .resolve import (
-    evaluate_cell,
-    lookup,
-    output_name,
-    parse_params,
-    resolve_estimator,
-    split_line,
-    split_params,
-)
+from .resolve import lookup
+from .usage import parse_line, plain_help, usage_line, user_errors
 
 if TYPE_CHECKING:
     from ..service import ModelService
@@ -51,11 +44,6 @@ if TYPE_CHECKING:
 __all__ = ["ModelServiceMagics"]
 
 DEFAULT_SETTINGS = {"db_type": "sqlite", "db_url": None, "models_directory": "models"}
-SAVE_FORMATS = ("joblib", "pickle", "skops")
-#: Keywords of train_model / cross_validate_model that have an option of their own.
-_RESERVED_PARAMS = {"model_id": "--id", "validation_split": "--validation-split",
-                    "cv_folds": "--cv / --folds", "scoring": "--scoring", "n_jobs": "--n-jobs",
-                    "progress": None, "model_class": None, "X": None, "y": None}
 
 
 def _output_options(func: Any) -> Any:
@@ -68,22 +56,15 @@ def _output_options(func: Any) -> Any:
 def _parse(magic: Any, line: str) -> Any:
     """Parse ``line`` for ``magic``, allowing options between the positional words.
 
-    The line is split like a shell's (``--dir "my models"``), see `split_line`.
+    The line is split like a shell's (``--dir "my models"``), see `split_line`; a
+    missing positional argument is named, with the usage line (`parse_line`).
     """
-    args = magic.parser.parse_intermixed_args(split_line(line))
-    output_name(args.output)  # a bad -o NAME is reported before any work is done
-    return args
+    return parse_line(magic, line)
 
 
-@contextmanager
-def _user_errors(action: str) -> Iterator[None]:
-    """Turn the service's errors into a one-paragraph UsageError."""
-    try:
-        yield
-    except ModelNotFoundError as err:
-        raise UsageError(f"{action}: {err} (%models lists the registered models.)") from err
-    except ModelServiceError as err:
-        raise UsageError(f"{action}: {err}") from err
+def _user_errors(action: str, **context: Any) -> AbstractContextManager[None]:
+    """Turn the service's errors into a one-paragraph UsageError (see `user_errors` for ``context``)."""
+    return user_errors(action, **context)
 
 
 def _shown_path(path: str | os.PathLike[str]) -> str:
@@ -98,6 +79,7 @@ def _shown_path(path: str | os.PathLike[str]) -> str:
 
 
 @magics_class
+@plain_help
 class ModelServiceMagics(Magics):
     """Notebook magics over one lazily created :class:`~jupyter_modelservice.ModelService`.
 
@@ -170,18 +152,23 @@ class ModelServiceMagics(Magics):
     @argument("--db", choices=("sqlite", "postgresql"), help="registry database type")
     @argument("--db-url", metavar="URL", help="SQLAlchemy URL of the registry database")
     @argument("--dir", metavar="PATH", help="models directory (a folder, or an fsspec URL with PostgreSQL)")
-    @_output_options
+    @argument("-o", "--output", metavar="NAME",
+              help="store the magics' ModelService in the notebook variable NAME (for the Python API "
+                   "and the widget panels)")
+    @argument("-q", "--quiet", action="store_true", help="do not display the settings")
     @line_magic
     def ms_config(self, line: str) -> ServiceConfig:
         """Show or set where the model registry lives (default: ./models beside the notebook).
 
         Changing a setting closes the current registry connection and opens the
         new one right away, so a wrong URL or folder is reported here.
+        ``-o service`` hands the magics' own ModelService to the notebook:
+        ``service.load_model("rf")`` then reads the registry the magics write.
 
         Examples::
 
             %ms_config
-            %ms_config --dir ./models_experiment
+            %ms_config --dir ./models_experiment -o service
             %ms_config --db postgresql --db-url postgresql+psycopg://me@db/models --dir s3://bucket/models
         """
         args = _parse(self.ms_config, line)
@@ -196,129 +183,10 @@ class ModelServiceMagics(Magics):
         service = self.service
         config = ServiceConfig({"db_type": service.db_type, "db_url": redact_url(self.settings["db_url"]),
                                 "models_directory": _shown_path(service.models_directory)})
+        output, args.output = args.output, None
+        if output:  # the service itself: the notebook and the magics share one registry connection
+            self.user_ns[output] = service
         return self._emit(config, args)
-
-    # -- %train ----------------------------------------------------------------
-    @magic_arguments()
-    @kwds(usage="%(prog)s MODEL X y [options] [key=value ...]\n"
-                "  %%%%%(prog)s X y [options] [key=value ...]   (cell: an expression building the estimator)")
-    @argument("words", nargs="+", metavar="ARG",
-              help="MODEL X y: a scikit-learn class name (RandomForestClassifier), a dotted path "
-                   "(xgboost.XGBClassifier) or a variable holding a class or an unfitted estimator / "
-                   "Pipeline, then the notebook variables of the features and the target. Then "
-                   "key=value estimator parameters: Python literals or notebook variable names.")
-    @argument("--id", dest="model_id", metavar="ID",
-              help="registry id; training an existing id adds a version (default: generated)")
-    @argument("--validation-split", type=float, default=0.2, metavar="F",
-              help="fraction of rows held out to score the model (default 0.2; 0 uses every row)")
-    @argument("--cv", type=int, metavar="K", help="also run a K-fold cross-validation")
-    @argument("--scoring", metavar="S",
-              help="scikit-learn scoring(s) for --cv, comma separated (default accuracy / r2)")
-    @argument("--format", choices=SAVE_FORMATS, default="joblib", help="file format (default joblib)")
-    @argument("--no-save", action="store_true", help="register the version without writing its file")
-    @_output_options
-    @no_var_expand
-    @line_cell_magic
-    def train(self, line: str, cell: str | None = None) -> TrainResult:
-        """Train a model, save it to the registry and show its scores.
-
-        The cell form trains the estimator that the cell's last expression builds.
-
-        Examples::
-
-            %train RandomForestClassifier X_train y_train --id rf n_estimators=200 max_depth=8
-            %train LogisticRegression X_train y_train --id lr --cv 5 max_iter=5000
-
-            %%train X_train y_train --id scaled_lr
-            make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-        """
-        args = _parse(self.train, line)
-        if args.scoring and not args.cv:  # before the cell runs
-            raise UsageError("--scoring applies to cross-validation: add --cv K (e.g. --cv 5).")
-        estimator, X, y, params = self._model_and_data(args.words, cell, "train")
-        service = self.service
-        with _user_errors("Training failed"):
-            data = service.train_model(estimator, X, y, model_id=args.model_id,
-                                       validation_split=args.validation_split, **params)
-        ref = f"{data['model_id']}:{data['version']}"
-        if not args.no_save:
-            with _user_errors(f"Saving {ref} failed"):
-                service.save_model(data["model_id"], save_format=args.format, version=data["version"])
-            row = service.model_metadata  # the trained version is current; save_model updated it
-            data.update({k: row[k] for k in ("status", "file_format", "file_path")})
-        cv = None
-        if args.cv:
-            cv = self._cross_validate(estimator, X, y, args.cv, args.scoring, None, params, model_id=ref)
-        return self._emit(TrainResult(data, cv), args)
-
-    # -- %cv -------------------------------------------------------------------
-    @magic_arguments()
-    @kwds(usage="%(prog)s MODEL X y [options] [key=value ...]\n"
-                "  %%%%%(prog)s X y [options] [key=value ...]   (cell: an expression building the estimator)")
-    @argument("words", nargs="+", metavar="ARG",
-              help="MODEL X y then key=value estimator parameters, as for %%train")
-    @argument("--folds", type=int, default=5, metavar="K", help="number of folds (default 5)")
-    @argument("--scoring", metavar="S",
-              help="scikit-learn scoring(s), comma separated (default accuracy / r2)")
-    @argument("--n-jobs", type=int, metavar="N", help="folds run in parallel (-1: every core)")
-    @_output_options
-    @no_var_expand
-    @line_cell_magic
-    def cv(self, line: str, cell: str | None = None) -> CVResult:
-        """Cross-validate a model (nothing is registered) with a per-fold progress bar.
-
-        Examples::
-
-            %cv RandomForestClassifier X y --folds 10 n_estimators=100
-            %cv LogisticRegression X y --scoring accuracy,f1_weighted max_iter=5000
-        """
-        args = _parse(self.cv, line)
-        estimator, X, y, params = self._model_and_data(args.words, cell, "cv")
-        return self._emit(self._cross_validate(estimator, X, y, args.folds, args.scoring,
-                                               args.n_jobs, params), args)
-
-    def _cross_validate(self, estimator: Any, X: Any, y: Any, folds: int, scoring: str | None,
-                        n_jobs: int | None, params: dict[str, Any], model_id: str | None = None,
-                        ) -> CVResult:
-        scorings: str | list[str] | None = scoring
-        if scoring and "," in scoring:
-            scorings = [s.strip() for s in scoring.split(",") if s.strip()]
-        service = self.service
-        with _user_errors("Cross-validation failed"), \
-                progress_bar(folds, "Cross-validation", "folds", shell=self.shell) as bar:
-            data = service.cross_validate_model(estimator, X, y, cv_folds=folds, scoring=scorings,
-                                                n_jobs=n_jobs, progress=bar, model_id=model_id,
-                                                **params)
-            result = CVResult(data)
-            bar.finish(result.summary())
-        return result
-
-    def _model_and_data(self, words: list[str], cell: str | None, magic: str,
-                        ) -> tuple[Any, Any, Any, dict[str, Any]]:
-        """Resolve ``MODEL X y key=value...`` (line) or ``X y key=value...`` (cell)."""
-        positionals, items = split_params(words)
-        expected = ["X", "y"] if cell is not None else ["MODEL", "X", "y"]
-        if len(positionals) != len(expected):
-            form = f"%%{magic} X y" if cell is not None else f"%{magic} MODEL X y"
-            raise UsageError(
-                f"Expected {form} [key=value ...], got {' '.join(positionals) or 'nothing'}; "
-                f"see %{magic}? for the options."
-            )
-        namespace = self.user_ns
-        for item in items:
-            key = item.partition("=")[0]
-            if key in _RESERVED_PARAMS:
-                option = _RESERVED_PARAMS[key]
-                use = f"use the option {option}" if option else "it is not an estimator parameter"
-                raise UsageError(f"{key}= cannot be given as key=value: {use}.")
-        params = parse_params(items, namespace)
-        X = lookup(positionals[-2], namespace, "X")
-        y = lookup(positionals[-1], namespace, "y")
-        if cell is not None:  # the user's code runs once the cheap checks passed
-            estimator = evaluate_cell(cell, namespace)
-        else:
-            estimator = resolve_estimator(positionals[0], namespace)
-        return estimator, X, y, params
 
     # -- %evaluate -------------------------------------------------------------
     @magic_arguments()
@@ -346,35 +214,50 @@ class ModelServiceMagics(Magics):
         X = lookup(args.X_test, namespace, "X_test")
         y = lookup(args.y_test, namespace, "y_test")
         service = self.service
-        with _user_errors(f"Cannot evaluate {args.ref}"):
+        names = {"X_test": args.X_test, "y_test": args.y_test, "X": args.X_test, "y": args.y_test}
+        with _user_errors(f"Cannot evaluate {args.ref}", service=service, refs=[args.ref], names=names):
             data = service.evaluate_model(X, y, model_id=args.ref, task_type=args.task,
                                           return_predictions=True)
         return self._emit(EvaluationResult.from_predictions(data, y, data["predictions"]), args)
 
     # -- %compare --------------------------------------------------------------
     @magic_arguments()
-    @kwds(usage="%(prog)s REF [REF ...] X_test y_test [options]")
-    @argument("words", nargs="+", metavar="ARG",
-              help="REF [REF ...] X_test y_test: model ids (latest version) or id:version, then "
-                   "the notebook variables of the test features and target")
+    @kwds(usage="%(prog)s REF [REF ...] X_test y_test [options]\n"
+                "       %%%(prog)s --cv REF [REF ...] [--sort SCORING]   (their recorded cross-validations)")
+    @argument("words", nargs="+", metavar="REF [REF ...] X_test y_test",
+              help="REF\ta model id (latest version) or id:version, one or more\n"
+                   "X_test\tthe notebook variable of the test features (not with --cv)\n"
+                   "y_test\tthe notebook variable of the test target (not with --cv)")
     @argument("--sort", metavar="METRIC",
-              help="metric to rank by (default accuracy / r2_score); mse, rmse, mae rank lowest first")
+              help="metric to rank by (default accuracy / r2_score); mse, rmse, mae rank lowest first; "
+                   "with --cv a recorded scikit-learn scoring")
+    @argument("--cv", action="store_true",
+              help="compare the REFs' recorded cross-validations on the same folds (corrected resampled t-test)")
     @_output_options
     @no_var_expand
     @line_magic
-    def compare(self, line: str) -> ComparisonResult:
-        """Compare registered models on the same test data, best first.
+    def compare(self, line: str) -> ComparisonResult | CVComparisonResult:
+        """Compare registered models on the same test data, best first, with paired tests.
 
-        REF is a model id (latest version) or id:version.
+        REF is a model id (latest version) or id:version. A stored evaluation
+        of a version on the same data is reused. With --cv, the versions'
+        recorded cross-validations (%train ... --cv K) are compared instead.
 
         Examples::
 
             %compare rf lr svc X_test y_test
             %compare ridge:1 ridge:2 X_test y_test --sort rmse
+            %compare --cv rf lr svc
         """
         args = _parse(self.compare, line)
+        if args.cv:
+            with _user_errors("Cannot compare"):
+                frame = self.service.compare_cv(args.words, scoring=args.sort)
+            return self._emit(CVComparisonResult(frame), args)
         if len(args.words) < 3:
-            raise UsageError("Expected %compare REF [REF ...] X_test y_test.")
+            what = "The model ids are missing" if len(args.words) == 2 else "Expected REF [REF ...] X_test y_test"
+            raise UsageError(f"{what}: %compare takes REF [REF ...] X_test y_test (got "
+                             f"{' '.join(args.words)}).\n{usage_line(self.compare)}")
         if args.sort and args.sort not in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS):
             raise UsageError(f"Cannot sort by {args.sort!r}: choose one of "
                              f"{', '.join(CLASSIFICATION_METRICS + REGRESSION_METRICS)}.")
@@ -383,9 +266,14 @@ class ModelServiceMagics(Magics):
         X = lookup(x_name, namespace, "X_test")
         y = lookup(y_name, namespace, "y_test")
         service = self.service
-        with _user_errors("Cannot compare"), \
+        names = {"X_test": x_name, "y_test": y_name, "X": x_name, "y": y_name}
+        with _user_errors("Cannot compare", service=service, refs=refs, names=names), \
                 progress_bar(len(refs), "Evaluating", "models", shell=self.shell) as bar:
-            frame = service.compare_models(refs, X, y, metric=args.sort, progress=bar)
+            try:
+                frame = service.compare_models(refs, X, y, metric=args.sort, progress=bar)
+            except KeyboardInterrupt:
+                raise MagicInterrupted(f"Interrupted while evaluating ({bar.done} of {len(refs)} models "
+                                       "done).") from None
         try:
             result = ComparisonResult(frame, sort_by=args.sort)
         except ValueError as err:
@@ -426,7 +314,9 @@ class ModelServiceMagics(Magics):
             X = lookup(args.permutation[0], namespace, "X")
             y = lookup(args.permutation[1], namespace, "y")
         service = self.service
-        with _user_errors(f"Cannot compute the importances of {args.ref}"), warnings.catch_warnings():
+        data_names = dict(zip(("X", "y"), args.permutation or ()))
+        with _user_errors(f"Cannot compute the importances of {args.ref}", service=service, refs=[args.ref],
+                          names=data_names), warnings.catch_warnings():
             warnings.simplefilter("error", NoImportanceWarning)
             row = service.get_model_metadata(args.ref)
             ref = f"{row['model_id']}:{row['version']}"
@@ -546,7 +436,6 @@ def _evidence_text(evidence: Any) -> str:
     return (f" ({evidence['metric']} {evidence['challenger_value']:.4f} vs {evidence['champion_value']:.4f} "
             f"of {evidence['compared_with']}, {evidence['test']} p = {evidence['p_value']:.3g}, "
             f"n = {evidence['n_samples']})")
-
 
 
 def _no_display() -> None:

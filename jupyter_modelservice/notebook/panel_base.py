@@ -26,9 +26,12 @@ if TYPE_CHECKING:
     from ..service import ModelService
 
 __all__ = [
+    "PANEL_STYLE",
     "ActionRunner",
     "OutputLine",
+    "TextFallbackPanel",
     "compare_with_progress",
+    "notebook_service",
     "png_bundle",
     "resolve_service",
     "show_bundle",
@@ -45,10 +48,26 @@ def user_namespace() -> dict[str, Any] | None:
     return None if shell is None else shell.user_ns
 
 
+def notebook_service() -> ModelService | None:
+    """The service of the magics (``%load_ext jupyter_modelservice``) in the running IPython, or None.
+
+    It is created on first use from the ``%ms_config`` settings, like the magics do.
+    """
+    if "IPython" not in sys.modules:
+        return None
+    shell = sys.modules["IPython"].get_ipython()
+    magics = None if shell is None else shell.magics_manager.registry.get("ModelServiceMagics")
+    return None if magics is None else magics.service
+
+
 def resolve_service(service: ModelService | None) -> ModelService:
-    """``service``, or a new ``ModelService()`` on ``./models`` when None."""
+    """``service``; when None, the magics' service in a notebook that loaded the extension
+    (the registry ``%ms_config`` points at), else a new ``ModelService()`` on ``./models``."""
     if service is not None:
         return service
+    shared = notebook_service()
+    if shared is not None:
+        return shared
     from ..service import ModelService
 
     return ModelService()
@@ -74,25 +93,40 @@ def png_bundle(png: bytes, text: str) -> dict[str, str]:
 
 
 class ActionRunner:
-    """Run panel actions: buttons disabled while busy, one-line results, readable errors.
+    """Run panel actions: buttons disabled while busy, one status line, readable errors.
 
+    The ``message`` Output holds one status line, always the latest: what an
+    action says (or its progress, or its error) replaces what was there.
     A `ModelServiceError` (or a ``UsageError`` about the user's input) shows its message only; any other exception shows
     its one-line summary followed by the traceback (nothing is hidden).
-    Warnings raised during the action are shown as ``warning: ...`` lines.
+    Warnings raised during the action follow the line as ``warning: ...`` lines.
+    ``on_error`` is called when an action fails, to clear what the error invalidates.
     """
 
     def __init__(self, message: widgets.Output, buttons: Sequence[widgets.Button],
-                 after: Any = None) -> None:
+                 after: Any = None, on_error: Any = None) -> None:
         self.message = message
         self.buttons = list(buttons)
         self.after = after  # called with no argument when an action ends (re-enables buttons)
+        self.on_error = on_error  # called with no argument when an action fails
         self.busy = False
 
     def say(self, line: str) -> None:
-        self.message.append_stdout(line.rstrip("\n") + "\n")
+        """Make ``line`` the status line."""
+        self.message.outputs = (_stream("stdout", line),)
 
     def error(self, line: str) -> None:
-        self.message.append_stderr(line.rstrip("\n") + "\n")
+        """Make the error ``line`` the status line."""
+        self.message.outputs = (_stream("stderr", line),)
+
+    def warn(self, line: str) -> None:
+        """Add ``line`` under the status line (a warning of the same action)."""
+        self.message.outputs += (_stream("stderr", line),)
+
+    @property
+    def progress(self) -> OutputLine:
+        """A stream for a `TextProgress` whose line is the status line while it runs."""
+        return OutputLine(self.message)
 
     @contextmanager
     def run(self, clear: bool = True) -> Iterator[None]:
@@ -110,18 +144,29 @@ class ActionRunner:
                 text = str(w.message)
                 if text not in seen:
                     seen.add(text)
-                    self.error(f"warning: {text}")
+                    self.warn(f"warning: {text}")
         except (ModelServiceError, UsageError) as err:
             self.error(f"Error: {err}")
+            self._failed()
         except Exception as err:  # a bug or a library error: say it, keep the traceback visible
             self.error(f"Error ({type(err).__name__}): {err}")
-            self.message.append_stderr("".join(traceback.format_exception(err)))
+            self.warn("".join(traceback.format_exception(err)))
+            self._failed()
         finally:
             self.busy = False
             for button in self.buttons:
                 button.disabled = False
             if self.after is not None:
                 self.after()
+
+
+    def _failed(self) -> None:
+        if self.on_error is not None:
+            self.on_error()
+
+
+def _stream(name: str, text: str) -> dict[str, str]:
+    return {"output_type": "stream", "name": name, "text": text.rstrip("\n") + "\n"}
 
 
 class OutputLine:
@@ -146,20 +191,82 @@ class OutputLine:
 
 
 def compare_with_progress(service: ModelService, refs: Sequence[str], X: Any, y: Any,
-                          out: widgets.Output) -> Any:
-    """``service.compare_models`` with a models-done / elapsed-time line in ``out``."""
-    with TextProgress(len(refs), "Evaluating", "models", stream=OutputLine(out)) as bar:
-        return service.compare_models(list(refs), X, y, progress=bar)
+                          line: OutputLine, *, done: int = 0, total: int | None = None) -> Any:
+    """``service.compare_models`` with a models-done / elapsed-time status line.
+
+    ``done`` versions of ``total`` are already evaluated (cached): the line
+    counts every version compared, not only those evaluated now.
+    """
+    total = len(refs) + done if total is None else total
+    with TextProgress(total, "Evaluating", "models", stream=line) as bar:
+        bar(done, total)
+        return service.compare_models(list(refs), X, y, progress=lambda n, _: bar(done + n, total))
+
+
+#: Styles of the panels (``.jms-panel``): monospace lists, and disabled buttons that look disabled
+#: (ipywidgets only dims them to 60 %, which leaves a coloured button looking clickable).
+PANEL_STYLE = """<style>
+.jms-panel .jms-mono, .jms-panel .jms-mono select, .jms-panel .jms-list-header {
+  font-family: var(--jp-code-font-family, monospace);
+  font-size: var(--jp-code-font-size, 12px);
+}
+.jms-panel .jms-list-header { white-space: pre; padding: 0 0 0 6px; font-weight: 600; }
+.jms-panel .jms-details td.jms-left { white-space: normal; overflow-wrap: anywhere; }
+.jms-panel .jupyter-button:disabled {
+  opacity: 1;
+  background-color: var(--jp-layout-color3, #e0e0e0);
+  color: var(--jp-ui-font-color3, #9e9e9e);
+  box-shadow: none;
+  cursor: not-allowed;
+}
+</style>"""
+
+#: A saved notebook holds the widget output and, next to it, a static view of the panel. While the
+#: panel is live the static view is hidden; where the panel cannot render (the notebook reopened,
+#: its widget state gone) the widget output's "model not found" is hidden and the static view shows.
+#: Without this stylesheet (an untrusted notebook, GitHub, nbconvert) both show, the widget output
+#: as one line of text or nothing.
+SNAPSHOT_STYLE = """<style>
+.jp-OutputArea-child:has(.jms-panel) + .jp-OutputArea-child:has(.jms-snapshot) { display: none; }
+.jp-OutputArea-child:has(.jupyter-widgets):not(:has(.jms-panel)):has(+ .jp-OutputArea-child .jms-snapshot) {
+  display: none;
+}
+</style>"""
 
 
 class TextFallbackPanel(widgets.VBox):
-    """A panel whose ``text/plain`` is its own `to_text()` (what a notebook saved
-    without widget state, or a terminal, shows instead of the widgets)."""
+    """A panel that reads well where its widgets cannot render.
+
+    Its ``text/plain`` is its own `to_text()` (a terminal). Displayed in a
+    notebook it leaves two outputs: the widget, and a static view of what it
+    showed (`snapshot_html`) that a reopened notebook, nbconvert HTML and
+    GitHub show instead of "Error displaying widget: model not found".
+    """
+
+    #: How the panel is named in its one-line text fallback.
+    title = "Panel"
 
     def to_text(self) -> str:  # pragma: no cover - every panel defines it
+        raise NotImplementedError
+
+    def snapshot_html(self) -> str:  # pragma: no cover - every panel defines it
+        """What the panel shows now, as static HTML (the package's scoped ``.jms`` styles)."""
         raise NotImplementedError
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = super()._repr_mimebundle_(**kwargs)
         bundle["text/plain"] = self.to_text()
         return bundle
+
+    def snapshot_bundle(self) -> dict[str, str]:
+        """The static view: HTML (with the style that hides it next to the live panel) and text."""
+        return {"text/html": f'<div class="jms-snapshot">{SNAPSHOT_STYLE}{self.snapshot_html()}</div>',
+                "text/plain": self.to_text()}
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        widget = super()._repr_mimebundle_()
+        widget["text/plain"] = f"{self.title} (interactive: run the cell to use it; its saved view follows)"
+        display(widget, raw=True)
+        display(self.snapshot_bundle(), raw=True)

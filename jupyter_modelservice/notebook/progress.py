@@ -7,8 +7,11 @@ after each unit of work, and a context manager that ends as a one-line summary::
         result = service.cross_validate_model(..., progress=bar)
         bar.finish(f"accuracy {result['mean_score']:.3f}")
 
-In a Jupyter kernel with ipywidgets it is an ``IntProgress`` and a ``Label``;
-elsewhere (terminal IPython, no ipywidgets) a line of text rewritten in place.
+In a Jupyter kernel with ipywidgets it is an ``IntProgress`` and a ``Label``
+that end as a line of text (what a saved notebook keeps); elsewhere (terminal
+IPython, no ipywidgets) a line of text rewritten in place. An interrupt
+(``KeyboardInterrupt``) erases the progress: the magic says in one line what
+was kept.
 """
 
 from __future__ import annotations
@@ -54,11 +57,20 @@ class _Progress:
             parts.insert(1, "failed")
         self._close(" · ".join(p for p in parts if p), failed)
 
+    def erase(self) -> None:
+        """End the progress leaving nothing on screen (the caller reports what happened)."""
+        if not self.closed:
+            self.closed = True
+            self._close("", True)
+
     def __enter__(self) -> _Progress:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self.finish(failed=exc_type is not None)
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            self.erase()
+        else:
+            self.finish(failed=exc_type is not None)
 
     def _update(self) -> None:
         raise NotImplementedError
@@ -97,7 +109,7 @@ class TextProgress(_Progress):
 
     def _write(self, text: str, end: str = "") -> None:
         stream = self._stream or sys.stdout
-        stream.write("\r" + text.ljust(self._width) + end)
+        stream.write("\r" + text.ljust(self._width) + ("\r" if not text else end))
         stream.flush()
         self._width = len(text)
 
@@ -105,17 +117,25 @@ class TextProgress(_Progress):
         self._write(f"{self.description}: {self._status()}")
 
     def _close(self, line: str, failed: bool) -> None:
-        self._write(line, end="\n")
+        self._write(line, end="\n")  # an empty line (erase) leaves the cursor where the line began
 
 
 class WidgetProgress(_Progress):
-    """Progress as an ``ipywidgets.IntProgress`` with a ``Label`` that ends as the summary.
+    """Progress as an ``ipywidgets.IntProgress`` with a ``Label``, ending as a line of text.
 
-    The widget is displayed with a plain-text fallback naming the task, so a
-    notebook saved without widget state still reads sensibly.
+    At the end the output is replaced by the summary as plain text (with the
+    same display id), and the widgets are closed: a saved notebook keeps the
+    line, not a widget that no longer exists.
+
+    Attributes
+    ----------
+    display_id : str
+        The id of the output the bar was displayed in.
     """
 
     def __init__(self, total: int, description: str, unit: str = "steps") -> None:
+        import uuid
+
         import ipywidgets
         from IPython.display import display
 
@@ -126,7 +146,8 @@ class WidgetProgress(_Progress):
         self.box = ipywidgets.HBox([self.bar, self.label])
         bundle = self.box._repr_mimebundle_()
         bundle["text/plain"] = f"{description}: {total} {unit}"
-        display(bundle, raw=True)
+        self.display_id = uuid.uuid4().hex
+        display(bundle, raw=True, display_id=self.display_id)
 
     def _update(self) -> None:
         self.bar.max = max(self.total, 1)
@@ -134,8 +155,14 @@ class WidgetProgress(_Progress):
         self.label.value = self._status()
 
     def _close(self, line: str, failed: bool) -> None:
+        from IPython.display import update_display
+
         self.bar.bar_style = "danger" if failed else "success"
         self.label.value = line
+        update_display({"text/plain": line}, raw=True, display_id=self.display_id)
+        self.box.close()
+        self.bar.close()
+        self.label.close()
 
 
 def in_widget_kernel(shell: Any) -> bool:

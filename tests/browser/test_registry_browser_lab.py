@@ -48,7 +48,7 @@ def run_all_and_promote(server: LabServer, *, search: str, shown: list[str], ref
             table = panel.locator("select[multiple]")
             expect(table.locator("option").first).to_be_attached(timeout=RUN_TIMEOUT)
 
-            search_box = panel.locator("input[placeholder^='search id']")
+            search_box = panel.locator("input[placeholder^='id or class']")
             search_box.fill(search)
             search_box.press("Enter")
             _wait_option_count(page, table, len(shown))

@@ -30,4 +30,9 @@ def html_image(html: str) -> bytes:
 
 def best_cells(html: str) -> list[str]:
     """Text of the highlighted (best) cells of an HTML table."""
-    return re.findall(r'<td class="[^"]*jms-best[^"]*">([^<]*)</td>', html)
+    return re.findall(r'<td class="[^"]*jms-best[^"]*">([^<]*)</td>', without_styles(html))
+
+
+def without_styles(html: str) -> str:
+    """``html`` without its inline ``style`` attributes (the layout kept for untrusted notebooks)."""
+    return re.sub(r' style="[^"]*"', "", html)

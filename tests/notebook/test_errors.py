@@ -25,7 +25,8 @@ from jupyter_modelservice import ModelServiceError
         ("GaussianNB X_train y_train 1x=2", r"Expected %train MODEL X y"),
         ("GaussianNB X_train y_train a=1 a=2", r"Parameter 'a' is given twice"),
         ("GaussianNB X_train y_train model_id=x", r"model_id= cannot be given as key=value: use the option --id"),
-        ("GaussianNB X_train", r"Expected %train MODEL X y"),
+        ("GaussianNB X_train", r"y is missing: %train takes MODEL X y .*got GaussianNB X_train.*\nusage: %train"),
+        ("X_train y_train", r"The model is missing: %train takes MODEL X y .*\nusage: %train MODEL X y"),
         ("GaussianNB X_train y_train --scoring f1", r"--scoring applies to cross-validation"),
         ("GaussianNB X_train y_train -o 1bad", r"-o needs a variable name"),
         ("GaussianNB X_train y_train --format zip", r"invalid choice: 'zip'"),
@@ -39,7 +40,8 @@ def test_train_input_errors(classification_data, line, message):
 
 def test_errors_of_the_service_become_usage_errors_chained_from_the_original(classification_data):
     classification_data.user_ns["y_short"] = classification_data.user_ns["y_train"][:10]
-    with pytest.raises(UsageError, match=r"Training failed: X has \d+ rows but y has 10") as info:
+    # the message names the user's variables, not the service's parameters X and y
+    with pytest.raises(UsageError, match=r"Training failed: X_train has \d+ rows but y_short has 10") as info:
         classification_data.run_line_magic("train", "GaussianNB X_train y_short")
     assert isinstance(info.value.__cause__, ModelServiceError)
 
@@ -76,7 +78,7 @@ def test_compare_errors(classification_data, regression_data):
         shell.run_line_magic("compare", "nb X_test y_test --sort rmse")
     with pytest.raises(UsageError, match="Cannot sort by 'acuracy'"):
         shell.run_line_magic("compare", "nb X_test y_test --sort acuracy")
-    with pytest.raises(UsageError, match=r"Expected %compare REF \[REF ...\] X_test y_test"):
+    with pytest.raises(UsageError, match=r"The model ids are missing: %compare takes REF \[REF ...\] X_test y_test"):
         shell.run_line_magic("compare", "X_test y_test")
 
 

@@ -53,7 +53,7 @@ def test_loading_twice_keeps_one_instance(shell):
     shell.run_line_magic("reload_ext", "jupyter_modelservice")
     shell.extension_manager.load_extension("jupyter_modelservice")
     assert shell.magics_manager.registry["ModelServiceMagics"] is not first  # reload made a new one
-    assert shell.find_line_magic("train").__self__ is shell.magics_manager.registry["ModelServiceMagics"]
+    assert shell.find_line_magic("train").__self__.owner is shell.magics_manager.registry["ModelServiceMagics"]
 
 
 def test_the_service_is_created_on_first_use(shell):

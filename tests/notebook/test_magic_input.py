@@ -72,7 +72,7 @@ def test_o_refuses_names_that_are_not_free_variable_names(shell, run, name):
 
 def test_o_accepts_ordinary_names(shell, run):
     for name in ["config", "_private", "cfg2", "模型"]:
-        config, _ = run(shell, "ms_config", f"-o {name} -q")
+        config, _ = run(shell, "models", f"-o {name} -q")
         assert shell.user_ns[name] is config
 
 

@@ -42,10 +42,28 @@ def test_widget_progress_updates_the_bar_and_ends_as_a_summary(shell):
     bar(2, 4)
     assert bar.bar.value == 2 and bar.label.value == "2/4 folds"
     bar(4, 4)
-    bar.finish("accuracy 0.9")
+    with capture_output() as cap:
+        bar.finish("accuracy 0.9")
     assert bar.bar.bar_style == "success"
     assert bar.label.value.startswith("Cross-validation · 4/4 folds · accuracy 0.9 · ")
-    bar.box.close()
+    # The output becomes the summary as text (a saved notebook keeps it), and the widgets close.
+    [update] = cap.outputs
+    assert update.update and update.data == {"text/plain": bar.label.value}
+    assert bar.box.comm is None and bar.bar.comm is None
+
+
+def test_an_interrupt_erases_the_progress(shell):
+    stream = io.StringIO()
+    with pytest.raises(KeyboardInterrupt), TextProgress(5, "CV", "folds", stream=stream) as bar:
+        bar(2, 5)
+        raise KeyboardInterrupt
+    assert stream.getvalue().rsplit("\r", 2)[-2].strip() == ""  # the line is blanked, no "failed" summary
+    assert "failed" not in stream.getvalue()
+    with capture_output():
+        widget = WidgetProgress(5, "CV", "folds")
+    with capture_output() as cap, pytest.raises(KeyboardInterrupt), widget:
+        raise KeyboardInterrupt
+    assert cap.outputs[-1].update and cap.outputs[-1].data == {"text/plain": ""}
 
 
 def test_widgets_in_a_kernel_text_elsewhere(shell):
@@ -55,4 +73,5 @@ def test_widgets_in_a_kernel_text_elsewhere(shell):
         assert isinstance(progress_bar(2, "x", "folds", shell=terminal), TextProgress)
         widget = progress_bar(2, "x", "folds", shell=kernel)
     assert isinstance(widget, WidgetProgress)
-    widget.box.close()
+    with capture_output():
+        widget.finish()

@@ -89,7 +89,7 @@ def test_model_from_a_variable_a_dotted_path_and_params_from_variables(classific
     by_path, _ = run(classification_data, "train",
                      "sklearn.naive_bayes.GaussianNB X_train y_train -q var_smoothing=1e-8")
     assert by_path.data["model_class"] == "GaussianNB"
-    assert by_path.data["model_id"].startswith("GaussianNB_")  # generated id
+    assert by_path.data["model_id"] == "gaussiannb-1"  # generated id
 
 
 def test_quiet_and_output_variable(classification_data, run):
@@ -143,3 +143,111 @@ def test_the_registry_defaults_to_models_in_the_working_folder(classification_da
 def test_save_formats(classification_data, run, tmp_path, fmt):
     result, _ = run(classification_data, "train", f"GaussianNB X_train y_train --id nb --format {fmt} -q")
     assert result.data["file_format"] == fmt
+
+
+# -- nothing half-done, and what the card shows first ------------------------------------------------------
+
+INTERRUPTING = '''
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.naive_bayes import GaussianNB
+
+class StopsOnFit(ClassifierMixin, BaseEstimator):
+    """Raises KeyboardInterrupt (what a kernel interrupt raises) on fit number ``at``."""
+    calls = 0
+
+    def __init__(self, at=3):
+        self.at = at
+
+    def fit(self, X, y):
+        type(self).calls += 1
+        if type(self).calls == self.at:
+            raise KeyboardInterrupt
+        self.model_ = GaussianNB().fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+'''
+
+
+def _service(shell):
+    return shell.magics_manager.registry["ModelServiceMagics"].service
+
+
+@pytest.mark.parametrize(("at", "where"), [(1, "Interrupted while training"),
+                                           (3, "Interrupted during cross-validation (1 of 5 folds done)")])
+def test_an_interrupt_leaves_nothing_and_says_so_in_one_line(classification_data, tmp_path, at, where):
+    from IPython.utils.capture import capture_output
+
+    from jupyter_modelservice.notebook.interrupts import MagicInterrupted
+
+    shell = classification_data
+    shell.run_cell(INTERRUPTING)
+    with capture_output() as cap:
+        result = shell.run_cell(f"%train StopsOnFit X_train y_train --id stop --folds 5 at={at}")
+    assert isinstance(result.error_in_exec, MagicInterrupted)
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)  # still an interrupt: Run All stops here
+    assert str(result.error_in_exec) == f"{where}; nothing was saved."
+    assert "Traceback" not in cap.stdout + cap.stderr
+    assert _service(shell).list_models() == []
+    folder = tmp_path / "models" / "stop"
+    assert not folder.exists() or not any(folder.iterdir())
+
+
+def test_an_interrupt_after_saving_says_what_was_saved(classification_data, monkeypatch):
+    from jupyter_modelservice.display import TrainResult as Shown
+    from jupyter_modelservice.notebook import training_magics
+    from jupyter_modelservice.notebook.interrupts import MagicInterrupted
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training_magics, "TrainResult", interrupted)
+    with pytest.raises(MagicInterrupted, match=r"^Interrupted after training; nb:1 was saved\.$"):
+        classification_data.run_line_magic("train", "GaussianNB X_train y_train --id nb")
+    assert _service(classification_data).get_model_metadata("nb:1")["status"] == "saved"
+    assert Shown is not interrupted
+
+
+def test_a_failed_cross_validation_keeps_no_version(classification_data):
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match=r"Unknown scoring 'acuracy'.*\(nothing was saved\.\)$"):
+        classification_data.run_line_magic("train", "GaussianNB X_train y_train --id nb --folds 3 --scoring acuracy")
+    assert _service(classification_data).list_models() == []
+
+
+def test_the_cross_validation_is_recorded_before_the_version_is_saved(classification_data, tmp_path):
+    import json
+
+    result = classification_data.run_line_magic("train", "GaussianNB X_train y_train --id nb --folds 3 -q")
+    sidecar = json.loads((tmp_path / "models" / "nb" / "v1.json").read_text())
+    assert sidecar["cv_scores"]["cv_folds"] == 3  # the file written at save time holds the CV
+    assert result.data["status"] == "saved"
+
+
+def test_the_card_shows_the_parameters_set_first(classification_data, run):
+    result, cap = run(classification_data, "train",
+                      "RandomForestClassifier X_train y_train --id rf n_estimators=20 max_depth=4 random_state=0")
+    assert result.changed_params() == {"max_depth": "4", "n_estimators": "20", "random_state": "0"}
+    html = cap.outputs[0].data["text/html"]
+    assert "Parameters set (3)" in html and "parameters at their defaults</summary>" in html
+    cell = classification_data.run_cell_magic(
+        "train", "X_train y_train --id pipe -q",
+        "from sklearn.pipeline import make_pipeline\nfrom sklearn.preprocessing import StandardScaler\n"
+        "from sklearn.linear_model import LogisticRegression\nmake_pipeline(StandardScaler(), LogisticRegression())")
+    assert list(cell.changed_params()) == ["steps"]  # a pipeline's steps have no default
+
+
+def test_an_interrupt_after_a_no_save_training_keeps_the_version(classification_data, monkeypatch):
+    from jupyter_modelservice.notebook import training_magics
+    from jupyter_modelservice.notebook.interrupts import MagicInterrupted
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training_magics, "TrainResult", interrupted)
+    with pytest.raises(MagicInterrupted, match=r"^Interrupted after training; nb:1 was registered \(--no-save\)\.$"):
+        classification_data.run_line_magic("train", "GaussianNB X_train y_train --id nb --no-save")
+    assert _service(classification_data).get_model_metadata("nb:1")["status"] == "trained"

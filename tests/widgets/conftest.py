@@ -33,3 +33,20 @@ def registry(service, iris, diabetes):
 def namespace(iris, diabetes):
     X, y = iris
     return {"X_test": X, "y_test": y, "X_reg": diabetes[0], "y_reg": diabetes[1]}
+
+
+@pytest.fixture
+def shell_display():
+    """``shell_display(panel)`` → the MIME bundles IPython publishes when the panel is displayed."""
+    from IPython.display import display
+    from IPython.testing.globalipapp import start_ipython
+    from IPython.utils.capture import capture_output
+
+    start_ipython()
+
+    def shown(obj):
+        with capture_output() as cap:
+            display(obj)
+        return [output.data for output in cap.outputs]
+
+    return shown

@@ -134,14 +134,36 @@ def test_set_status_updates_the_registry_the_table_and_the_details(browser, regi
 def test_set_status_on_several_versions_and_promotion_demotes(browser, registry):
     select(browser, "rf:1")
     browser.new_status.value = "production"
-    browser.status_button.click()
+    browser.status_button.click()  # one version affected: done at once
+    assert registry.get_model_metadata("rf:1")["status"] == "production"
     select(browser, "rf:2")
-    browser.status_button.click()
+    browser.status_button.click()  # rf:1 would be demoted: two versions affected, so it asks first
+    assert registry.get_model_metadata("rf:2")["status"] == "saved"
+    assert stream_text(browser.message) == ("Set the status of rf:2 to production? This demotes rf:1 "
+                                            "(production → saved). Click 'Confirm' to proceed.\n")
+    assert browser.confirm_button.layout.display is None
+    assert browser.confirm_button.description == "Confirm status change"
+    browser.confirm_button.click()
     assert registry.get_model_metadata("rf:2")["status"] == "production"
     assert registry.get_model_metadata("rf:1")["status"] == "saved"
+    assert stream_text(browser.message) == "rf:2: saved → production.\n"  # one line, the latest
+    assert browser.confirm_button.layout.display == "none"
+
     select(browser, "lr:1", "knn:1")
     browser.new_status.value = "archived"
     browser.status_button.click()
+    assert {registry.get_model_metadata(r)["status"] for r in ("lr:1", "knn:1")} == {"saved"}
+    browser.cancel_button.click()
+    assert stream_text(browser.message) == "Cancelled.\n"
+    browser.confirm_button.click()  # a cancelled question changes nothing
+    assert {registry.get_model_metadata(r)["status"] for r in ("lr:1", "knn:1")} == {"saved"}
+    assert "Nothing to confirm" in stream_text(browser.message)
+    browser.status_button.click()
+    select(browser, "lr:1")  # another selection drops the question and its line
+    assert browser.confirm_button.layout.display == "none" and stream_text(browser.message) == ""
+    select(browser, "lr:1", "knn:1")
+    browser.status_button.click()
+    browser.confirm_button.click()
     assert {registry.get_model_metadata(r)["status"] for r in ("lr:1", "knn:1")} == {"archived"}
     assert stream_text(browser.message) == "lr:1: saved → archived; knn:1: saved → archived.\n"
 
@@ -204,7 +226,7 @@ def test_delete_asks_for_confirmation(browser, registry):
     assert browser.confirm_button.layout.display == "none"
     browser.confirm_button.click()  # a hidden, cancelled confirmation deletes nothing
     assert registry.get_model_metadata("rf:1")
-    assert "Nothing to delete" in stream_text(browser.message)
+    assert "Nothing to confirm" in stream_text(browser.message)
 
     browser.delete_button.click()
     select(browser, "lr:1")  # changing the selection cancels too
@@ -236,7 +258,6 @@ def test_compare_selected_shows_the_table_and_records_metrics(browser, registry)
     assert message.startswith("Compared 2 version(s) on X_test/y_test: best ") and "by accuracy" in message
     html = html_of(browser.comparison)
     assert "Comparison of 2 models" in html and ">rf</td>" in html and ">lr</td>" in html
-    assert "Evaluating · 2/2 models" in stream_text(browser.progress)
     assert "accuracy" in registry.get_model_metadata("rf:2")["metrics"]
     select(browser, "rf:2")
     assert "test accuracy" in html_of(browser.details)
@@ -330,7 +351,10 @@ def test_initial_filters_and_a_plain_text_fallback(registry, namespace):
     bundle = browser._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     text = bundle["text/plain"]
-    assert text.startswith("Registry browser: page 1 of 1 (2 versions)\nmodel")
+    # rf:1 and rf:2 were split with their own seeds: sorted by validation score, they are no ranking
+    assert text.startswith("Registry browser: page 1 of 1 (2 versions) · Not a ranking: these validation "
+                           "scores were computed on different splits or scorings of the same data")
+    assert "\nmodel" in text
     assert "\u00a0" not in text and "RandomForestClassifier" in text
 
 
@@ -364,3 +388,73 @@ def test_the_search_box_takes_a_where_expression(browser, registry):
 
 
 # -- one status line, and nothing stale under it ------------------------------------------------------------
+
+
+def test_one_status_line_always_the_latest_through_compare_load_and_delete(browser, registry):
+    lines = []
+    browser.message.observe(lambda change: lines.append(stream_text(browser.message)), names="outputs")
+    select(browser, "knn:1", "lr:1")
+    browser.compare_button.click()
+    assert any(line.startswith("Evaluating: 0/2 models") for line in lines)  # progress on the status line
+    assert any(line.startswith("Evaluating · 2/2 models · ") for line in lines)
+    assert all(line.count("\n") <= 1 for line in lines)  # never two lines at once
+    assert stream_text(browser.message).startswith("Compared 2 version(s) on X_test/y_test: best ")
+    assert "Comparison of 2 models" in html_of(browser.comparison)
+
+    select(browser, "lr:1")
+    browser.load_button.click()
+    assert stream_text(browser.message) == "Loaded lr:1 (LogisticRegression) as 'model'.\n"
+    select(browser, "knn:1")
+    browser.delete_button.click()
+    browser.confirm_button.click()
+    assert stream_text(browser.message) == "Deleted knn:1.\n"
+    assert html_of(browser.comparison) == ""  # it compared knn:1, which is gone
+    assert all("Evaluating" not in line for line in lines[-4:])
+
+
+def test_a_failed_compare_leaves_no_older_comparison_under_its_error(browser):
+    select(browser, "rf:2", "lr:1")
+    browser.compare_button.click()
+    assert "Comparison of 2 models" in html_of(browser.comparison)
+    browser.y_name.value = "y_missing"
+    browser.compare_button.click()
+    assert stream_text(browser.message) == "Error: No variable named 'y_missing' (for y) in the notebook.\n"
+    assert html_of(browser.comparison) == ""
+
+
+def test_deleting_a_version_not_in_the_comparison_keeps_it(browser):
+    select(browser, "rf:2", "lr:1")
+    browser.compare_button.click()
+    select(browser, "knn:1")
+    browser.delete_button.click()
+    browser.confirm_button.click()
+    assert "Comparison of 2 models" in html_of(browser.comparison)
+
+
+# -- telling versions apart, and what the details say -------------------------------------------------------
+
+
+def test_a_column_names_the_parameters_that_differ_between_versions_of_an_id(browser):
+    assert "differs" in browser.header.value
+    labels = {value: label.replace("\u00a0", " ") for label, value in browser.table.options}
+    assert "n_estimators=12 random_state=1" in labels["rf:2"]
+    assert "n_estimators=5 random_state=0" in labels["rf:1"]
+    assert labels["lr:1"].rstrip().endswith("20" + labels["lr:1"].rstrip()[-14:])  # nothing after the date
+    assert "random_state" not in labels["knn:1"]
+    assert "differs" in browser.to_text() and "n_estimators=12 random_state=1" in browser.to_text()
+
+
+def test_no_differs_column_when_no_id_has_two_versions_on_the_page(browser):
+    browser.search.value = "lr"
+    assert "differs" not in browser.header.value
+
+
+def test_test_metrics_in_the_details_are_metrics_only(browser, registry, iris):
+    registry.evaluate_model(*iris, model_id="lr:1")
+    browser.refresh_button.click()
+    select(browser, "lr:1")
+    html = html_of(browser.details)
+    for label in ("test accuracy", "test precision", "test recall", "test F1", "test ROC AUC"):
+        assert f">{label}</th>" in html
+    assert "test task_type" not in html and "test n_samples" not in html
+    assert ">test samples</th>" in html and ">150</td>" in html

@@ -14,6 +14,11 @@ def options(panel):
     return [value for _, value in panel.models.options]
 
 
+def metric_row(panel):
+    """The toolbar holding the metric menu (and the data name boxes when the data are named)."""
+    return next(child for child in panel.children if panel.metric in getattr(child, "children", ()))
+
+
 @pytest.fixture
 def counted(registry, monkeypatch):
     """``registry`` whose compare_models records the refs it evaluates."""
@@ -35,7 +40,7 @@ def test_lists_versions_and_waits_for_a_selection(registry, iris):
     assert panel.listed.value == "6 versions"
     assert "Select one or more model versions" in stream_text(panel.message)
     assert panel.output.outputs == () and panel.result_ is None
-    assert panel.x_name not in panel.children[2].children  # data given: no name boxes
+    assert panel.x_name not in metric_row(panel).children  # data given: no name boxes
 
 
 def test_selection_shows_the_table_and_chart_and_caches_evaluations(counted, iris):
@@ -45,10 +50,10 @@ def test_selection_shows_the_table_and_chart_and_caches_evaluations(counted, iri
     html = html_of(panel.output)
     assert "Comparison of 2 models" in html and "sorted by accuracy" in html
     assert len(pngs(panel.output)) == 1
-    assert list(panel.metric.options) == ["accuracy", "precision", "recall", "f1_score", "roc_auc"]
+    assert list(panel.metric.options) == [("accuracy", "accuracy"), ("precision", "precision"),
+                                          ("recall", "recall"), ("F1", "f1_score"), ("ROC AUC", "roc_auc")]
     assert panel.metric.value == "accuracy"
     assert stream_text(panel.message).startswith("2 version(s): best ")
-    assert "Evaluating · 2/2 models" in stream_text(panel.progress)
 
     panel.models.value = ("rf:2", "lr:1", "knn:1")  # only the new version is evaluated
     assert counted.calls[-1] == ["knn:1"]
@@ -56,7 +61,7 @@ def test_selection_shows_the_table_and_chart_and_caches_evaluations(counted, iri
 
     panel.metric.value = "f1_score"  # re-sorted from the cache
     assert len(counted.calls) == 2
-    assert "sorted by f1_score" in html_of(panel.output)
+    assert "sorted by F1" in html_of(panel.output)  # named as in the table
     assert panel.result_.sort_by == "f1_score"
     values = list(panel.result_.frame["f1_score"])
     assert values == sorted(values, reverse=True)
@@ -68,7 +73,8 @@ def test_regression_metrics_and_lower_is_better(registry, diabetes):
     registry.train_model(Lasso, *diabetes, model_id="lasso", alpha=0.5)
     panel = ComparisonPanel(registry, *diabetes)
     panel.models.value = ("ridge:1", "lasso:1")
-    assert list(panel.metric.options) == ["r2_score", "rmse", "mae", "mse"]
+    assert [value for _, value in panel.metric.options] == ["r2_score", "rmse", "mae", "mse"]
+    assert [label for label, _ in panel.metric.options] == ["R²", "RMSE", "MAE", "MSE"]
     panel.metric.value = "rmse"
     assert "lower is better" in html_of(panel.output)
     values = list(panel.result_.frame["rmse"])
@@ -85,7 +91,7 @@ def test_mixed_tasks_give_a_one_line_error(registry, iris):
 
 def test_data_named_from_the_namespace(registry, namespace):
     panel = ComparisonPanel(registry, namespace=namespace)
-    assert panel.x_name in panel.children[2].children
+    assert panel.x_name in metric_row(panel).children
     panel.x_name.value = "X_nope"
     panel.models.value = ("lr:1",)
     assert stream_text(panel.message) == "Error: No variable named 'X_nope' (for X) in the notebook.\n"
@@ -119,3 +125,61 @@ def test_plain_text_fallback_shows_the_comparison(registry, iris):
     panel.models.value = ("lr:1",)
     text = panel._repr_mimebundle_()["text/plain"]
     assert text.startswith("Comparison panel: 6 versions\nComparison of 1 models") and "lr" in text
+
+
+def test_the_status_line_counts_every_version_compared(counted, iris):
+    panel = ComparisonPanel(counted, *iris)
+    panel.models.value = ("rf:2", "lr:1")
+    lines = []
+    panel.message.observe(lambda change: lines.append(stream_text(panel.message)), names="outputs")
+    panel.models.value = ("rf:2", "lr:1", "knn:1")  # one new version, three compared
+    assert counted.calls[-1] == ["knn:1"]
+    progress = [line for line in lines if line.startswith("Evaluating")]
+    assert all("/3 models" in line for line in progress)  # never "1/1": three are compared
+    assert any(line.startswith("Evaluating: 2/3 models") for line in progress)  # two were cached
+    assert progress[-1].startswith("Evaluating · 3/3 models")
+    assert all(line.count("\n") <= 1 for line in lines)
+    assert stream_text(panel.message).startswith("3 version(s): best ")  # the latest line only
+
+
+def test_an_error_replaces_the_table_it_invalidates(registry, iris):
+    panel = ComparisonPanel(registry, *iris)
+    panel.models.value = ("rf:1", "lr:1")
+    assert "Comparison of 2 models" in html_of(panel.output) and panel.result_ is not None
+    panel.models.value = ("rf:1", "lr:1", "ridge:1")  # a regression model among classifiers
+    assert stream_text(panel.message).startswith("Error: ")
+    assert panel.output.outputs == () and panel.result_ is None
+
+
+def test_the_metric_menu_and_the_chart_follow_each_other(registry, iris):
+    panel = ComparisonPanel(registry, *iris)
+    panel.models.value = ("rf:1", "lr:1", "knn:1")
+    first = pngs(panel.output)
+    assert panel.metric.label == "accuracy"
+    panel.metric.value = "f1_score"
+    assert panel.metric.label == "F1" and "best" in stream_text(panel.message) and "by F1" in stream_text(panel.message)
+    second = pngs(panel.output)
+    assert first != second  # the chart is drawn for the metric ranked by
+    ticks = [t.get_text() for t in panel.result_.figure_.axes[0].get_xticklabels()]
+    assert ticks[0] == "F1"
+
+
+def test_positional_test_data_without_a_service(registry, iris, monkeypatch):
+    from jupyter_modelservice.notebook import panel_base
+
+    monkeypatch.setattr(panel_base, "notebook_service", lambda: registry)
+    panel = ComparisonPanel(*iris)
+    assert panel.service is registry and panel.X_test is iris[0] and panel.y_test is iris[1]
+    panel = ComparisonPanel(X_test=iris[0], y_test=iris[1])
+    assert panel.service is registry
+
+
+def test_displayed_it_leaves_a_saved_view_beside_the_widget(registry, iris, shell_display):
+    panel = ComparisonPanel(registry, *iris)
+    panel.models.value = ("rf:2", "lr:1")
+    widget, saved = shell_display(panel)
+    assert "application/vnd.jupyter.widget-view+json" in widget
+    assert widget["text/plain"].startswith("Comparison panel (interactive")
+    assert set(saved) == {"text/html", "text/plain"}
+    assert 'class="jms-snapshot"' in saved["text/html"] and "Comparison of 2 models" in saved["text/html"]
+    assert saved["text/plain"].startswith("Comparison panel: 6 versions\nComparison of 2 models")

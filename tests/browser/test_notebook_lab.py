@@ -1,0 +1,227 @@
+"""A magics-only notebook in a real JupyterLab: a narrow window (1024×768) and the notebook reopened.
+
+What a new user met (issue 14), checked where it happened: tables and toolbars at 1024 px with the
+file browser open, the panels without a ``service`` variable, one status line in the browser,
+disabled buttons, the interrupt-free %train --folds run, and what a saved notebook shows when it is
+opened again (trusted: JupyterLab's own save; untrusted: the file changed elsewhere).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from .conftest import CHROMIUM_ARGS, LabServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+RUN_TIMEOUT = 300_000  # ms: kernel start, imports and training on a busy 2-core machine
+STEP_TIMEOUT = 90_000  # ms: one widget round trip
+IDLE = re.compile(r"\(ipykernel\) \| Idle")
+
+CELLS = [
+    "%load_ext jupyter_modelservice\n%ms_config --dir models -q",
+    "from sklearn.datasets import load_wine\nfrom sklearn.model_selection import train_test_split\n\n"
+    "X, y = load_wine(return_X_y=True, as_frame=True)\n"
+    "X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)",
+    "%train RandomForestClassifier X_train y_train --id forest n_estimators=50 random_state=0",
+    "%train ExtraTreesClassifier X_train y_train --folds 5 n_estimators=50 random_state=0",
+    "%train LogisticRegression X_train y_train --id logreg max_iter=5000",
+    "%train KNeighborsClassifier X_train y_train --id knn",
+    "%train RandomForestClassifier X_train y_train --id forest n_estimators=80 max_depth=4 random_state=0",
+    "%compare forest logreg knn extratrees-1 X_test y_test",
+    "%evaluate logreg X_test y_test",
+    "%models",
+    "from jupyter_modelservice.widgets import ComparisonPanel\n\nComparisonPanel(X_test=X_test, y_test=y_test)",
+]
+
+
+def wine_notebook(folder: Path) -> Path:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = new_notebook(metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"},
+        "language_info": {"name": "python"},
+    })
+    nb.cells = [new_code_cell(code) for code in CELLS]
+    path = folder / "wine.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def _chromium(pw):
+    # Playwright hides scrollbars in headless mode; a user sees them, and so do the screenshots.
+    return pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True,
+                              ignore_default_args=["--hide-scrollbars"])
+
+
+def _open(chrome, server: LabServer, width: int, height: int):
+    from playwright.sync_api import expect
+
+    page = chrome.new_page(viewport={"width": width, "height": height})
+    page.set_default_timeout(STEP_TIMEOUT)
+    page.goto(server.notebook_url, timeout=STEP_TIMEOUT)
+    expect(page.locator(".jp-Notebook")).to_be_visible(timeout=RUN_TIMEOUT)
+    return page
+
+
+def _menu(page, menu: str, command: str) -> None:
+    page.locator(".lm-MenuBar-item", has_text=menu).first.click()
+    page.locator(f"li.lm-Menu-item[data-command='{command}']").click()
+
+
+def _scroll_to(page, locator) -> None:
+    page.evaluate("el => el.scrollIntoView({block: 'start'})", locator.element_handle())
+
+
+def _fits(page, inner, outer) -> bool:
+    """Whether ``inner``'s box lies within ``outer``'s horizontally (nothing cut off at the right)."""
+    a, b = inner.bounding_box(), outer.bounding_box()
+    return a is not None and b is not None and a["x"] >= b["x"] - 1 and a["x"] + a["width"] <= b["x"] + b["width"] + 1
+
+
+def run_in_a_narrow_window(server: LabServer, screenshots: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        chrome = _chromium(pw)
+        try:
+            page = _open(chrome, server, 1024, 768)
+            expect(page.get_by_text(IDLE)).to_be_visible(timeout=RUN_TIMEOUT)
+            expect(page.locator(".jp-DirListing")).to_be_visible()  # the file browser is open
+            _menu(page, "Run", "runmenu:run-all")
+            panel = page.locator(".jms-comparison-panel")
+            expect(panel).to_be_visible(timeout=RUN_TIMEOUT)
+            expect(page.get_by_text(IDLE)).to_be_visible(timeout=RUN_TIMEOUT)
+            expect(page.get_by_text(re.compile("Traceback|Error displaying widget"))).to_have_count(0)
+
+            # %train --folds: the progress bar ended as one line of text.
+            expect(page.get_by_text(re.compile(r"^Cross-validation · 5/5 folds · accuracy"))).to_have_count(1)
+
+            # %compare: the table scrolls inside its own box, every column reachable.
+            comparison = page.locator(".jms-comparison").first
+            _scroll_to(page, comparison)
+            box = comparison.locator(".jms-scroll").first
+            assert box.evaluate("el => getComputedStyle(el).overflowX") == "auto"
+            assert box.evaluate("el => el.scrollWidth > el.clientWidth"), "the table fits: nothing to check"
+            box.evaluate("el => { el.scrollLeft = el.scrollWidth; }")
+            last = box.locator("th").last
+            assert last.inner_text() == "p vs best"
+            assert _fits(page, last, box)
+            _scroll_to(page, comparison)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(screenshots / "compare_1024.png"))
+
+            # The registry browser: toolbars wrap, the list scrolls, labels are whole.
+            browser = page.locator(".jms-browser").first
+            _scroll_to(page, browser)
+            for control in ("Search", "Status", "Sort by"):
+                assert _fits(page, browser.get_by_text(control, exact=True).first, browser), control
+            assert _fits(page, browser.get_by_role("button", name="Refresh"), browser)
+            listing = browser.locator(".jms-mono").first.locator("xpath=..")
+            assert listing.evaluate("el => el.scrollWidth > el.clientWidth")
+            assert "trained" in browser.locator(".jms-list-header").inner_text()
+            status = browser.get_by_role("button", name="Set status → production")
+            assert status.evaluate("el => el.scrollWidth <= el.clientWidth")  # not "Set status → product…"
+            load = browser.get_by_role("button", name="Load")
+            assert load.is_disabled()
+            assert load.evaluate("el => getComputedStyle(el).cursor") == "not-allowed"
+            assert load.evaluate("el => getComputedStyle(el).opacity") == "1"  # greyed, not a faded blue
+            page.screenshot(path=str(screenshots / "browser_1024.png"))
+
+            # One status line, always the latest: compare two, then delete one of them.
+            table = browser.locator("select[multiple]")
+            refs = [text.split()[0] + ":" + text.split()[1] for text in table.locator("option").all_text_contents()]
+            table.select_option(index=[refs.index("knn:1"), refs.index("logreg:1")])
+            browser.get_by_role("button", name="Compare selected").click()
+            expect(browser).to_contain_text(re.compile(r"Compared 2 version\(s\) on X_test/y_test: best "))
+            expect(browser.locator(".jms-comparison")).to_be_visible()
+            table.select_option(index=refs.index("knn:1"))
+            browser.get_by_role("button", name="Delete").click()
+            confirm = browser.get_by_role("button", name="Confirm delete")
+            expect(confirm).to_be_visible()
+            assert _fits(page, browser.get_by_role("button", name="Set status → production"), browser)
+            assert status.evaluate("el => el.scrollWidth <= el.clientWidth")
+            confirm.click()
+            expect(browser).to_contain_text("Deleted knn:1.")
+            expect(browser.get_by_text(re.compile("Evaluating"))).to_have_count(0)
+            expect(browser.locator(".jms-comparison")).to_have_count(0)  # it compared knn:1: gone with it
+            page.screenshot(path=str(screenshots / "browser_after_delete_1024.png"))
+
+            # The comparison panel found the magics' registry without a service variable.
+            _scroll_to(page, panel)
+            choices = panel.locator("select[multiple]")
+            listed = [text.replace("\xa0", " ").split(" · ")[0] for text in choices.locator("option").all_text_contents()]
+            assert sorted(listed) == ["extratrees-1:1", "forest:1", "forest:2", "knn:1", "logreg:1"]
+            choices.select_option(index=[listed.index("forest:2"), listed.index("logreg:1")])
+            expect(panel.locator(".jms-comparison")).to_be_visible()
+            metric = panel.locator("select:not([multiple])")
+            assert "F1" in metric.locator("option").all_text_contents()
+            metric.select_option(label="F1")
+            expect(panel).to_contain_text("by F1")
+            page.screenshot(path=str(screenshots / "panel_1024.png"))
+
+            _menu(page, "File", "docmanager:save")
+            expect(page.locator(".jp-mod-dirty")).to_have_count(0)
+        finally:
+            chrome.close()
+
+
+def reopen(server: LabServer, screenshots: Path, name: str) -> None:
+    """Open the saved notebook in a fresh JupyterLab: it must read well without its widgets."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        chrome = _chromium(pw)
+        try:
+            page = _open(chrome, server, 1024, 768)
+            expect(page.locator(".jms-snapshot").first).to_be_visible(timeout=RUN_TIMEOUT)
+            page.wait_for_timeout(3000)  # the widget manager gives up on the missing models by then
+            for text in ("Error displaying widget", "Loading widget"):
+                assert page.get_by_text(text).filter(visible=True).count() == 0, text
+            snapshots = page.locator(".jms-snapshot")
+            expect(snapshots).to_have_count(2)  # %models and the comparison panel
+            expect(snapshots.first).to_contain_text("forest")
+            expect(page.get_by_text(re.compile(r"^Cross-validation · 5/5 folds"))).to_have_count(1)
+            evaluation = page.locator(".jms-evaluation")
+            _scroll_to(page, evaluation)
+            sections = evaluation.locator(".jms-row").first.locator(":scope > .jms-section")
+            first, second = sections.nth(0).bounding_box(), sections.nth(1).bounding_box()
+            assert abs(first["y"] - second["y"]) < 2, "metrics and confusion matrix side by side"
+            page.screenshot(path=str(screenshots / f"reopened_{name}_evaluate.png"))
+            _scroll_to(page, snapshots.first)
+            page.screenshot(path=str(screenshots / f"reopened_{name}_models.png"))
+        finally:
+            chrome.close()
+
+
+def test_narrow_window_then_reopened_trusted_and_untrusted(lab, tmp_path):
+    from jupyter_modelservice import ModelService
+
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    first = lab(wine_notebook(tmp_path / "notebook"))
+    run_in_a_narrow_window(first, shots)
+    saved = first.root / "wine.ipynb"
+    with ModelService(models_directory=first.root / "models") as service:
+        assert {f"{r['model_id']}:{r['version']}" for r in service.list_models()} == {
+            "forest:1", "forest:2", "extratrees-1:1", "logreg:1"}
+        assert service.get_model_metadata("extratrees-1")["cv_scores"]["cv_folds"] == 5
+    first.stop()
+
+    reopen(lab(saved), shots, "trusted")  # the same user's save: JupyterLab trusts it
+
+    notebook = json.loads(saved.read_text())
+    notebook["cells"].insert(0, {"cell_type": "markdown", "id": "edited", "metadata": {},
+                                 "source": "Changed outside JupyterLab: no longer trusted."})
+    untrusted = tmp_path / "untrusted" / "wine.ipynb"
+    untrusted.parent.mkdir()
+    untrusted.write_text(json.dumps(notebook))
+    server = lab(untrusted)
+    reopen(server, shots, "untrusted")
+    assert len(list(shots.glob("*.png"))) == 8
