@@ -9,36 +9,21 @@ is registered beside.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
+from IPython.core.magic import line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, kwds, magic_arguments
 
 from ..display import DiffResult
 from .magics import _output_options, _parse, _user_errors
+from .owned import OwnedMagics
 from .resolve import lookup
-
-if TYPE_CHECKING:
-    from .magics import ModelServiceMagics
 
 __all__ = ["DiffMagics"]
 
 
 @magics_class
-class DiffMagics(Magics):
-    """The ``%diff`` magic, using the service of ``owner``.
-
-    Parameters
-    ----------
-    shell : InteractiveShell
-    owner : ModelServiceMagics
-        The extension's main magics: their service and result display are used.
-    """
-
-    def __init__(self, shell: Any, owner: ModelServiceMagics) -> None:
-        super().__init__(shell)
-        self.owner = owner
+class DiffMagics(OwnedMagics):
+    """The ``%diff`` magic, using the service of the extension's main magics (`OwnedMagics`)."""
 
     @magic_arguments()
     @kwds(usage="%(prog)s A B [X [y]] [options]")

@@ -9,21 +9,19 @@ something stops it before (see :mod:`.interrupts`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.core.magic import line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, kwds, magic_arguments
 
 from ..display import CVResult, TrainResult
 from .interrupts import MagicInterrupted, rollback_version
 from .magics import _output_options, _parse, _user_errors
+from .owned import OwnedMagics
 from .progress import progress_bar
 from .resolve import evaluate_cell, lookup, parse_params, resolve_estimator, split_params
 from .usage import check_params, default_params, plain_help, usage_line
-
-if TYPE_CHECKING:
-    from .magics import ModelServiceMagics
 
 __all__ = ["TrainingMagics"]
 
@@ -43,19 +41,8 @@ _MODEL_X_Y = ("MODEL\ta scikit-learn class name (RandomForestClassifier), a dott
 
 @magics_class
 @plain_help
-class TrainingMagics(Magics):
-    """The ``%train`` and ``%cv`` magics, using the service of ``owner``.
-
-    Parameters
-    ----------
-    shell : InteractiveShell
-    owner : ModelServiceMagics
-        The extension's main magics: their service and result display are used.
-    """
-
-    def __init__(self, shell: Any, owner: ModelServiceMagics) -> None:
-        super().__init__(shell)
-        self.owner = owner
+class TrainingMagics(OwnedMagics):
+    """The ``%train`` and ``%cv`` magics, using the service of the extension's main magics (`OwnedMagics`)."""
 
     @magic_arguments()
     @kwds(usage="%(prog)s MODEL X y [options] [key=value ...]\n"

@@ -197,10 +197,18 @@ def test_sigkill_at_random_points_of_save_never_leaves_an_inconsistent_registry(
         before = maintenance.verify(service, grace=0)
         assert set(before.kinds()) <= {"incomplete_save", "stale_temp", "orphan_file", "missing_sidecar"}, \
             (seed, before.to_dict())
-        maintenance.repair(service, grace=0)  # every saver is dead: nothing is in progress
-        maintenance.collect_garbage(service, grace=0)
+        repaired = maintenance.repair(service, grace=0)  # every saver is dead: nothing is in progress
+        collected = maintenance.collect_garbage(service, grace=0)
         after = maintenance.verify(service, grace=0)
-        assert after.ok, (seed, after.to_dict())
+        if not after.ok:  # everything needed to replay the case in the message
+            refs = {p.ref for p in after.problems if p.ref}
+            rows = [r for r in service.registry.list(order_by="model_id") if f"{r['model_id']}:{r['version']}" in refs]
+            events = {f"{r['model_id']}:{r['version']}": service.registry.events(r["model_id"], r["version"])
+                      for r in rows}
+            files = sorted(p.name for p in (models / "crash").iterdir())
+            raise AssertionError(f"seed {seed}: after repair and gc {after.to_dict()}\nbefore {before.to_dict()}\n"
+                                 f"repair {repaired.to_dict()}\ngc {collected.to_dict()}\nrows {rows}\n"
+                                 f"events {events}\nfiles {files}")
         for row in service.list_models(model_id="crash"):
             if row["artifact_state"] == "ready":
                 assert isinstance(service.get_model(f"crash:{row['version']}"), Ballast)
