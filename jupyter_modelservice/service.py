@@ -794,6 +794,49 @@ class ModelService(EvaluationRecords):
                 break
         return chain
 
+    def reproduce(self, model_id: str, X: Any, y: Any, *, atol: float = 1e-9) -> dict[str, Any]:
+        """Retrain a version on its data and say whether it gives the same predictions.
+
+        Checks ``(X, y)`` against the training data fingerprint recorded with
+        the version; when it matches, refits an unfitted clone of the stored
+        model (class and every parameter) on the recorded training split and
+        compares its predictions on ``X`` with the stored model's. The outcome
+        is recorded in the version's history (a ``reproduced`` event).
+
+        Returns
+        -------
+        dict
+            ``ref``; ``data_matches`` and ``data_differences`` (how the data
+            differs: rows, columns or values); ``predictions_match`` (None
+            when the data differs: nothing was refitted), ``outcome``
+            (``identical``, ``within_tolerance`` or ``different``),
+            ``max_abs_diff`` (over predictions and probabilities),
+            ``n_different`` (rows whose prediction differs beyond ``atol``)
+            and ``n_rows``.
+
+        Examples
+        --------
+        >>> service.reproduce("forest:1", X_train, y_train)["outcome"]     # doctest: +SKIP
+        'identical'
+        """
+        from . import reproduction
+
+        ref, row = self._lookup(model_id)
+        X, y = training.check_xy(X, y, row.get("task_type"))
+        differences = reproduction.data_differences(row, X, y)
+        result: dict[str, Any] = {"ref": str(ref), "data_matches": not differences,
+                                  "data_differences": differences, "predictions_match": None,
+                                  "outcome": None, "max_abs_diff": None, "n_different": None, "n_rows": None}
+        if differences:
+            return result
+        stored = self._estimator(ref, row)
+        refitted = reproduction.refit(stored, row, X, y)
+        result.update(reproduction.compare_predictions(stored, refitted, X, atol=atol))
+        result["predictions_match"] = result["outcome"] != "different"
+        self.registry.record_event(ref.model_id, ref.version, "reproduced", {
+            k: result[k] for k in ("outcome", "max_abs_diff", "n_different", "n_rows")})
+        return result
+
     def model_card(self, model_id: str, version: int | None = None) -> str:
         """A deterministic Markdown card of a version: what it is, data, non-default parameters,
         scores with the data they were computed on, lineage, status history, file hash, libraries.

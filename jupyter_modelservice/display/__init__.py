@@ -17,6 +17,7 @@ from .diff import DiffResult
 from .evaluation import EvaluationResult
 from .importance import ImportanceResult
 from .registry import RegistryTable, ServiceConfig
+from .reproduction import ReproductionResult
 from .training import CVResult, TrainResult
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "EvaluationResult",
     "ImportanceResult",
     "RegistryTable",
+    "ReproductionResult",
     "RichResult",
     "ServiceConfig",
     "TrainResult",

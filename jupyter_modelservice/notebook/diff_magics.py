@@ -1,4 +1,5 @@
-"""``%diff A B [X [y]]``: what differs between two model versions, and only that.
+"""``%diff A B [X [y]]``: what differs between two model versions, and only that;
+``%reproduce REF X y``: whether a version refitted on its data predicts what it predicts.
 
 Thin wiring over `ModelService.diff`: parse, call, return a
 :class:`~jupyter_modelservice.display.DiffResult`. It shares the service,
@@ -13,7 +14,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, kwds, magic_arguments
 
-from ..display import DiffResult
+from ..display import DiffResult, ReproductionResult
 from .magics import _output_options, _parse, _user_errors
 from .owned import OwnedMagics
 from .resolve import lookup
@@ -23,7 +24,8 @@ __all__ = ["DiffMagics"]
 
 @magics_class
 class DiffMagics(OwnedMagics):
-    """The ``%diff`` magic, using the service of the extension's main magics (`OwnedMagics`)."""
+    """The ``%diff`` and ``%reproduce`` magics, using the service of the extension's main magics
+    (`OwnedMagics`)."""
 
     @magic_arguments()
     @kwds(usage="%(prog)s A B [X [y]] [options]")
@@ -57,3 +59,33 @@ class DiffMagics(OwnedMagics):
         with _user_errors(f"Cannot diff {args.a} and {args.b}"):
             data = self.owner.service.diff(args.a, args.b, X, y, refresh=args.refresh)
         return self.owner._emit(DiffResult(data), args)
+
+    @magic_arguments()
+    @kwds(usage="%(prog)s REF X y [options]")
+    @argument("ref", metavar="REF", help="model id (latest version) or id:version")
+    @argument("X", help="the notebook variable of the features the version was trained on")
+    @argument("y", help="the notebook variable of its target")
+    @argument("--atol", type=float, default=1e-9,
+              help="largest difference of a predicted number or probability still counted as equal "
+                   "(default 1e-9)")
+    @_output_options
+    @no_var_expand
+    @line_magic
+    def reproduce(self, line: str) -> ReproductionResult:
+        """Refit a version on the data it was trained on and say whether it predicts the same.
+
+        The data must have the fingerprint recorded at training (if not, how it
+        differs is shown and nothing is refitted); the refit is an unfitted copy
+        of the stored model on the recorded training split. The outcome is
+        recorded in the version's history.
+
+        Example::
+
+            %reproduce forest X_train y_train
+        """
+        args = _parse(self.reproduce, line)
+        namespace = self.owner.user_ns
+        X, y = lookup(args.X, namespace, "X"), lookup(args.y, namespace, "y")
+        with _user_errors(f"Cannot reproduce {args.ref}"):
+            data = self.owner.service.reproduce(args.ref, X, y, atol=args.atol)
+        return self.owner._emit(ReproductionResult(data), args)

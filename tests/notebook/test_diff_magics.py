@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from jupyter_modelservice.display import CVComparisonResult, DiffResult
+from jupyter_modelservice.display import CVComparisonResult, DiffResult, ReproductionResult
 
 
 @pytest.fixture
@@ -73,3 +73,25 @@ def test_unloading_removes_diff(shell):
     assert "diff" not in shell.magics_manager.magics["line"]
     shell.run_line_magic("load_ext", "jupyter_modelservice")
     assert "diff" in shell.magics_manager.magics["line"]
+
+
+def test_reproduce_refits_a_version_and_shows_the_verdict(pipelines, run):
+    result, cap = run(pipelines, "reproduce", "pipe:2 X_train y_train -o r")
+    assert isinstance(result, ReproductionResult) and pipelines.user_ns["r"] is result
+    assert result.data["ref"] == "pipe:2" and result.data["predictions_match"] is True
+    text = cap.outputs[-1].data["text/plain"]
+    rows = dict(line.rsplit(None, 1) for line in text.splitlines()[1:])
+    assert text.startswith("pipe:2 reproduces") and rows["rows compared"] == str(len(pipelines.user_ns["y_train"]))
+
+
+def test_reproduce_on_other_data_names_the_difference(pipelines, run):
+    result, cap = run(pipelines, "reproduce", "pipe X_test y_test")
+    assert result.data["data_matches"] is False and result.data["outcome"] is None
+    text = cap.outputs[-1].data["text/plain"]
+    assert "not refitted" in text and "rows where the version was trained on" in text
+    assert "Reproduction of <code>pipe:2</code>" in cap.outputs[-1].data["text/html"]
+
+
+def test_reproduce_usage_errors(pipelines):
+    with pytest.raises(UsageError):
+        pipelines.run_line_magic("reproduce", "pipe X_train")
