@@ -191,8 +191,16 @@ def reopen(server: LabServer, screenshots: Path, name: str) -> None:
             evaluation = page.locator(".jms-evaluation")
             _scroll_to(page, evaluation)
             sections = evaluation.locator(".jms-row").first.locator(":scope > .jms-section")
-            first, second = sections.nth(0).bounding_box(), sections.nth(1).bounding_box()
-            assert abs(first["y"] - second["y"]) < 2, "metrics and confusion matrix side by side"
+            for image in evaluation.locator("img").all():  # the layout settles once the charts are decoded
+                expect(image).to_have_js_property("complete", True)
+            tops = None
+            for _ in range(40):  # a loaded machine may still be laying out the cell it scrolled to
+                first, second = sections.nth(0).bounding_box(), sections.nth(1).bounding_box()
+                tops = (first["y"], second["y"])
+                if abs(tops[0] - tops[1]) < 2:
+                    break
+                page.wait_for_timeout(250)
+            assert abs(tops[0] - tops[1]) < 2, f"metrics and confusion matrix side by side, tops {tops}"
             page.screenshot(path=str(screenshots / f"reopened_{name}_evaluate.png"))
             _scroll_to(page, snapshots.first)
             page.screenshot(path=str(screenshots / f"reopened_{name}_models.png"))
