@@ -16,6 +16,7 @@ from IPython.core.magic import line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, kwds, magic_arguments
 
 from ..display import CVResult, TrainResult
+from ..ids import parse_ref
 from .interrupts import MagicInterrupted, rollback_version
 from .magics import _output_options, _parse, _user_errors
 from .owned import OwnedMagics
@@ -59,6 +60,9 @@ class TrainingMagics(OwnedMagics):
               help="scikit-learn scoring(s) for --folds, comma separated (default accuracy / r2)")
     @argument("--format", choices=SAVE_FORMATS, default="joblib", help="file format (default joblib)")
     @argument("--no-save", action="store_true", help="register the version without writing its file")
+    @argument("--from", dest="parent", metavar="REF",
+              help="retrain the class and parameters of version REF (id or id:N) on X y: %%train --from rf:3 "
+                   "X y; the new version records REF as its parent and is added to REF's id unless --id")
     @_output_options
     @no_var_expand
     @line_cell_magic
@@ -76,17 +80,20 @@ class TrainingMagics(OwnedMagics):
 
             %%train X_train y_train --id scaled_lr
             make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+            %train --from rf:3 X_new y_new          # rf:3's class and parameters, new data: rf:N+1
         """
         args = _parse(self.train, line)
         if args.scoring and not args.folds:  # before the cell runs
             raise UsageError("--scoring applies to cross-validation: add --folds K (e.g. --folds 5).")
-        estimator, X, y, params, names = self._model_and_data(args.words, cell, "train")
+        estimator, X, y, params, names = self._model_and_data(args.words, cell, "train", parent=args.parent)
         service = self.owner.service
+        model_id = args.model_id or (parse_ref(args.parent).model_id if args.parent else None)
         data: dict[str, Any] | None = None
         stage, kept = "while training", None  # kept: what the finished version is ("saved", "registered")
         try:
             with _user_errors("Training failed", names=names):
-                data = service.train_model(estimator, X, y, model_id=args.model_id,
+                data = service.train_model(estimator, X, y, model_id=model_id, parent=args.parent,
                                            validation_split=args.validation_split, **params)
             ref = f"{data['model_id']}:{data['version']}"
             cv = None
@@ -174,19 +181,23 @@ class TrainingMagics(OwnedMagics):
             bar.finish(result.summary())
         return result
 
-    def _model_and_data(self, words: list[str], cell: str | None, magic: str,
+    def _model_and_data(self, words: list[str], cell: str | None, magic: str, parent: str | None = None,
                         ) -> tuple[Any, Any, Any, dict[str, Any], dict[str, str]]:
-        """Resolve ``MODEL X y key=value...`` (line) or ``X y key=value...`` (cell).
+        """Resolve ``MODEL X y key=value...`` (line), ``X y key=value...`` (cell, or ``--from REF``).
 
         Also returns how the service's names of the data (``X``, ``y``) read in
         the user's words, for error messages.
         """
+        if parent is not None and cell is not None:
+            raise UsageError(f"--from {parent} takes the model from the registry: use the line form, "
+                             f"%{magic} --from {parent} X y, without a cell body.")
         positionals, items = split_params(words)
-        expected = ["X", "y"] if cell is not None else ["MODEL", "X", "y"]
+        expected = ["X", "y"] if cell is not None or parent is not None else ["MODEL", "X", "y"]
         if len(positionals) != len(expected):
-            form = f"%%{magic} X y" if cell is not None else f"%{magic} MODEL X y"
+            form = (f"%{magic} --from {parent} X y" if parent is not None
+                    else f"%%{magic} X y" if cell is not None else f"%{magic} MODEL X y")
             missing = f"Expected {form}"
-            if cell is None and len(positionals) == 2:  # "X y" or "MODEL X": say which is missing
+            if cell is None and parent is None and len(positionals) == 2:  # "X y" or "MODEL X": which is missing
                 missing = (f"y is missing: %{magic} takes MODEL X y"
                            if _names_an_estimator(positionals[0], self.owner.user_ns)
                            else f"The model is missing: %{magic} takes MODEL X y")
@@ -204,7 +215,10 @@ class TrainingMagics(OwnedMagics):
         params = parse_params(items, namespace)
         X = lookup(positionals[-2], namespace, "X")
         y = lookup(positionals[-1], namespace, "y")
-        if cell is not None:  # the user's code runs once the cheap checks passed
+        if parent is not None:  # the stored version, which train_model clones unfitted
+            with _user_errors(f"Cannot retrain {parent}"):
+                estimator = self.owner.service.get_model(parent)
+        elif cell is not None:  # the user's code runs once the cheap checks passed
             estimator = evaluate_cell(cell, namespace)
         else:
             estimator = resolve_estimator(positionals[0], namespace)

@@ -251,3 +251,35 @@ def test_an_interrupt_after_a_no_save_training_keeps_the_version(classification_
     with pytest.raises(MagicInterrupted, match=r"^Interrupted after training; nb:1 was registered \(--no-save\)\.$"):
         classification_data.run_line_magic("train", "GaussianNB X_train y_train --id nb --no-save")
     assert _service(classification_data).get_model_metadata("nb:1")["status"] == "trained"
+
+
+def test_train_from_a_version_retrains_its_class_and_parameters_with_it_as_parent(classification_data, run,
+                                                                                  tmp_path):
+    from jupyter_modelservice import ModelService
+
+    ns = classification_data.user_ns
+    run(classification_data, "train", "RandomForestClassifier X_train y_train --id rf -q n_estimators=7 "
+                                      "max_depth=3 random_state=1")
+    ns["X_new"], ns["y_new"] = ns["X_test"], ns["y_test"]
+    result, _ = run(classification_data, "train", "--from rf:1 X_new y_new -q max_depth=4")
+    assert result.ref == "rf:2"
+    params = result.data["model_params"]
+    assert (params["n_estimators"], params["max_depth"], params["random_state"]) == (7, 4, 1)
+    assert result.data["training_samples"] + result.data["validation_samples"] == len(ns["y_new"])
+    other, _ = run(classification_data, "train", "--from rf X_new y_new --id rf_copy -q")
+    assert other.ref == "rf_copy:1" and other.data["model_params"]["max_depth"] == 4  # rf = rf:2
+    with ModelService(models_directory=tmp_path / "models") as service:
+        assert service.lineage("rf_copy") == ["rf_copy:1", "rf:2", "rf:1"]
+
+
+@pytest.mark.parametrize("line, cell, says", [
+    ("--from rf:1 X_train", None, "Expected %train --from rf:1 X y"),
+    ("--from nothing:1 X_train y_train", None, "Cannot retrain nothing:1"),
+    ("--from rf:1 X_train y_train", "make_pipeline()", "without a cell body"),
+])
+def test_train_from_mistakes(classification_data, run, line, cell, says):
+    from IPython.core.error import UsageError
+
+    run(classification_data, "train", "DecisionTreeClassifier X_train y_train --id rf -q random_state=0")
+    with pytest.raises(UsageError, match=says):
+        run(classification_data, "train", line, cell)
