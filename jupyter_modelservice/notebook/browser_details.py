@@ -48,7 +48,8 @@ class VersionDetails:
         ref = refs[0]
         row = rows[ref]  # the browser has just read it
         history = self.service.model_history(ref)
-        show_bundle(self.out, {"text/html": details_html(self.service.files.public(row), history),
+        lineage = self.service.lineage(ref) if row.get("parent") else [ref]
+        show_bundle(self.out, {"text/html": details_html(self.service.files.public(row), history, lineage),
                                "text/plain": f"{ref} ({row['model_class']}, {row['status']})"})
         chart = self._importance_chart(ref, row)
         if isinstance(chart, str):

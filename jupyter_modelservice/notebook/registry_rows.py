@@ -117,8 +117,10 @@ def _history(history: Sequence[Mapping[str, Any]], last: int = 8) -> str:
 _TEST_METRICS = (*CLASSIFICATION_METRICS, *REGRESSION_METRICS)
 
 
-def details_html(row: Mapping[str, Any], history: Sequence[Mapping[str, Any]] = ()) -> str:
-    """The details of one registry row as scoped, escaped HTML."""
+def details_html(row: Mapping[str, Any], history: Sequence[Mapping[str, Any]] = (),
+                 lineage: Sequence[str] = ()) -> str:
+    """The details of one registry row as scoped, escaped HTML; ``lineage`` is the chain of
+    ``"id:N"`` from this version back to its root (`ModelService.lineage`)."""
     ref = f"{row['model_id']}:{row['version']}"
     status = str(row.get("status"))
     title = (f'<div class="jms-title">{html.escape(ref)} — {html.escape(str(row["model_class"]))} '
@@ -159,7 +161,7 @@ def details_html(row: Mapping[str, Any], history: Sequence[Mapping[str, Any]] = 
         "data": row.get("data_fingerprint"),
         "source": row.get("source"),
         "environment": row.get("environment"),
-        "parent": row.get("parent"),
+        "lineage": " ← ".join(lineage) if len(lineage) > 1 else row.get("parent"),
         "tags": row.get("tags"),
         **file_items,
     }

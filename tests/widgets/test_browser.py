@@ -458,3 +458,17 @@ def test_test_metrics_in_the_details_are_metrics_only(browser, registry, iris):
         assert f">{label}</th>" in html
     assert "test task_type" not in html and "test n_samples" not in html
     assert ">test samples</th>" in html and ">150</td>" in html
+
+
+def test_details_show_the_lineage_back_to_the_root(registry, namespace, iris):
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = iris
+    registry.train_model(DecisionTreeClassifier, X, y, model_id="child", parent="rf:1", random_state=0)
+    registry.train_model(DecisionTreeClassifier, X, y, model_id="grandchild", parent="child", random_state=0)
+    browser = RegistryBrowser(registry, namespace=namespace)
+    select(browser, "grandchild:1")
+    assert ">lineage</th>" in html_of(browser.details)
+    assert "grandchild:1 ← child:1 ← rf:1" in html_of(browser.details)
+    select(browser, "rf:1")  # a root has no lineage row
+    assert ">lineage</th>" not in html_of(browser.details)
