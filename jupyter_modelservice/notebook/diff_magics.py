@@ -15,6 +15,7 @@ from IPython.core.magic import line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, kwds, magic_arguments
 
 from ..display import DiffResult, ReproductionResult
+from .interrupts import interruptible
 from .magics import _output_options, _parse, _user_errors
 from .owned import OwnedMagics
 from .resolve import lookup
@@ -56,7 +57,8 @@ class DiffMagics(OwnedMagics):
         namespace = self.owner.user_ns
         X = lookup(args.data[0], namespace, "X") if args.data else None
         y = lookup(args.data[1], namespace, "y") if len(args.data) > 1 else None
-        with _user_errors(f"Cannot diff {args.a} and {args.b}"):
+        with _user_errors(f"Cannot diff {args.a} and {args.b}", service=self.owner.service, refs=[args.a, args.b]), \
+                interruptible(f"comparing {args.a} and {args.b}"):
             data = self.owner.service.diff(args.a, args.b, X, y, refresh=args.refresh)
         return self.owner._emit(DiffResult(data), args)
 
@@ -86,6 +88,7 @@ class DiffMagics(OwnedMagics):
         args = _parse(self.reproduce, line)
         namespace = self.owner.user_ns
         X, y = lookup(args.X, namespace, "X"), lookup(args.y, namespace, "y")
-        with _user_errors(f"Cannot reproduce {args.ref}"):
+        with _user_errors(f"Cannot reproduce {args.ref}", service=self.owner.service, refs=[args.ref]), \
+                interruptible(f"reproducing {args.ref}"):
             data = self.owner.service.reproduce(args.ref, X, y, atol=args.atol)
         return self.owner._emit(ReproductionResult(data), args)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..service import ModelService
 
-__all__ = ["MagicInterrupted", "rollback_version", "shielded"]
+__all__ = ["MagicInterrupted", "interruptible", "rollback_version", "shielded"]
 
 
 class MagicInterrupted(KeyboardInterrupt):
@@ -32,6 +32,21 @@ class MagicInterrupted(KeyboardInterrupt):
 
     def _render_traceback_(self) -> list[str]:
         return [str(self)]
+
+
+@contextmanager
+def interruptible(doing: str) -> Iterator[None]:
+    """Turn an interrupt during ``doing`` (``"evaluating rf:1"``) into one line.
+
+    For magics that only read, or write in single registry transactions: an
+    interrupt leaves no partial record, and the line says so.
+    """
+    try:
+        yield
+    except MagicInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise MagicInterrupted(f"Interrupted while {doing}; no partial result was recorded.") from None
 
 
 @contextmanager

@@ -33,7 +33,7 @@ from ..display import (
 from ..exceptions import NoImportanceWarning
 from ..metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from ..redaction import redact_url
-from .interrupts import MagicInterrupted
+from .interrupts import MagicInterrupted, interruptible
 from .progress import in_widget_kernel, progress_bar
 from .resolve import lookup
 from .usage import parse_line, plain_help, usage_line, user_errors
@@ -215,7 +215,8 @@ class ModelServiceMagics(Magics):
         y = lookup(args.y_test, namespace, "y_test")
         service = self.service
         names = {"X_test": args.X_test, "y_test": args.y_test, "X": args.X_test, "y": args.y_test}
-        with _user_errors(f"Cannot evaluate {args.ref}", service=service, refs=[args.ref], names=names):
+        with _user_errors(f"Cannot evaluate {args.ref}", service=service, refs=[args.ref], names=names), \
+                interruptible(f"evaluating {args.ref}"):
             data = service.evaluate_model(X, y, model_id=args.ref, task_type=args.task,
                                           return_predictions=True)
         return self._emit(EvaluationResult.from_predictions(data, y, data["predictions"]), args)
@@ -251,7 +252,7 @@ class ModelServiceMagics(Magics):
         """
         args = _parse(self.compare, line)
         if args.cv:
-            with _user_errors("Cannot compare"):
+            with _user_errors("Cannot compare", service=self.service, refs=args.words):
                 frame = self.service.compare_cv(args.words, scoring=args.sort)
             return self._emit(CVComparisonResult(frame), args)
         if len(args.words) < 3:
@@ -316,7 +317,8 @@ class ModelServiceMagics(Magics):
         service = self.service
         data_names = dict(zip(("X", "y"), args.permutation or ()))
         with _user_errors(f"Cannot compute the importances of {args.ref}", service=service, refs=[args.ref],
-                          names=data_names), warnings.catch_warnings():
+                          names=data_names), warnings.catch_warnings(), \
+                interruptible(f"computing the importances of {args.ref}"):
             warnings.simplefilter("error", NoImportanceWarning)
             row = service.get_model_metadata(args.ref)
             ref = f"{row['model_id']}:{row['version']}"
@@ -401,7 +403,7 @@ class ModelServiceMagics(Magics):
         if len(args.words) == 3:
             X = lookup(args.words[1], self.user_ns, "X_test")
             y = lookup(args.words[2], self.user_ns, "y_test")
-        with _user_errors("Not promoted"):
+        with _user_errors("Not promoted", service=self.service, refs=args.words[:1]):
             row = self.service.promote(args.words[0], X_test=X, y_test=y, require_better=args.require_better,
                                        alpha=args.alpha)
             rows = self.service.list_models(model_id=row["model_id"], order_by="-version")
@@ -423,7 +425,7 @@ class ModelServiceMagics(Magics):
             %rollback rf
         """
         args = _parse(self.rollback, line)
-        with _user_errors("Not rolled back"):
+        with _user_errors("Not rolled back", service=self.service, refs=[args.model_id]):
             ref = self.service.rollback(args.model_id)
             rows = self.service.list_models(model_id=args.model_id, order_by="-version")
         return self._emit(RegistryTable(rows, description=f"rolled back: {ref} in production again"), args)

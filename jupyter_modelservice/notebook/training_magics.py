@@ -216,7 +216,7 @@ class TrainingMagics(OwnedMagics):
         X = lookup(positionals[-2], namespace, "X")
         y = lookup(positionals[-1], namespace, "y")
         if parent is not None:  # the stored version, which train_model clones unfitted
-            with _user_errors(f"Cannot retrain {parent}"):
+            with _user_errors(f"Cannot retrain {parent}", service=self.owner.service, refs=[parent]):
                 estimator = self.owner.service.get_model(parent)
         elif cell is not None:  # the user's code runs once the cheap checks passed
             estimator = evaluate_cell(cell, namespace)

@@ -283,3 +283,53 @@ def test_train_from_mistakes(classification_data, run, line, cell, says):
     run(classification_data, "train", "DecisionTreeClassifier X_train y_train --id rf -q random_state=0")
     with pytest.raises(UsageError, match=says):
         run(classification_data, "train", line, cell)
+
+
+STOPS_ON_PREDICT = '''
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.naive_bayes import GaussianNB
+
+class StopsOnPredict(ClassifierMixin, BaseEstimator):
+    """Fits like GaussianNB; predicting raises KeyboardInterrupt once ``armed`` (a kernel interrupt)."""
+    armed = False
+
+    def fit(self, X, y):
+        self.model_ = GaussianNB().fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X):
+        if type(self).armed:
+            raise KeyboardInterrupt
+        return self.model_.predict(X)
+
+    def predict_proba(self, X):
+        if type(self).armed:
+            raise KeyboardInterrupt
+        return self.model_.predict_proba(X)
+'''
+
+
+@pytest.mark.parametrize(("line", "where"), [
+    ("evaluate stop X_test y_test", "Interrupted while evaluating stop"),
+    ("importance stop --permutation X_test y_test", "Interrupted while computing the importances of stop"),
+    ("diff stop nb X_test y_test", "Interrupted while comparing stop and nb"),
+    ("reproduce stop X_train y_train", "Interrupted while reproducing stop"),
+])
+def test_an_interrupt_while_predicting_says_one_line_and_records_nothing(classification_data, line, where):
+    from IPython.utils.capture import capture_output
+
+    from jupyter_modelservice.notebook.interrupts import MagicInterrupted
+
+    shell = classification_data
+    shell.run_cell(STOPS_ON_PREDICT)
+    shell.run_line_magic("train", "StopsOnPredict X_train y_train --id stop -q --no-save")
+    shell.run_line_magic("train", "GaussianNB X_train y_train --id nb -q")
+    shell.run_cell("StopsOnPredict.armed = True")
+    history = _service(shell).model_history("stop")
+    with capture_output() as cap:
+        result = shell.run_cell(f"%{line}")
+    assert isinstance(result.error_in_exec, MagicInterrupted)
+    assert str(result.error_in_exec) == f"{where}; no partial result was recorded."
+    assert "Traceback" not in cap.stdout + cap.stderr
+    assert _service(shell).evaluations("stop") == [] and _service(shell).model_history("stop") == history

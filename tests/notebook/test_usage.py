@@ -28,7 +28,13 @@ def test_a_forgotten_model_id_is_named_with_the_usage_line(trained):
 
 @pytest.mark.parametrize(("magic", "line"), [("evaluate", "logreeg X_test y_test"),
                                              ("compare", "nb logreeg X_test y_test"),
-                                             ("importance", "logreeg")])
+                                             ("compare", "--cv nb logreeg"),
+                                             ("importance", "logreeg"),
+                                             ("diff", "nb logreeg"),
+                                             ("reproduce", "logreeg X_train y_train"),
+                                             ("train", "--from logreeg X_train y_train"),
+                                             ("promote", "logreeg"),
+                                             ("rollback", "logreeg")])
 def test_a_mistyped_model_id_gets_did_you_mean(trained, magic, line):
     with pytest.raises(UsageError, match=r"No model 'logreeg' in the registry.*Did you mean 'logreg'( for 'logreeg')?\?"):
         trained.run_line_magic(magic, line)
