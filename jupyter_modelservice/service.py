@@ -299,11 +299,13 @@ class ModelService(EvaluationRecords):
             "source": provenance.source(),
             **fields,
         }
-        with self.registry.atomic():
-            if model_id is None:
+        if model_id is None:
+            with self.registry.atomic():  # the generated id is free until this transaction ends
                 row["model_id"] = self._generated_id(model_type.__name__)
-            version = self.registry.add_version(row)
-        row = self.registry.get(row["model_id"], version)
+                row = self.registry.register(row)
+        else:
+            row = self.registry.register(row)
+        version = row["version"]
         self._hold_unsaved(ModelVersion(row["model_id"], version), estimator)
         self._trained[row["model_id"]] = version
         self._set_current(estimator, row)
@@ -912,7 +914,8 @@ class ModelService(EvaluationRecords):
     def _new_version_id(self, model_id: str) -> str:
         """Check an id about to get a new version, before any work is done."""
         model_id = validate_model_id(model_id)
-        self.registry.refuse_case_conflict(model_id)
+        if model_id not in self._trained:  # checked when this session trained it (and again under the lock)
+            self.registry.refuse_case_conflict(model_id)
         return model_id
 
     def _set_values(self, ref: ModelVersion, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -47,6 +47,9 @@ _SCHEMA_LOCK_KEY = 0x6D6F64656C737663  # "modelsvc": serializes schema creation 
 _EVENT_FIELDS = ("model_id", "version", "event", "from_status", "to_status", "actor", "at", "details")
 
 
+#: The insert of a new version, returning the row as stored (one statement, compiled once per column set).
+_INSERT_RETURNING = model_metadata.insert().returning(*model_metadata.c)
+
 class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
     """Model versions and their metadata in one SQL database.
 
@@ -157,16 +160,25 @@ class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
     # -- writes ------------------------------------------------------------
     def add_version(self, row: Mapping[str, Any]) -> int:
         """Insert ``row`` as the next version of ``row['model_id']``; return the version."""
+        return int(self.register(row)["version"])
+
+    def register(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """Insert ``row`` as the next version of ``row['model_id']``; return the stored row.
+
+        One write transaction of three statements: the version and the letter-case
+        check in one query under the id's lock, the row (returned as stored) and
+        its ``registered`` event.
+        """
         values = clean(row)
         model_id = values["model_id"]
         values.setdefault("training_date", utcnow())
         values.setdefault("status", "trained")
         with self.atomic() as conn:
             values["version"] = version = self.allocate_version(model_id)
-            conn.execute(model_metadata.insert().values(values))
+            stored = conn.execute(_INSERT_RETURNING, values).one()
             self._touch(model_id, version)
             self._event(conn, model_id, version, "registered", None, values["status"])
-        return version
+            return dict(stored._mapping)
 
     def allocate_version(self, model_id: str, prefer: int | None = None) -> int:
         """A version number for a new row of ``model_id``, free until the current transaction ends.
@@ -179,10 +191,18 @@ class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
         """
         self.lock(model_id)
         conn = self._connection()
-        self._refuse_case_conflict(conn, model_id)
-        if prefer is not None and not self._used(conn, model_id, prefer):
-            return prefer
-        return self._next_version(conn, model_id)
+        if prefer is not None:
+            self._refuse_case_conflict(conn, model_id)
+            if not self._used(conn, model_id, prefer):
+                return prefer
+            return self._next_version(conn, model_id)
+        return self._next_free_version(conn, model_id)
+
+    def _next_free_version(self, conn: sa.Connection, model_id: str) -> int:
+        """`_next_version` and the letter-case check of `_refuse_case_conflict` in one query."""
+        other, latest, used = conn.execute(*self._allocation_query(model_id)).one()
+        self._raise_case_conflict(model_id, other)
+        return max(latest or 0, used or 0) + 1
 
     def set_status(self, model_id: str, version: int, status: str,
                    details: Mapping[str, Any] | None = None) -> None:
@@ -357,7 +377,10 @@ class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
             self._refuse_case_conflict(conn, model_id)
 
     def _refuse_case_conflict(self, conn: sa.Connection, model_id: str) -> None:
-        other = self._case_conflict(conn, model_id)
+        self._raise_case_conflict(model_id, self._case_conflict(conn, model_id))
+
+    @staticmethod
+    def _raise_case_conflict(model_id: str, other: str | None) -> None:
         if other is not None:
             raise InvalidModelIdError(
                 f"Invalid model_id {model_id!r}: the registry already has {other!r}, which differs "
@@ -368,9 +391,7 @@ class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
     def _event(self, conn: sa.Connection, model_id: str, version: int, event: str,
                from_status: str | None, to_status: str | None,
                details: dict[str, Any] | None = None) -> None:
-        conn.execute(
-            events.insert().values(
-                model_id=model_id, version=version, event=event, from_status=from_status,
-                to_status=to_status, actor=actor(), at=utcnow(), details=details,
-            )
-        )
+        conn.execute(events.insert(), {
+            "model_id": model_id, "version": version, "event": event, "from_status": from_status,
+            "to_status": to_status, "actor": actor(), "at": utcnow(), "details": details,
+        })

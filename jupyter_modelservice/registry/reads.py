@@ -24,6 +24,24 @@ from .where import parse_where
 __all__ = ["RegistryReads"]
 
 
+
+#: Statements built once (their compiled form is cached by SQLAlchemy); parameters at execution.
+_ONE_VERSION = sa.select(model_metadata).where(model_metadata.c.model_id == sa.bindparam("model_id"),
+                                               model_metadata.c.version == sa.bindparam("version"))
+#: An id other than ``model_id`` that differs from it only in letter case, else NULL. An id that
+#: exists has none (every writer refuses to add one), so it costs an index lookup either way.
+_CASE_CONFLICT = sa.select(sa.case(
+    (sa.exists().where(model_metadata.c.model_id == sa.bindparam("model_id")), sa.null()),
+    else_=sa.select(model_metadata.c.model_id)
+    .where(sa.func.lower(model_metadata.c.model_id) == sa.bindparam("lowered")).limit(1).scalar_subquery(),
+))
+_ALLOCATION = sa.select(
+    _CASE_CONFLICT.scalar_subquery(),
+    sa.select(sa.func.max(model_metadata.c.version))
+    .where(model_metadata.c.model_id == sa.bindparam("model_id")).scalar_subquery(),
+    sa.select(sa.func.max(events.c.version)).where(events.c.model_id == sa.bindparam("model_id")).scalar_subquery(),
+)
+
 class RegistryReads:
     """Transactions and queries over one registry database (see `Registry`)."""
 
@@ -97,12 +115,7 @@ class RegistryReads:
 
     @staticmethod
     def _case_conflict(conn: sa.Connection, model_id: str) -> str | None:
-        return conn.execute(
-            sa.select(model_metadata.c.model_id)
-            .where(sa.func.lower(model_metadata.c.model_id) == model_id.lower(),
-                   model_metadata.c.model_id != model_id)
-            .limit(1)
-        ).scalar()
+        return conn.execute(_CASE_CONFLICT, {"model_id": model_id, "lowered": model_id.lower()}).scalar()
 
     def get(self, model_id: str, version: int | None = None) -> dict[str, Any]:
         """The row of one version (the latest when ``version`` is None)."""
@@ -129,6 +142,12 @@ class RegistryReads:
         return (conn.execute(sa.select(model_metadata.c.version).where(*row_where)).first() is not None
                 or conn.execute(sa.select(events.c.event_id).where(*where).limit(1)).first() is not None)
 
+    @staticmethod
+    def _allocation_query(model_id: str) -> tuple[sa.Select[Any], dict[str, str]]:
+        """One query for a new version of ``model_id`` and its parameters: (an id differing only
+        in letter case, the highest version of a row, the highest version in the history)."""
+        return _ALLOCATION, {"model_id": model_id, "lowered": model_id.lower()}
+
     def _next_version(self, conn: sa.Connection, model_id: str) -> int:
         """One past every version the id ever had: a deleted version's number is not reused,
         so its history never mixes with a new model's."""
@@ -138,12 +157,12 @@ class RegistryReads:
         return max(self._latest(conn, model_id) or 0, used or 0) + 1
 
     def _get(self, conn: sa.Connection, model_id: str, version: int | None) -> dict[str, Any]:
-        query = sa.select(model_metadata).where(model_metadata.c.model_id == model_id)
         if version is None:
-            query = query.order_by(model_metadata.c.version.desc()).limit(1)
-        else:
-            query = query.where(model_metadata.c.version == version)
-        row = conn.execute(query).first()
+            query = (sa.select(model_metadata).where(model_metadata.c.model_id == model_id)
+                     .order_by(model_metadata.c.version.desc()).limit(1))
+            row = conn.execute(query).first()
+        else:  # the hot path (every write reads its row back): one statement, compiled once
+            row = conn.execute(_ONE_VERSION, {"model_id": model_id, "version": version}).first()
         if row is None:
             raise ModelNotFoundError(self._missing_message(conn, model_id, version))
         return dict(row._mapping)

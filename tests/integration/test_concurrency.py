@@ -179,14 +179,14 @@ def _add_versions(url, rounds, bypass_lock, barrier, queue):
         if bypass_lock:
             sa.event.remove(registry.engine, "begin", engine._sqlite_on_begin)
             sa.event.listen(registry.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
-            read_next = registry._next_version
+            read_next = registry._next_free_version
 
             def next_version(conn, model_id):
                 version = read_next(conn, model_id)
                 barrier.wait(timeout=120)  # everyone has read the same number
                 return version
 
-            registry._next_version = next_version
+            registry._next_free_version = next_version
         for _ in range(rounds):
             barrier.wait(timeout=120)
             try:
