@@ -165,9 +165,9 @@ class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
     def register(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """Insert ``row`` as the next version of ``row['model_id']``; return the stored row.
 
-        One write transaction of three statements: the version and the letter-case
-        check in one query under the id's lock, the row (returned as stored) and
-        its ``registered`` event.
+        One write transaction: the version and the letter-case check in one
+        query under the id's lock, the row (returned as stored: ``RETURNING`` on
+        PostgreSQL, read back on SQLite) and its ``registered`` event.
         """
         values = clean(row)
         model_id = values["model_id"]
@@ -175,10 +175,13 @@ class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
         values.setdefault("status", "trained")
         with self.atomic() as conn:
             values["version"] = version = self.allocate_version(model_id)
-            stored = conn.execute(_INSERT_RETURNING, values).one()
+            if self.dialect == "postgresql":
+                stored = dict(conn.execute(_INSERT_RETURNING, values).one()._mapping)
+            else:  # SQLite's RETURNING gives 1.0 stored in a REAL column back as the integer 1
+                conn.execute(model_metadata.insert(), values)
             self._touch(model_id, version)
             self._event(conn, model_id, version, "registered", None, values["status"])
-            return dict(stored._mapping)
+            return stored if self.dialect == "postgresql" else self._get(conn, model_id, version)
 
     def allocate_version(self, model_id: str, prefer: int | None = None) -> int:
         """A version number for a new row of ``model_id``, free until the current transaction ends.
