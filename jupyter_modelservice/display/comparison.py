@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..metric_names import METRIC_LABELS, higher_is_better, metrics_for
 from .base import RichResult
 from .figures import PALETTE, new_figure, plain_text
-from .tables import html_table, text_table
+from .tables import count, html_table, text_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -191,7 +191,7 @@ class ComparisonResult(RichResult):
         verdict = self.verdict()
         return "\n".join(
             [
-                f"Comparison of {len(rows)} models, {self._subtitle()}",
+                f"Comparison of {count(len(rows), 'model')}, {self._subtitle()}",
                 *([verdict] if verdict else []),
                 text_table(headers, rows, align=self._align(headers), marks=best),
                 "* top value of the column",
@@ -202,7 +202,7 @@ class ComparisonResult(RichResult):
         headers, rows, best = self._table()
         verdict = self.verdict()
         return (
-            f'<div class="jms-title">Comparison of {len(rows)} models</div>'
+            f'<div class="jms-title">Comparison of {count(len(rows), "model")}</div>'
             f'<div class="jms-subtitle">{html.escape(self._subtitle())}; '
             "top value of each column highlighted</div>"
             + (f'<div class="jms-verdict">{html.escape(verdict)}</div>' if verdict else "")

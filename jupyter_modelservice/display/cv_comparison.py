@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .base import RichResult
 from .comparison import _p
 from .figures import PALETTE, new_figure, plain_text
-from .tables import html_table, text_table
+from .tables import count, html_table, text_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,13 +100,13 @@ class CVComparisonResult(RichResult):
     def to_text(self) -> str:
         headers, rows = self._table()
         verdict = self.verdict()
-        return "\n".join([f"Cross-validation comparison of {len(rows)} models, {self._subtitle()}",
+        return "\n".join([f"Cross-validation comparison of {count(len(rows), 'model')}, {self._subtitle()}",
                           *([verdict] if verdict else []), text_table(headers, rows, align="rlrlrrrr")])
 
     def _html_body(self, chart: str) -> str:
         headers, rows = self._table()
         verdict = self.verdict()
-        return (f'<div class="jms-title">Cross-validation comparison of {len(rows)} models</div>'
+        return (f'<div class="jms-title">Cross-validation comparison of {count(len(rows), "model")}</div>'
                 f'<div class="jms-subtitle">{html.escape(self._subtitle())}</div>'
                 + (f'<div class="jms-verdict">{html.escape(verdict)}</div>' if verdict else "")
                 + html_table(headers, rows, align="rlrlrrrr") + chart)

@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = [
     "INLINE",
+    "count",
     "css",
     "esc",
     "format_timestamp",
@@ -41,7 +42,14 @@ INLINE = {
     "left": "padding:3px 10px;white-space:nowrap;text-align:left",
     "wrap": "padding:3px 10px;text-align:left;overflow-wrap:anywhere",
     "chart": "max-width:100%;height:auto",
+    # The best value of a column stays marked without the stylesheet (its green background is there).
+    "best": "font-weight:700",
 }
+
+
+def count(n: int, noun: str) -> str:
+    """``"1 model"``, ``"3 models"``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def format_value(value: Any, digits: int = 4) -> str:
@@ -210,6 +218,8 @@ def html_table(
             classes = (["jms-left"] if a == "l" else []) + (["jms-best"] if (i, j) in best_cells else [])
             attr = f' class="{" ".join(classes)}"' if classes else ""
             style = INLINE["left"] if a == "l" else INLINE["cell"]
+            if (i, j) in best_cells:
+                style += ";" + INLINE["best"]
             text = value if j in raw else esc(value)
             tds.append(f'<td{attr} style="{style}">{text}</td>')
         body.append("<tr>" + "".join(tds) + "</tr>")

@@ -269,7 +269,7 @@ class ModelServiceMagics(Magics):
         service = self.service
         names = {"X_test": x_name, "y_test": y_name, "X": x_name, "y": y_name}
         with _user_errors("Cannot compare", service=service, refs=refs, names=names), \
-                progress_bar(len(refs), "Evaluating", "models", shell=self.shell) as bar:
+                progress_bar(len(refs), "Evaluating", "models", shell=self.shell, quiet=args.quiet) as bar:
             try:
                 frame = service.compare_models(refs, X, y, metric=args.sort, progress=bar)
             except KeyboardInterrupt:

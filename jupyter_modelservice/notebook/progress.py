@@ -21,7 +21,7 @@ import sys
 import time
 from typing import Any, Protocol
 
-__all__ = ["TextProgress", "WidgetProgress", "in_widget_kernel", "progress_bar"]
+__all__ = ["SilentProgress", "TextProgress", "WidgetProgress", "in_widget_kernel", "progress_bar"]
 
 
 class _Progress:
@@ -77,6 +77,16 @@ class _Progress:
 
     def _close(self, line: str, failed: bool) -> None:
         raise NotImplementedError
+
+
+class SilentProgress(_Progress):
+    """Progress that counts and shows nothing (a magic run with ``-q``)."""
+
+    def _update(self) -> None:
+        pass
+
+    def _close(self, line: str, failed: bool) -> None:
+        pass
 
 
 class TextStream(Protocol):
@@ -170,7 +180,8 @@ def in_widget_kernel(shell: Any) -> bool:
     return getattr(shell, "kernel", None) is not None and importlib.util.find_spec("ipywidgets") is not None
 
 
-def progress_bar(total: int, description: str, unit: str = "steps", *, shell: Any = None) -> _Progress:
+def progress_bar(total: int, description: str, unit: str = "steps", *, shell: Any = None,
+                 quiet: bool = False) -> _Progress:
     """A widget progress bar in a Jupyter kernel with ipywidgets, a text line elsewhere.
 
     Parameters
@@ -183,10 +194,14 @@ def progress_bar(total: int, description: str, unit: str = "steps", *, shell: An
         Name of a step (``"folds"``, ``"models"``).
     shell : InteractiveShell, optional
         The running shell, to tell a kernel from a terminal.
+    quiet : bool, default False
+        Show nothing (`SilentProgress`): the magic was asked for no output.
 
     Returns
     -------
-    TextProgress or WidgetProgress
+    TextProgress, WidgetProgress or SilentProgress
     """
+    if quiet:
+        return SilentProgress(total, description, unit)
     cls = WidgetProgress if in_widget_kernel(shell) else TextProgress
     return cls(total, description, unit)

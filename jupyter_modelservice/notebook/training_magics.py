@@ -100,7 +100,7 @@ class TrainingMagics(OwnedMagics):
             if args.folds:  # before saving: a failed or interrupted CV leaves no saved version
                 stage = "during cross-validation"
                 cv = self._cross_validate(estimator, X, y, args.folds, args.scoring, None, params,
-                                          model_id=ref, names=names)
+                                          model_id=ref, names=names, quiet=args.quiet)
             if not args.no_save:
                 stage = "while saving"
                 with _user_errors(f"Saving {ref} failed"):
@@ -155,7 +155,7 @@ class TrainingMagics(OwnedMagics):
         estimator, X, y, params, names = self._model_and_data(args.words, cell, "cv")
         try:
             result = self._cross_validate(estimator, X, y, args.folds, args.scoring, args.n_jobs, params,
-                                          names=names)
+                                          names=names, quiet=args.quiet)
         except KeyboardInterrupt as interrupt:
             where = str(interrupt) if isinstance(interrupt, MagicInterrupted) else "Interrupted"
             raise MagicInterrupted(f"{where}; nothing was recorded.") from None
@@ -163,13 +163,13 @@ class TrainingMagics(OwnedMagics):
 
     def _cross_validate(self, estimator: Any, X: Any, y: Any, folds: int, scoring: str | None,
                         n_jobs: int | None, params: dict[str, Any], model_id: str | None = None,
-                        names: dict[str, str] | None = None) -> CVResult:
+                        names: dict[str, str] | None = None, quiet: bool = False) -> CVResult:
         scorings: str | list[str] | None = scoring
         if scoring and "," in scoring:
             scorings = [s.strip() for s in scoring.split(",") if s.strip()]
         service = self.owner.service
         with _user_errors("Cross-validation failed", names=names), \
-                progress_bar(folds, "Cross-validation", "folds", shell=self.shell) as bar:
+                progress_bar(folds, "Cross-validation", "folds", shell=self.shell, quiet=quiet) as bar:
             try:
                 data = service.cross_validate_model(estimator, X, y, cv_folds=folds, scoring=scorings,
                                                     n_jobs=n_jobs, progress=bar, model_id=model_id,

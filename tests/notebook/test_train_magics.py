@@ -333,3 +333,13 @@ def test_an_interrupt_while_predicting_says_one_line_and_records_nothing(classif
     assert str(result.error_in_exec) == f"{where}; no partial result was recorded."
     assert "Traceback" not in cap.stdout + cap.stderr
     assert _service(shell).evaluations("stop") == [] and _service(shell).model_history("stop") == history
+
+
+def test_quiet_shows_no_progress_either(classification_data, run):
+    result, cap = run(classification_data, "train", "GaussianNB X_train y_train --id nb --folds 3 -q")
+    assert len(result.cv.data["cv_scores"]) == 3
+    assert cap.stdout == "" and cap.outputs == []
+    result, cap = run(classification_data, "cv", "GaussianNB X_train y_train --folds 3 -q")
+    assert cap.stdout == "" and cap.outputs == [] and len(result.data["cv_scores"]) == 3
+    result, cap = run(classification_data, "compare", "nb X_test y_test -q")
+    assert cap.stdout == "" and cap.outputs == [] and result.to_text().startswith("Comparison of 1 model,")

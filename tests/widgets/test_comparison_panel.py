@@ -96,7 +96,7 @@ def test_data_named_from_the_namespace(registry, namespace):
     panel.models.value = ("lr:1",)
     assert stream_text(panel.message) == "Error: No variable named 'X_nope' (for X) in the notebook.\n"
     panel.x_name.value = "X_test"
-    assert "Comparison of 1 models" in html_of(panel.output)
+    assert "Comparison of 1 model" in html_of(panel.output)
     panel.x_name.value, panel.y_name.value = "X_reg", "y_reg"  # other data: evaluated again
     panel.models.value = ("ridge:1",)
     assert "R²" in html_of(panel.output)
@@ -124,7 +124,7 @@ def test_plain_text_fallback_shows_the_comparison(registry, iris):
     assert panel._repr_mimebundle_()["text/plain"] == "Comparison panel: 6 versions, none chosen"
     panel.models.value = ("lr:1",)
     text = panel._repr_mimebundle_()["text/plain"]
-    assert text.startswith("Comparison panel: 6 versions\nComparison of 1 models") and "lr" in text
+    assert text.startswith("Comparison panel: 6 versions\nComparison of 1 model") and "lr" in text
 
 
 def test_the_status_line_counts_every_version_compared(counted, iris):
