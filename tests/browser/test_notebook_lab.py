@@ -3,13 +3,16 @@
 What a new user met (issue 14), checked where it happened: tables and toolbars at 1024 px with the
 file browser open, the panels without a ``service`` variable, one status line in the browser,
 disabled buttons, the interrupt-free %train --folds run, and what a saved notebook shows when it is
-opened again (trusted: JupyterLab's own save; untrusted: the file changed elsewhere).
+opened again (trusted: JupyterLab's own save; untrusted: the file changed elsewhere), each at
+1024×768 and 1440×900, in the light and the dark theme: text that contrasts with its background,
+opaque charts, tables inside the output area, the evaluation card's sections side by side.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -172,38 +175,170 @@ def run_in_a_narrow_window(server: LabServer, screenshots: Path) -> None:
             chrome.close()
 
 
+SIZES = ((1024, 768), (1440, 900))
+DARK = "JupyterLab Dark"
+MIN_CONTRAST = 4.5  # WCAG AA for body text
+
+#: Run in the page on an element: what makes it hard to read. Every element under it with text of its
+#: own is checked: its colour against its background (the backgrounds of its ancestors composited,
+#: alpha included) must reach ``min`` (WCAG contrast ratio); in a dark theme every table cell must sit
+#: on a dark background. Returns the failures and the lowest ratio seen.
+READABILITY = r"""(root, [min, dark]) => {
+  const parse = (text) => {
+    const m = text.match(/^rgba?\(([^)]+)\)$/);
+    if (!m) return null;
+    const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+    return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1};
+  };
+  const over = (top, under) => ({
+    r: top.r * top.a + under.r * (1 - top.a), g: top.g * top.a + under.g * (1 - top.a),
+    b: top.b * top.a + under.b * (1 - top.a), a: 1,
+  });
+  const luminance = (c) => {
+    const ch = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * ch(c.r) + 0.7152 * ch(c.g) + 0.0722 * ch(c.b);
+  };
+  const background = (el) => {
+    const chain = [];
+    for (let e = el; e; e = e.parentElement) chain.unshift(e);
+    let bg = {r: 255, g: 255, b: 255, a: 1};  // the browser's canvas
+    for (const e of chain) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0) bg = over(c, bg);
+    }
+    return bg;
+  };
+  const failures = [];
+  let lowest = Infinity;
+  const describe = (el) => el.tagName.toLowerCase() + (el.className ? "." + String(el.className).trim().replace(/\s+/g, ".") : "")
+    + " '" + el.textContent.trim().slice(0, 30) + "'";
+  for (const el of [root, ...root.querySelectorAll("*")]) {
+    const own = [...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+    const style = getComputedStyle(el);
+    if (!own || !el.getClientRects().length || style.visibility !== "visible") continue;
+    const fg = parse(style.color);
+    if (!fg) { failures.push(describe(el) + ": colour " + style.color); continue; }
+    const bg = background(el);
+    const [a, b] = [luminance(over(fg, bg)), luminance(bg)];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    lowest = Math.min(lowest, ratio);
+    if (ratio < min) failures.push(describe(el) + ": contrast " + ratio.toFixed(2) + " (" + style.color + ")");
+    if (dark && /^T[DH]$/.test(el.tagName) && luminance(bg) > 0.2) {
+      failures.push(describe(el) + ": a light cell in the dark theme");
+    }
+  }
+  return {failures, lowest};
+}"""
+
+#: Run in the page on an ``<img>``: whether the chart is drawn, shown and opaque (a transparent chart
+#: would leave matplotlib's black text on a dark theme's background).
+CHART = r"""async (img) => {
+  await img.decode();
+  const style = getComputedStyle(img);
+  const box = img.getBoundingClientRect();
+  const canvas = document.createElement("canvas");
+  canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+  const context = canvas.getContext("2d");
+  context.drawImage(img, 0, 0);
+  const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+  let transparent = 0;
+  for (let i = 3; i < pixels.length; i += 4) if (pixels[i] < 255) transparent += 1;
+  return {natural: img.naturalWidth, width: box.width, height: box.height, opacity: style.opacity,
+          visibility: style.visibility, display: style.display, transparent};
+}"""
+
+
+def _set_theme(server: LabServer, theme: str) -> None:
+    """Store JupyterLab's theme setting (what Settings → Theme does); a page loaded after it uses it."""
+    url = f"{server.base_url}/lab/api/settings/@jupyterlab/apputils-extension:themes?token={server.token}"
+    body = json.dumps({"raw": json.dumps({"theme": theme})}).encode()
+    request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        assert answer.status == 204
+
+
+def _reads_without_widgets(page) -> None:
+    """The reopened notebook shows the panels' saved views, no widget errors."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".jms-snapshot").first).to_be_visible(timeout=RUN_TIMEOUT)
+    page.wait_for_timeout(3000)  # the widget manager gives up on the missing models by then
+    for text in ("Error displaying widget", "Loading widget"):
+        assert page.get_by_text(text).filter(visible=True).count() == 0, text
+    snapshots = page.locator(".jms-snapshot")
+    expect(snapshots).to_have_count(2)  # %models and the comparison panel
+    expect(snapshots.first).to_contain_text("forest")
+    expect(page.get_by_text(re.compile(r"^Cross-validation · 5/5 folds"))).to_have_count(1)
+
+
+def _side_by_side(page, evaluation) -> None:
+    from playwright.sync_api import expect
+
+    sections = evaluation.locator(".jms-row").first.locator(":scope > .jms-section")
+    for image in evaluation.locator("img").all():  # the layout settles once the charts are decoded
+        expect(image).to_have_js_property("complete", True)
+    tops = None
+    for _ in range(60):  # a loaded machine may still be laying out the cell it scrolled to
+        first, second = sections.nth(0).bounding_box(), sections.nth(1).bounding_box()
+        tops = (first["y"], second["y"])
+        if abs(tops[0] - tops[1]) < 2:
+            break
+        page.wait_for_timeout(250)
+    assert abs(tops[0] - tops[1]) < 2, f"metrics and confusion matrix side by side, tops {tops}"
+
+
+def _check_outputs(page, dark: bool, where: str) -> None:
+    """Every HTML output of ours reads well: contrast, opaque charts, tables within the output area."""
+    outputs = page.locator(".jp-OutputArea-output .jms")
+    count = outputs.count()
+    assert count >= 9, f"{where}: {count} outputs"  # 5 train cards, compare, evaluate, two saved views
+    for i in range(count):
+        output = outputs.nth(i)
+        _scroll_to(page, output)  # cells out of view are not laid out (content-visibility)
+        seen = output.evaluate(READABILITY, [MIN_CONTRAST, dark])
+        assert not seen["failures"], f"{where}, output {i}: {seen['failures'][:5]}"
+        area = output.locator("xpath=ancestor::*[contains(@class, 'jp-OutputArea-output')][1]")
+        assert _fits(page, output, area), f"{where}, output {i} is wider than the output area"
+        for box in output.locator(".jms-scroll").all():  # its table may scroll inside; the box fits
+            assert _fits(page, box, area), f"{where}, output {i}: a table box is wider than the output area"
+        for img in output.locator("img").all():
+            chart = img.evaluate(CHART)
+            assert chart["natural"] > 200 and chart["width"] > 100 and chart["height"] > 100, (where, chart)
+            assert (chart["opacity"], chart["visibility"]) == ("1", "visible") and chart["display"] != "none"
+            assert chart["transparent"] == 0, f"{where}, output {i}: a chart with transparent pixels"
+            assert _fits(page, img, area), f"{where}, output {i}: a chart wider than the output area"
+
+
 def reopen(server: LabServer, screenshots: Path, name: str) -> None:
-    """Open the saved notebook in a fresh JupyterLab: it must read well without its widgets."""
+    """Open the saved notebook in a fresh JupyterLab: it must read well without its widgets, at both
+    window sizes, in the light and the dark theme."""
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as pw:
         chrome = _chromium(pw)
         try:
-            page = _open(chrome, server, 1024, 768)
-            expect(page.locator(".jms-snapshot").first).to_be_visible(timeout=RUN_TIMEOUT)
-            page.wait_for_timeout(3000)  # the widget manager gives up on the missing models by then
-            for text in ("Error displaying widget", "Loading widget"):
-                assert page.get_by_text(text).filter(visible=True).count() == 0, text
-            snapshots = page.locator(".jms-snapshot")
-            expect(snapshots).to_have_count(2)  # %models and the comparison panel
-            expect(snapshots.first).to_contain_text("forest")
-            expect(page.get_by_text(re.compile(r"^Cross-validation · 5/5 folds"))).to_have_count(1)
-            evaluation = page.locator(".jms-evaluation")
-            _scroll_to(page, evaluation)
-            sections = evaluation.locator(".jms-row").first.locator(":scope > .jms-section")
-            for image in evaluation.locator("img").all():  # the layout settles once the charts are decoded
-                expect(image).to_have_js_property("complete", True)
-            tops = None
-            for _ in range(40):  # a loaded machine may still be laying out the cell it scrolled to
-                first, second = sections.nth(0).bounding_box(), sections.nth(1).bounding_box()
-                tops = (first["y"], second["y"])
-                if abs(tops[0] - tops[1]) < 2:
-                    break
-                page.wait_for_timeout(250)
-            assert abs(tops[0] - tops[1]) < 2, f"metrics and confusion matrix side by side, tops {tops}"
-            page.screenshot(path=str(screenshots / f"reopened_{name}_evaluate.png"))
-            _scroll_to(page, snapshots.first)
-            page.screenshot(path=str(screenshots / f"reopened_{name}_models.png"))
+            page = _open(chrome, server, *SIZES[0])
+            for theme in ("light", "dark"):
+                if theme == "dark":
+                    _set_theme(server, DARK)
+                    page.reload(timeout=STEP_TIMEOUT)
+                    expect(page.locator(f"body[data-jp-theme-name='{DARK}']")).to_have_count(1, timeout=RUN_TIMEOUT)
+                    assert page.locator("body").get_attribute("data-jp-theme-light") == "false"
+                _reads_without_widgets(page)
+                for width, height in SIZES if theme == "light" else SIZES[::-1]:
+                    where = f"{name}, {theme}, {width}×{height}"
+                    page.set_viewport_size({"width": width, "height": height})
+                    evaluation = page.locator(".jms-evaluation")
+                    _scroll_to(page, evaluation)
+                    _side_by_side(page, evaluation)
+                    _check_outputs(page, theme == "dark", where)
+                    for shot, output in (("compare", page.locator(".jms-comparison").first),
+                                         ("evaluate", evaluation),
+                                         ("models", page.locator(".jms-snapshot").first)):
+                        _scroll_to(page, output)
+                        if shot == "evaluate":
+                            _side_by_side(page, evaluation)
+                        page.screenshot(path=str(screenshots / f"reopened_{name}_{theme}_{width}_{shot}.png"))
         finally:
             chrome.close()
 
@@ -232,4 +367,4 @@ def test_narrow_window_then_reopened_trusted_and_untrusted(lab, tmp_path):
     untrusted.write_text(json.dumps(notebook))
     server = lab(untrusted)
     reopen(server, shots, "untrusted")
-    assert len(list(shots.glob("*.png"))) == 8
+    assert len(list(shots.glob("*.png"))) == 4 + 2 * 2 * len(SIZES) * 3
