@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from . import provenance
+from . import probe, provenance
 from .artifacts import formats
 from .artifacts.local import sha256_bytes
 from .artifacts.store import Staged, Store
@@ -30,6 +30,7 @@ from .exceptions import (
     EnvironmentMismatchWarning,
     InvalidInputError,
     ModelNotFoundError,
+    ModelServiceError,
     PickleNotAllowedError,
     StoreError,
 )
@@ -140,8 +141,42 @@ class ModelFiles:
                 f".save_model({str(ref)!r}, save_format='skops')."
             )
         data = self.read_bytes(ref, row)
-        _warn_environment(ref, row.get("environment") or {})
-        return formats.loads(data, file_format, trusted, label=f"The file of {ref} ({row['file_path']})")
+        estimator = formats.loads(data, file_format, trusted, label=f"The file of {ref} ({row['file_path']})")
+        self._check_behaviour(ref, row, estimator)
+        return estimator
+
+    def _check_behaviour(self, ref: ModelVersion, row: Mapping[str, Any], estimator: Any) -> None:
+        """Under other library versions than at save, predict the version's probe again: the same
+        predictions are recorded once in its history (``behaviour_verified``), others (or no probe
+        to tell) give an `EnvironmentMismatchWarning`."""
+        changed = _changed_libraries(row.get("environment") or {})
+        if not changed:
+            return
+        recorded = row.get("probe") or {}
+        said = f"{ref} was saved with other library versions ({'; '.join(changed)})"
+        if "predict" not in recorded:
+            _warn(f"{said}; predictions may differ (it has no behaviour probe to check them). Retrain it "
+                  "with the current versions to be safe.")
+            return
+        try:
+            found = probe.changes(estimator, recorded)
+        except Exception as err:  # noqa: BLE001 - the model cannot predict its probe any more: say so
+            _warn(f"{said}, and it fails on its behaviour probe now ({type(err).__name__}: {err}). Retrain it "
+                  "with the current versions.")
+            return
+        if found["changed"]:
+            _warn(f"{said}; {found['changed']} of {found['n_rows']} predictions on its behaviour probe differ "
+                  f"now (largest difference {found['max_abs_diff']:.3g}). Retrain it with the current versions, "
+                  "or check it with service.reproduce(...).")
+            return
+        details = {"libraries": changed, "probe_rows": found["n_rows"]}
+        seen = any(e["event"] == "behaviour_verified" and (e.get("details") or {}).get("libraries") == changed
+                   for e in self.registry.events(ref.model_id, ref.version))
+        if not seen:
+            try:
+                self.registry.record_event(ref.model_id, ref.version, "behaviour_verified", details)
+            except ModelServiceError:  # a read-only registry: the check itself stands
+                pass
 
     def read_bytes(self, ref: ModelVersion, row: Mapping[str, Any]) -> bytes:
         """The bytes of the file of ``ref``, checked against the registered sha256.
@@ -289,14 +324,13 @@ def pickle_allowed(allow_pickle: bool | None = None) -> bool:
     return _ENV_VALUES[text]
 
 
-def _warn_environment(ref: ModelVersion, saved: Mapping[str, str]) -> None:
+def _changed_libraries(saved: Mapping[str, str]) -> list[str]:
+    """``["sklearn 1.5.0 → 1.9.0", ...]`` for the libraries a model's behaviour depends on whose
+    version differs from the recorded one."""
     now = provenance.environment()
-    changed = [f"{lib} {saved[lib]} → {now[lib]}" for lib in ("sklearn", "numpy")
-               if lib in saved and lib in now and saved[lib] != now[lib]]
-    if changed:
-        warnings.warn(
-            f"{ref} was saved with other library versions ({'; '.join(changed)}); "
-            "predictions may differ. Retrain it with the current versions to be safe.",
-            EnvironmentMismatchWarning,
-            stacklevel=4,
-        )
+    return [f"{lib} {saved[lib]} → {now[lib]}" for lib in ("sklearn", "numpy")
+            if lib in saved and lib in now and saved[lib] != now[lib]]
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, EnvironmentMismatchWarning, stacklevel=5)

@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from . import provenance, training
+from . import probe, provenance, training
 from .artifacts import formats
 from .artifacts.store import Store
 from .config import make_store, registry_url
@@ -81,6 +81,14 @@ class ModelService(EvaluationRecords):
         is let go of (an `UnsavedModelsDroppedWarning` names it): a loop that
         trains many models keeps the newest ones in memory, not all of them.
         Call `save_model` right after training to keep a model.
+    probe_rows : {"quantiles", "real", None}, default "quantiles"
+        The behaviour probe kept with each version trained (or registered with
+        ``X``): five input rows and, once saved, the model's predictions on
+        them. A load under other scikit-learn or NumPy versions predicts them
+        again and warns (`EnvironmentMismatchWarning`) only if they changed.
+        ``"quantiles"`` synthesises the rows from per-feature quantiles (no
+        training row is stored); ``"real"`` keeps five training rows; None
+        keeps no probe (loads then warn on any version difference).
 
     Attributes
     ----------
@@ -114,7 +122,10 @@ class ModelService(EvaluationRecords):
         scheduler: Any = None,
         allow_pickle: bool | None = None,
         max_unsaved: int = 20,
+        probe_rows: str | None = "quantiles",
     ) -> None:
+        if probe_rows not in ("quantiles", "real", None):
+            raise InvalidInputError(f"probe_rows must be 'quantiles', 'real' or None, not {probe_rows!r}.")
         url = registry_url(db_type, models_directory, db_url)
         self.parallel = ParallelConfig(parallel_backend, scheduler)
         self.db_type = db_type
@@ -125,6 +136,7 @@ class ModelService(EvaluationRecords):
         self.current_model: Any = None
         self.model_metadata: dict[str, Any] = {}
         self.max_unsaved = max_unsaved
+        self.probe_rows = probe_rows
         # Versions this instance trained or registered but has not saved: their fitted estimators
         # exist nowhere else (no file), so this session must hold them to evaluate, compare or
         # save them. Oldest first; at most `max_unsaved` (`_hold_unsaved` lets go of the oldest).
@@ -255,6 +267,7 @@ class ModelService(EvaluationRecords):
             "data_fingerprint": provenance.data_fingerprint(X, y),
             "training_config": parts["config"],
             "parent": parent_ref,
+            "probe": probe.inputs_from(X, rows=self.probe_rows) if self.probe_rows else None,
         })
 
     def register_model(
@@ -284,6 +297,7 @@ class ModelService(EvaluationRecords):
             "feature_names": training.feature_names_of(X) if X is not None else None,
             "training_samples": len(y) if y is not None else None,
             "data_fingerprint": provenance.data_fingerprint(X, y) if X is not None else None,
+            "probe": probe.inputs_from(X, rows=self.probe_rows) if X is not None and self.probe_rows else None,
         })
 
     def _register(self, estimator: Any, model_id: str | None, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -500,11 +514,25 @@ class ModelService(EvaluationRecords):
         if (row["file_path"] and row["file_format"] == save_format and row["artifact_state"] == "ready"
                 and self.store.exists(row["file_path"])):  # a vanished file is written again
             return True
-        row = self.files.save(ref, row, self._estimator(ref, row), save_format)
+        estimator = self._estimator(ref, row)
+        self._record_probe_outputs(ref, row, estimator)
+        row = self.files.save(ref, row, estimator, save_format)
         if self.current_ref == str(ref):
             self.model_metadata = self.files.public(row)
         self._unsaved.pop(ref, None)
         return True
+
+    def _record_probe_outputs(self, ref: ModelVersion, row: Mapping[str, Any], estimator: Any) -> None:
+        """Keep what ``estimator`` predicts on the version's probe rows (once, before its first save);
+        a model that cannot predict them keeps no probe (its loads then warn on any version change)."""
+        inputs = row.get("probe")
+        if not inputs or "predict" in inputs:
+            return
+        try:
+            recorded: dict[str, Any] | None = probe.with_outputs(estimator, inputs)
+        except Exception:  # noqa: BLE001 - a probe is a check, never a reason for a save to fail
+            recorded = None
+        self.registry.set_values(*ref, {"probe": recorded})
 
     def load_model(self, model_id: str, *, version: int | None = None,
                    trusted: Iterable[str] = (), trust_unverified: bool = False) -> bool:

@@ -47,7 +47,7 @@ from ..exceptions import RegistryError
 __all__ = ["METADATA", "MIGRATIONS", "SCHEMA_VERSION", "Migrations", "evaluation_resamples", "evaluations",
            "events", "model_blobs", "model_metadata", "schema_info"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 METADATA = sa.MetaData()
 
@@ -87,6 +87,7 @@ model_metadata = sa.Table(
     sa.Column("tags", _Json),
     sa.Column("fit_seconds", sa.Float),
     sa.Column("trust", sa.String(12)),  # NULL (saved here), 'unverified', 'verified'
+    sa.Column("probe", _Json),  # the behaviour probe (probe.py): input rows, and at save the predictions
     sa.Index("ix_model_metadata_status_date", "status", "training_date"),
     sa.Index("ix_model_metadata_training_date", "training_date"),
 )
@@ -284,3 +285,12 @@ def _add_evaluations(conn: sa.Connection) -> None:
 
 
 MIGRATIONS[3] = _add_evaluations
+
+
+def _add_probe(conn: sa.Connection) -> None:
+    """4 → 5: ``model_metadata.probe``, the behaviour probe checked on loads under other library
+    versions (earlier versions have none: their loads warn on any version difference, as before)."""
+    conn.execute(sa.text("ALTER TABLE model_metadata ADD COLUMN probe JSON"))
+
+
+MIGRATIONS[4] = _add_probe

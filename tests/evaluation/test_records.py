@@ -245,11 +245,12 @@ def test_a_version_3_registry_gets_the_evaluations_table(tmp_path, data):
     with sqlite3.connect(old / "registry.db") as con:  # back to what schema version 3 wrote
         con.execute("DROP TABLE evaluation_resamples")
         con.execute("DROP TABLE evaluations")
+        con.execute("ALTER TABLE model_metadata DROP COLUMN probe")  # added by version 5
         con.execute("UPDATE schema_info SET value = '3' WHERE key = 'schema_version'")
     con.close()
-    assert SCHEMA_VERSION == 4
+    assert SCHEMA_VERSION == 5
     with ModelService(models_directory=old) as upgraded:
-        assert upgraded.registry.schema_version() == 4
+        assert upgraded.registry.schema_version() == 5
         assert upgraded.evaluations("lr") == []
         metrics = upgraded.get_model_metadata("lr")["metrics"]  # kept from before the upgrade
         result = upgraded.evaluate_model(X_te, y_te, "lr")

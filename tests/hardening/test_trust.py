@@ -65,9 +65,10 @@ def team(tmp_path, tiny_data):
     service.close()
 
 
-def _new_database(tmp_path, name="new"):
+def _new_database(tmp_path, name="new", **options):
     """A service on the same models folder with an empty database: as after losing the database."""
-    return ModelService(models_directory=tmp_path / "models", db_url=f"sqlite:///{tmp_path / 'db' / name}.db")
+    return ModelService(models_directory=tmp_path / "models", db_url=f"sqlite:///{tmp_path / 'db' / name}.db",
+                        **options)
 
 
 def _plant(models, marker, model_id="rf", version=2, status="production"):
@@ -302,16 +303,17 @@ def test_a_version_1_registry_is_upgraded_and_its_versions_stay_trusted(tmp_path
     X, y = tiny_data
     models = tmp_path / "models"
     (tmp_path / "db").mkdir()
-    with ModelService(models_directory=models) as service:
+    with ModelService(models_directory=models, probe_rows=None) as service:  # version 1 kept no probe
         service.train_model(LogisticRegression, X, y, model_id="rf")
         service.save_model("rf")
         expected = service.get_model("rf").predict(X)
-        with _new_database(tmp_path, "elsewhere") as elsewhere:  # a version this registry never saved
+        with _new_database(tmp_path, "elsewhere", probe_rows=None) as elsewhere:  # a version this registry never saved
             elsewhere.train_model(LogisticRegression, X, y, model_id="lost")
             elsewhere.save_model("lost")
         maintenance.rebuild_index(service)  # "lost" comes in from its sidecar
     with sqlite3.connect(models / "registry.db") as con:  # back to what version 1 wrote
         con.execute("ALTER TABLE model_metadata DROP COLUMN trust")
+        con.execute("ALTER TABLE model_metadata DROP COLUMN probe")  # added by version 5
         later = [name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
                  if name not in ("model_metadata", "model_events", "schema_info", "sqlite_sequence")]
         for table in later:  # tables of later schema versions (model_blobs, ...)

@@ -352,6 +352,7 @@ def test_a_registry_of_schema_version_2_gets_the_blob_table(where, small_data, t
             later = set(sa.inspect(conn).get_table_names()) - {"model_metadata", "model_events", "schema_info"}
             for table in sorted(later):
                 conn.exec_driver_sql(f"DROP TABLE {table}")
+            conn.exec_driver_sql("ALTER TABLE model_metadata DROP COLUMN probe")  # added by version 5
             conn.execute(schema_info.update().values(value="2"))
     assert "model_blobs" in later
     with ModelService(**where) as upgraded:

@@ -224,6 +224,7 @@ def test_a_version_1_registry_gets_the_trust_column(pg_url):
                              "details": {"from": "sidecar", "path": "lost/v1.json"}}])
         with reg.atomic() as conn:  # back to what version 1 wrote
             conn.exec_driver_sql("ALTER TABLE model_metadata DROP COLUMN trust")
+            conn.exec_driver_sql("ALTER TABLE model_metadata DROP COLUMN probe")  # added by version 5
             later = set(sa.inspect(conn).get_table_names()) - {"model_metadata", "model_events", "schema_info"}
             for table in sorted(later):  # tables of later schema versions (model_blobs, ...)
                 conn.exec_driver_sql(f"DROP TABLE {table}")
