@@ -42,6 +42,8 @@ INLINE = {
     "left": "padding:3px 10px;white-space:nowrap;text-align:left",
     "wrap": "padding:3px 10px;text-align:left;overflow-wrap:anywhere",
     "chart": "max-width:100%;height:auto",
+    # The best value of a column stays marked without the stylesheet (its green background is there).
+    "best": "font-weight:700",
 }
 
 
@@ -216,6 +218,8 @@ def html_table(
             classes = (["jms-left"] if a == "l" else []) + (["jms-best"] if (i, j) in best_cells else [])
             attr = f' class="{" ".join(classes)}"' if classes else ""
             style = INLINE["left"] if a == "l" else INLINE["cell"]
+            if (i, j) in best_cells:
+                style += ";" + INLINE["best"]
             text = value if j in raw else esc(value)
             tds.append(f'<td{attr} style="{style}">{text}</td>')
         body.append("<tr>" + "".join(tds) + "</tr>")

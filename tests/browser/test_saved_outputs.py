@@ -156,9 +156,6 @@ def test_on_github_the_inline_styles_keep_the_layout(executed):
         assert "max-width:100%" in (img.get("style", "") + img.parent.get("style", ""))
 
 
-@pytest.mark.xfail(strict=True, reason="the best value of a column is marked by the stylesheet only (bold on "
-                   "green): on GitHub and untrusted the comparison says 'top value of each column highlighted' and "
-                   "nothing is; an inline font-weight in display/tables.py fixes it, with the tutorials re-executed")
 def test_on_github_the_best_values_stay_marked(executed):
     soup, outputs = _outputs(_as_on_github(_html(executed)))
     best = [cell for output in outputs for cell in output.select(".jms td.jms-best")]
