@@ -272,6 +272,7 @@ class RegistryBrowser(BrowserActions, TextFallbackPanel):
             self.page_label.value += f" · {note}"
         self._show_details()
         self._sync_buttons()
+        self.refresh_snapshot()
 
     def _sync_buttons(self) -> None:
         if self.actions.busy:

@@ -171,6 +171,7 @@ class ComparisonPanel(TextFallbackPanel):
             self._updating = False
         self.listed.value = (f"{len(rows)} of {total:,} versions listed" if total > len(rows)
                              else f"{total:,} versions")
+        self.refresh_snapshot()
 
     def _data(self) -> tuple[Any, Any]:
         if self.X_test is not None:
@@ -203,6 +204,7 @@ class ComparisonPanel(TextFallbackPanel):
         """No table or chart on screen (nothing chosen, or an error that invalidates them)."""
         self.output.outputs = ()
         self.result_ = None
+        self.refresh_snapshot()
 
     def update(self) -> None:
         """Evaluate what is not cached yet and show the table and chart of the chosen versions."""
@@ -238,6 +240,7 @@ class ComparisonPanel(TextFallbackPanel):
         self.output.outputs = ()
         show_rich(self.output, result)
         self.result_ = result
+        self.refresh_snapshot()
         best = result.frame.iloc[0][result.sort_by] if result.sort_by else None
         score = f" ({best:.4f})" if isinstance(best, float) else ""
         label = METRIC_LABELS.get(result.sort_by or "", result.sort_by)

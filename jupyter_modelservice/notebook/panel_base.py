@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import sys
 import traceback
+import uuid
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -245,6 +246,8 @@ class TextFallbackPanel(widgets.VBox):
 
     #: How the panel is named in its one-line text fallback.
     title = "Panel"
+    #: The display id of the static view once the panel is displayed (`refresh_snapshot` updates it).
+    _snapshot_id: str | None = None
 
     def to_text(self) -> str:  # pragma: no cover - every panel defines it
         raise NotImplementedError
@@ -269,4 +272,14 @@ class TextFallbackPanel(widgets.VBox):
         widget = super()._repr_mimebundle_()
         widget["text/plain"] = f"{self.title} (interactive: run the cell to use it; its saved view follows)"
         display(widget, raw=True)
-        display(self.snapshot_bundle(), raw=True)
+        self._snapshot_id = uuid.uuid4().hex
+        display(self.snapshot_bundle(), raw=True, display_id=self._snapshot_id)
+
+    def refresh_snapshot(self) -> None:
+        """Bring the static view up to date with what the panel shows now (once it is displayed):
+        a notebook saved later keeps what the panel last showed, not what it first showed."""
+        if self._snapshot_id is None:
+            return
+        from IPython.display import update_display
+
+        update_display(self.snapshot_bundle(), raw=True, display_id=self._snapshot_id)

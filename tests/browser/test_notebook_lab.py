@@ -268,6 +268,9 @@ def _reads_without_widgets(page) -> None:
     snapshots = page.locator(".jms-snapshot")
     expect(snapshots).to_have_count(2)  # %models and the comparison panel
     expect(snapshots.first).to_contain_text("forest")
+    # the saved views show what the panels showed last: knn:1 deleted, forest:2 and logreg:1 compared
+    expect(snapshots.first.locator("td", has_text=re.compile(r"^knn$"))).to_have_count(0)
+    expect(snapshots.nth(1)).to_contain_text("Comparison of 2 models")
     expect(page.get_by_text(re.compile(r"^Cross-validation · 5/5 folds"))).to_have_count(1)
 
 

@@ -472,3 +472,19 @@ def test_details_show_the_lineage_back_to_the_root(registry, namespace, iris):
     assert "grandchild:1 ← child:1 ← rf:1" in html_of(browser.details)
     select(browser, "rf:1")  # a root has no lineage row
     assert ">lineage</th>" not in html_of(browser.details)
+
+
+def test_the_saved_view_follows_the_registry_after_a_delete(registry, namespace):
+    from IPython.display import display
+    from IPython.testing.globalipapp import start_ipython
+    from IPython.utils.capture import capture_output
+
+    start_ipython()
+    browser = RegistryBrowser(registry, namespace=namespace)
+    with capture_output() as cap:
+        display(browser)
+        select(browser, "knn:1")
+        browser.delete_button.click()
+        browser.confirm_button.click()
+    saved = [o.data["text/html"] for o in cap.outputs if 'class="jms-snapshot"' in o.data.get("text/html", "")]
+    assert ">knn</td>" in saved[0] and ">knn</td>" not in saved[-1] and ">rf</td>" in saved[-1]

@@ -183,3 +183,21 @@ def test_displayed_it_leaves_a_saved_view_beside_the_widget(registry, iris, shel
     assert set(saved) == {"text/html", "text/plain"}
     assert 'class="jms-snapshot"' in saved["text/html"] and "Comparison of 2 models" in saved["text/html"]
     assert saved["text/plain"].startswith("Comparison panel: 6 versions\nComparison of 2 models")
+
+
+def test_the_saved_view_follows_what_the_panel_shows(registry, iris):
+    from IPython.display import display
+    from IPython.testing.globalipapp import start_ipython
+    from IPython.utils.capture import capture_output
+
+    start_ipython()
+    panel = ComparisonPanel(registry, *iris)
+    with capture_output() as cap:
+        display(panel)
+        panel.models.value = ("rf:2", "lr:1")
+        panel.models.value = ("lr:1",)
+    saved = [o.data for o in cap.outputs if 'class="jms-snapshot"' in o.data.get("text/html", "")]
+    assert "none chosen" in saved[0]["text/html"]  # what it showed when displayed
+    assert "Comparison of 2 models" in saved[1]["text/html"]
+    assert "Comparison of 1 model<" in saved[-1]["text/html"] and saved[-1]["text/plain"].endswith(
+        panel.result_.to_text())
