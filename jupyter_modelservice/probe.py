@@ -54,11 +54,16 @@ def inputs_from(X: Any, *, rows: str = "quantiles", n_rows: int = N_ROWS, seed: 
     else:
         levels = np.linspace(0.05, 0.95, n_rows)
         if columns is not None:
-            frame = X.iloc[picked]
-            by_column = [_quantiles(frame.iloc[:, j], levels) for j in range(len(columns))]
+            frame = X.iloc[picked] if n > SAMPLE else X
+            numeric = [j for j, t in enumerate(X.dtypes) if getattr(t, "kind", "O") in "iuf"]
+            block = frame if len(numeric) == len(columns) else frame.iloc[:, numeric]
+            found = _numeric_quantiles(block.to_numpy(dtype=float), levels) if numeric else []
+            by_column: list[list[Any]] = [
+                [] if j in numeric else _quantiles(frame.iloc[:, j], levels) for j in range(len(columns))]
+            for j, values in zip(numeric, found):
+                by_column[j] = values
         else:
-            sample = np.asarray(X)[picked]
-            by_column = [_quantiles(sample[:, j], levels) for j in range(sample.shape[1])]
+            by_column = _numeric_quantiles(np.asarray(X)[picked].astype(float), levels)
         width = len(by_column)
         table = [[by_column[j][i] for j in range(width)] for i in range(n_rows)]
     if any(v is _UNSTORABLE for row in table for v in row):
@@ -116,6 +121,18 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     return _UNSTORABLE
+
+
+def _numeric_quantiles(sample: np.ndarray, levels: np.ndarray) -> list[list[Any]]:
+    """Per column of a float ``sample``, its values at ``levels`` (NumPy's linear interpolation; NaN
+    and infinity left out, None for a column with no finite value)."""
+    if np.isfinite(sample).all():  # the usual case: one sort of every column, no per-column calls
+        ordered = np.sort(sample, axis=0)
+        position = levels * (len(ordered) - 1)
+        low, high = np.floor(position).astype(int), np.ceil(position).astype(int)
+        table = ordered[low] + (ordered[high] - ordered[low]) * (position - low)[:, None]
+        return [[_json_value(float(v)) for v in table[:, j]] for j in range(table.shape[1])]
+    return [_quantiles(sample[:, j], levels) for j in range(sample.shape[1])]
 
 
 def _quantiles(column: Any, levels: np.ndarray) -> list[Any]:

@@ -158,3 +158,17 @@ def test_a_model_that_cannot_predict_its_probe_still_saves(service, data, monkey
     monkeypatch.setattr(probe, "with_outputs", refuse)
     assert service.save_model("nb")
     assert service.get_model_metadata("nb")["probe"] is None and service.get_model_metadata("nb")["status"] == "saved"
+
+
+def test_the_rows_are_numpy_quantiles_of_each_column_missing_values_left_out():
+    X = np.random.default_rng(0).normal(size=(300, 4))
+    levels = np.linspace(0.05, 0.95, 5)
+    np.testing.assert_allclose(probe.inputs_from(X)["rows"], np.quantile(X, levels, axis=0))
+    X[::7, 2], X[:, 3] = np.nan, np.inf
+    rows = np.asarray(probe.inputs_from(X)["rows"], dtype=float)
+    np.testing.assert_allclose(rows[:, 2], np.nanquantile(X[:, 2], levels))
+    assert np.isnan(rows[:, 3]).all()  # no finite value: None in the probe
+    frame = pd.DataFrame(X[:, :2], columns=["a", "b"]).assign(kind=["x", "y", "z"] * 100)
+    kept = probe.inputs_from(frame)
+    np.testing.assert_allclose([r[:2] for r in kept["rows"]], np.quantile(X[:, :2], levels, axis=0))
+    assert [r[2] for r in kept["rows"]] == ["x", "x", "y", "z", "z"]
