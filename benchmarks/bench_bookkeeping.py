@@ -15,12 +15,11 @@ Run: ``python -m benchmarks bookkeeping``.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
-from pathlib import Path
 
 import numpy as np
 
+from benchmarks.databases import each_database
 from benchmarks.timing import median_pair
 from jupyter_modelservice import ModelService
 from jupyter_modelservice.registry.schema import events, model_metadata
@@ -72,30 +71,9 @@ def measure(service: ModelService, label: str, target_ms: float) -> None:
 
 def main() -> None:
     warnings.simplefilter("ignore")  # the unsaved models are let go of, with a warning each
-    with tempfile.TemporaryDirectory() as tmp:
-        service = ModelService(models_directory=Path(tmp) / "models", max_unsaved=1)
+    for label, service in each_database(max_unsaved=1):
         _prefill(service, N_VERSIONS)
-        measure(service, f"SQLite, {N_VERSIONS:,} versions", 1.0)
-        service.close()
-    try:
-        import psycopg
-
-        from benchmarks.bench_team import pg_database
-
-        database = pg_database()
-        url = database.__enter__()
-    except (ImportError, OSError, psycopg.OperationalError) as err:
-        print(f"PostgreSQL not available ({err}): skipped", flush=True)
-        return
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            service = ModelService(db_type="postgresql", db_url=url.replace("postgresql://", "postgresql+psycopg://", 1),
-                                   models_directory=Path(tmp) / "models", max_unsaved=1)
-            _prefill(service, N_VERSIONS)
-            measure(service, f"PostgreSQL, {N_VERSIONS:,} versions", 3.0)
-            service.close()
-    finally:
-        database.__exit__(None, None, None)
+        measure(service, f"{label}, {N_VERSIONS:,} versions", 1.0 if label == "SQLite" else 3.0)
 
 
 if __name__ == "__main__":

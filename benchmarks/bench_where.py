@@ -12,11 +12,10 @@ Run: ``python -m benchmarks where``.
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
+from benchmarks.databases import each_database
 from benchmarks.timing import median
 from jupyter_modelservice import ModelService
 from jupyter_modelservice.registry.schema import events, model_metadata
@@ -68,32 +67,12 @@ def measure(service: ModelService, label: str) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        service = ModelService(models_directory=Path(tmp) / "models")
+    for label, service in each_database():
         _prefill(service, N_VERSIONS)
-        measure(service, "SQLite")
-        service.close()
-    try:
-        import psycopg
-
-        from benchmarks.bench_team import pg_database
-
-        database = pg_database()
-        url = database.__enter__()
-    except (ImportError, OSError, psycopg.OperationalError) as err:
-        print(f"PostgreSQL not available ({err}): skipped", flush=True)
-        return
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            service = ModelService(db_type="postgresql", db_url=url.replace("postgresql://", "postgresql+psycopg://", 1),
-                                   models_directory=Path(tmp) / "models")
-            _prefill(service, N_VERSIONS)
+        if label == "PostgreSQL":
             with service.registry.atomic() as conn:
                 conn.exec_driver_sql("ANALYZE")
-            measure(service, "PostgreSQL")
-            service.close()
-    finally:
-        database.__exit__(None, None, None)
+        measure(service, label)
 
 
 if __name__ == "__main__":

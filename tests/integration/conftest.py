@@ -152,3 +152,17 @@ def small_data():
     from sklearn.datasets import make_classification
 
     return make_classification(n_samples=120, n_features=6, n_informative=4, random_state=0)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def service(request, tmp_path):
+    """A `ModelService` on a SQLite registry, then on the PostgreSQL server (files in ``tmp_path``)."""
+    from jupyter_modelservice import ModelService
+
+    if request.param == "sqlite":
+        svc = ModelService(models_directory=tmp_path / "models")
+    else:
+        svc = ModelService(db_type="postgresql", db_url=request.getfixturevalue("pg_url"),
+                           models_directory=tmp_path / "models")
+    yield svc
+    svc.close()

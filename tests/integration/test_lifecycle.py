@@ -7,18 +7,7 @@ import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import RandomForestClassifier
 
-from jupyter_modelservice import ModelService, NoModelError, PromotionRefusedError
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def service(request, tmp_path):
-    if request.param == "sqlite":
-        svc = ModelService(models_directory=tmp_path / "models")
-    else:
-        svc = ModelService(db_type="postgresql", db_url=request.getfixturevalue("pg_url"),
-                           models_directory=tmp_path / "models")
-    yield svc
-    svc.close()
+from jupyter_modelservice import NoModelError, PromotionRefusedError
 
 
 @pytest.fixture(scope="module")

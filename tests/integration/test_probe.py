@@ -15,17 +15,6 @@ from sklearn.naive_bayes import GaussianNB
 from jupyter_modelservice import EnvironmentMismatchWarning, ModelService, probe, provenance
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def service(request, tmp_path):
-    if request.param == "sqlite":
-        svc = ModelService(models_directory=tmp_path / "models")
-    else:
-        svc = ModelService(db_type="postgresql", db_url=request.getfixturevalue("pg_url"),
-                           models_directory=tmp_path / "models")
-    yield svc
-    svc.close()
-
-
 @pytest.fixture(scope="module")
 def data():
     X, y = make_classification(n_samples=400, n_features=5, n_informative=3, random_state=0)

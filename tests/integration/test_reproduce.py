@@ -15,17 +15,6 @@ from jupyter_modelservice import InvalidInputError, ModelService
 from jupyter_modelservice.reproduction import compare_predictions
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def service(request, tmp_path):
-    if request.param == "sqlite":
-        svc = ModelService(models_directory=tmp_path / "models")
-    else:
-        svc = ModelService(db_type="postgresql", db_url=request.getfixturevalue("pg_url"),
-                           models_directory=tmp_path / "models")
-    yield svc
-    svc.close()
-
-
 @pytest.fixture(scope="module")
 def frame():
     X, y = make_classification(n_samples=300, n_features=6, n_informative=4, random_state=0)
