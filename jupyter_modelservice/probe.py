@@ -29,11 +29,13 @@ __all__ = ["changes", "inputs_from", "with_outputs"]
 N_ROWS = 5
 #: Rows sampled (seeded) to compute the quantiles of a large training set.
 SAMPLE = 2000
+#: Wider data keeps no probe: its rows would weigh on every registry row and sidecar.
+MAX_COLUMNS = 1000
 
 
 def inputs_from(X: Any, *, rows: str = "quantiles", n_rows: int = N_ROWS, seed: int = 0) -> dict[str, Any] | None:
     """The probe's input rows for training data ``X``, or None when ``X`` is of a kind it cannot hold
-    (sparse matrices, more than two dimensions, values JSON cannot store)."""
+    (sparse matrices, more than two dimensions or `MAX_COLUMNS` columns, values JSON cannot store)."""
     if rows not in ("quantiles", "real"):
         raise ValueError(f"rows must be 'quantiles' or 'real', not {rows!r}")
     columns = [str(c) for c in X.columns] if hasattr(X, "columns") and hasattr(X, "iloc") else None
@@ -43,7 +45,7 @@ def inputs_from(X: Any, *, rows: str = "quantiles", n_rows: int = N_ROWS, seed: 
         if array is None or array.ndim != 2 or array.dtype.kind not in "biuf":
             return None
     n = X.shape[0]
-    if n == 0:
+    if n == 0 or X.shape[1] > MAX_COLUMNS:
         return None
     rng = np.random.default_rng(seed)
     picked = rng.integers(0, n, size=min(n, SAMPLE)) if n > SAMPLE else np.arange(n)

@@ -131,6 +131,8 @@ def test_data_a_probe_cannot_hold_keeps_none(tmp_path):
 
     assert probe.inputs_from(sparse.random(20, 3, density=0.5, random_state=0, format="csr")) is None
     assert probe.inputs_from(np.zeros((0, 3))) is None
+    assert probe.inputs_from(np.zeros((4, probe.MAX_COLUMNS + 1))) is None
+    assert len(probe.inputs_from(np.zeros((4, probe.MAX_COLUMNS)))["rows"][0]) == probe.MAX_COLUMNS
     with pytest.raises(ValueError, match="rows must be"):
         probe.inputs_from(np.zeros((3, 3)), rows="all")
     with pytest.raises(Exception, match="probe_rows must be"):
