@@ -60,12 +60,15 @@ class ModelFiles:
         self.registry = registry
         self.allow_pickle = pickle_allowed(allow_pickle)
 
-    def save(self, ref: ModelVersion, row: Mapping[str, Any], estimator: Any, save_format: str) -> dict[str, Any]:
+    def save(self, ref: ModelVersion, row: Mapping[str, Any], estimator: Any, save_format: str, *,
+             values: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Write ``estimator`` as the file of ``ref``; return the updated row.
 
-        A failure before the rename restores the row's previous file columns
-        and removes the temp file; a replaced file of another format is removed
-        once the new one is in place.
+        ``values`` (other columns, e.g. the behaviour probe's predictions) are
+        written in the transaction that registers the new file. A failure
+        before the rename restores the row's previous file columns and removes
+        the temp file; a replaced file of another format is removed once the
+        new one is in place.
         """
         if save_format in formats.PICKLE_FORMATS and not self.allow_pickle:
             raise InvalidInputError(
@@ -88,6 +91,8 @@ class ModelFiles:
             # the same steps in one transaction: the version is ready exactly when its bytes are stored
             with self.atomic():
                 self.registry.set_file(model_id, version, pending)
+                if values:
+                    self.registry.set_values(model_id, version, values)
                 self.registry.record_event(model_id, version, *started)
                 updated = self.publish(ref, staged)
             assert updated is not None  # a transactional store marks the version ready
@@ -95,6 +100,8 @@ class ModelFiles:
         try:
             with self.registry.atomic():
                 self.registry.set_file(model_id, version, pending)
+                if values:
+                    self.registry.set_values(model_id, version, values)
                 self.registry.record_event(model_id, version, *started)
             self.store.publish(staged)
         except BaseException:

@@ -515,24 +515,11 @@ class ModelService(EvaluationRecords):
                 and self.store.exists(row["file_path"])):  # a vanished file is written again
             return True
         estimator = self._estimator(ref, row)
-        self._record_probe_outputs(ref, row, estimator)
-        row = self.files.save(ref, row, estimator, save_format)
+        row = self.files.save(ref, row, estimator, save_format, values=_probe_outputs(row, estimator))
         if self.current_ref == str(ref):
             self.model_metadata = self.files.public(row)
         self._unsaved.pop(ref, None)
         return True
-
-    def _record_probe_outputs(self, ref: ModelVersion, row: Mapping[str, Any], estimator: Any) -> None:
-        """Keep what ``estimator`` predicts on the version's probe rows (once, before its first save);
-        a model that cannot predict them keeps no probe (its loads then warn on any version change)."""
-        inputs = row.get("probe")
-        if not inputs or "predict" in inputs:
-            return
-        try:
-            recorded: dict[str, Any] | None = probe.with_outputs(estimator, inputs)
-        except Exception:  # noqa: BLE001 - a probe is a check, never a reason for a save to fail
-            recorded = None
-        self.registry.set_values(*ref, {"probe": recorded})
 
     def load_model(self, model_id: str, *, version: int | None = None,
                    trusted: Iterable[str] = (), trust_unverified: bool = False) -> bool:
@@ -982,6 +969,19 @@ def _tag_changes(tags: Any) -> dict[str, Any]:
             ) from err
         changes[key] = value
     return changes
+
+
+def _probe_outputs(row: Mapping[str, Any], estimator: Any) -> dict[str, Any] | None:
+    """``{"probe": ...}`` with what ``estimator`` predicts on the version's probe rows, to record with
+    its first save; None when there is nothing to add. A model that cannot predict them keeps no probe
+    (its loads then warn on any version change): a probe is a check, never a reason for a save to fail."""
+    inputs = row.get("probe")
+    if not inputs or "predict" in inputs:
+        return None
+    try:
+        return {"probe": probe.with_outputs(estimator, inputs)}
+    except Exception:  # noqa: BLE001 - see above
+        return {"probe": None}
 
 
 def _n_features(estimator: Any, X: Any) -> int:

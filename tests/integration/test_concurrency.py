@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -41,18 +42,29 @@ def _train_and_save(setup, offset, n, barrier, queue):
         barrier.wait(timeout=120)
         for i in range(n):
             model_id = IDS[(offset + i) % len(IDS)]
+            step = "train"
             try:
                 result = svc.train_model(LogisticRegression, X, y, model_id=model_id,
                                          validation_split=0, C=1.0 + offset,
                                          solver="liblinear")
+                step = "save"
                 svc.save_model(model_id, version=result["version"])
                 made.append((model_id, result["version"]))
-            except Exception as err:  # noqa: BLE001 - counted and asserted on
-                errors.append(repr(err))
+            except Exception as err:  # noqa: BLE001 - counted and asserted on, with where it happened
+                errors.append(f"process {offset}, {step} {i}: {_where(err)}")
         svc.close()
     except Exception as err:  # noqa: BLE001
-        errors.append(repr(err))
+        errors.append(f"process {offset}, opening: {_where(err)}")
     queue.put((made, errors))
+
+
+def _where(err):
+    """The error with the frames of the package it passed through (the statement that failed)."""
+    import traceback
+
+    frames = [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in traceback.extract_tb(err.__traceback__)
+              if "jupyter_modelservice" in f.filename]
+    return f"{err!r} via {' > '.join(frames[-6:])}"
 
 
 def check_train_and_save(setup, processes, per_process):
