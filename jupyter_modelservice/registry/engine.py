@@ -93,11 +93,40 @@ def _json_dumps_finite(value: Any) -> str:
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # BEGIN is issued by _sqlite_on_begin
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout = 30000")
-    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute(f"PRAGMA busy_timeout = {int(_SQLITE_BUSY_SECONDS * 1000)}")
+    _enable_wal(cursor)
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
+
+
+#: How long a connection waits for another one's lock (SQLite's busy timeout), in seconds.
+_SQLITE_BUSY_SECONDS = 30.0
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the database to WAL, waiting for a process that holds it meanwhile.
+
+    Switching needs the database to itself, and SQLite answers "database is
+    locked" at once, without its busy timeout, while another connection
+    writes to a database not yet in WAL: the case of processes opening a new
+    registry together. A database already in WAL needs no switch.
+    """
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + _SQLITE_BUSY_SECONDS
+    delay = 0.002
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
 
 def _sqlite_on_begin(conn: sa.Connection) -> None:

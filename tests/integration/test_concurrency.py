@@ -237,3 +237,23 @@ def test_the_version_check_catches_a_race_when_the_sqlite_lock_is_bypassed(tmp_p
     # writers that all read the same number: one insert per round wins, the others hit the lock
     with pytest.raises(AssertionError, match=r"21 errors, e\.g\. .*database is locked"):
         check_next_versions(url, 8, 3, bypass_lock=True)
+
+
+def _open_fresh(url, barrier, queue):
+    """Open the registry at ``url`` (not created yet) at the same moment as the others; add a version."""
+    try:
+        from jupyter_modelservice.registry import Registry
+
+        barrier.wait(timeout=120)
+        with Registry(url) as registry:
+            queue.put(registry.add_version({"model_id": "first", "model_class": "X"}))
+    except Exception as err:  # noqa: BLE001 - reported to the test
+        queue.put(_where(err))
+
+
+def test_processes_opening_a_new_sqlite_registry_at_once_all_get_in(tmp_path):
+    # the first one creates the file and switches it to WAL; the others must wait for it, not fail
+    for attempt in range(3):
+        url = f"sqlite:///{tmp_path / f'fresh{attempt}.db'}"
+        results = run_together(_open_fresh, [(url,) for _ in range(8)])
+        assert sorted(results, key=str) == list(range(1, 9)), results

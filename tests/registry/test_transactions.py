@@ -128,3 +128,24 @@ def test_the_small_writers_refuse_what_is_not_theirs(reg):
         reg.set_file("rf", 1, {"metrics": {}})
     with pytest.raises(ModelNotFoundError):
         reg.set_values("rf", 5, {"train_score": 1.0})
+
+
+def test_a_new_registry_waits_for_another_process_switching_it_to_wal(tmp_path):
+    import sqlite3
+    import threading
+    import time
+
+    # another process has just created the file and holds it while it writes (not in WAL yet):
+    # SQLite refuses the switch to WAL at once, without its busy timeout; opening must wait instead
+    path = tmp_path / "registry.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("CREATE TABLE placeholder (x)")
+    threading.Timer(0.5, lambda: holder.execute("COMMIT")).start()
+    started = time.monotonic()
+    with Registry(f"sqlite:///{path}") as registry:
+        assert registry.add_version({"model_id": "rf", "model_class": "X"}) == 1
+    assert time.monotonic() - started >= 0.4  # it waited for the other writer
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    holder.close()
