@@ -37,7 +37,7 @@ from .blobs import RegistryBlobs
 from .engine import actor, advisory_key, make_engine, utcnow
 from .evaluation_rows import RegistryEvaluations
 from .queries import COLUMNS, FILE_COLUMNS, STATUSES, check_status, clean, event_key, merged_tags
-from .reads import RegistryReads
+from .reads import _ALLOCATION, RegistryReads, id_params
 from .schema import METADATA, MIGRATIONS, SCHEMA_VERSION, events, model_metadata, schema_info
 from .transaction import Transactions
 
@@ -175,13 +175,12 @@ class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
         values.setdefault("status", "trained")
         with self.atomic() as conn:
             values["version"] = version = self.allocate_version(model_id)
-            if self.dialect == "postgresql":
-                stored = dict(conn.execute(_INSERT_RETURNING, values).one()._mapping)
-            else:  # SQLite's RETURNING gives 1.0 stored in a REAL column back as the integer 1
-                conn.execute(model_metadata.insert(), values)
+            returning = self.dialect == "postgresql"  # SQLite's RETURNING gives a REAL 1.0 back as 1
+            inserted = conn.execute(_INSERT_RETURNING if returning else model_metadata.insert(), values)
+            stored = dict(inserted.one()._mapping) if returning else None
             self._touch(model_id, version)
             self._event(conn, model_id, version, "registered", None, values["status"])
-            return stored if self.dialect == "postgresql" else self._get(conn, model_id, version)
+            return stored or self._get(conn, model_id, version)
 
     def allocate_version(self, model_id: str, prefer: int | None = None) -> int:
         """A version number for a new row of ``model_id``, free until the current transaction ends.
@@ -203,7 +202,7 @@ class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
 
     def _next_free_version(self, conn: sa.Connection, model_id: str) -> int:
         """`_next_version` and the letter-case check of `_refuse_case_conflict` in one query."""
-        other, latest, used = conn.execute(*self._allocation_query(model_id)).one()
+        other, latest, used = conn.execute(_ALLOCATION, id_params(model_id)).one()
         self._raise_case_conflict(model_id, other)
         return max(latest or 0, used or 0) + 1
 

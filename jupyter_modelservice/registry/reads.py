@@ -42,6 +42,11 @@ _ALLOCATION = sa.select(
     sa.select(sa.func.max(events.c.version)).where(events.c.model_id == sa.bindparam("model_id")).scalar_subquery(),
 )
 
+
+def id_params(model_id: str) -> dict[str, str]:
+    """The parameters of `_CASE_CONFLICT` and `_ALLOCATION`."""
+    return {"model_id": model_id, "lowered": model_id.lower()}
+
 class RegistryReads:
     """Transactions and queries over one registry database (see `Registry`)."""
 
@@ -115,7 +120,7 @@ class RegistryReads:
 
     @staticmethod
     def _case_conflict(conn: sa.Connection, model_id: str) -> str | None:
-        return conn.execute(_CASE_CONFLICT, {"model_id": model_id, "lowered": model_id.lower()}).scalar()
+        return conn.execute(_CASE_CONFLICT, id_params(model_id)).scalar()
 
     def get(self, model_id: str, version: int | None = None) -> dict[str, Any]:
         """The row of one version (the latest when ``version`` is None)."""
@@ -141,12 +146,6 @@ class RegistryReads:
         row_where = (model_metadata.c.model_id == model_id, model_metadata.c.version == version)
         return (conn.execute(sa.select(model_metadata.c.version).where(*row_where)).first() is not None
                 or conn.execute(sa.select(events.c.event_id).where(*where).limit(1)).first() is not None)
-
-    @staticmethod
-    def _allocation_query(model_id: str) -> tuple[sa.Select[Any], dict[str, str]]:
-        """One query for a new version of ``model_id`` and its parameters: (an id differing only
-        in letter case, the highest version of a row, the highest version in the history)."""
-        return _ALLOCATION, {"model_id": model_id, "lowered": model_id.lower()}
 
     def _next_version(self, conn: sa.Connection, model_id: str) -> int:
         """One past every version the id ever had: a deleted version's number is not reused,
