@@ -22,8 +22,13 @@ Guarantees
   A version whose source file is missing or damaged is reported, not copied.
 * Safe to re-run: a version already in the target with the same sha256 (or,
   without a file, the same training date) is skipped; an interrupted copy
-  (target row still ``pending``) is finished; a different version under the
-  same ``model_id:version`` is reported as a conflict and never overwritten.
+  (target row still ``pending``) is finished, with the source's current file
+  when the source changed meanwhile (its row was repaired or saved again: a
+  pending copy was never vouched for, so nothing is lost); a different version
+  under the same ``model_id:version`` is reported as a conflict and never overwritten.
+* A version whose save is unfinished in the source (its row ``pending``) is
+  not copied: it is reported, to be copied by a re-run once the save has
+  finished or ``modelservice verify --repair`` has settled it.
 
 Either side may keep its model files in its registry database
 (``models_directory="db://"``, ``--copy-files db://``): the bytes are then
@@ -135,6 +140,9 @@ class _Migration:
     def version(self, row: dict[str, Any], events: list[dict[str, Any]]) -> None:
         ref = f"{row['model_id']}:{row['version']}"
         try:
+            if row["artifact_state"] == "pending":
+                raise _Failed("its save is unfinished in the source (the row is pending): let the save finish "
+                              "or run `modelservice verify --repair` on the source, then re-run")
             existing = self._target_row(row)
             if existing is not None:
                 self._compare(ref, row, existing)
@@ -166,7 +174,9 @@ class _Migration:
             same = row["training_date"] == existing["training_date"]
             what = (f"trained {existing['training_date']} in the target, "
                     f"{row['training_date']} in the source")
-        if not same:
+        if not same and self._own_unfinished_copy(existing):
+            self._replace(ref, row)
+        elif not same:
             self.report["conflicts"].append(
                 {"ref": ref, "reason": f"the target already has a different {ref} ({what}); left as it is"}
             )
@@ -175,6 +185,35 @@ class _Migration:
             self.report["resumed"].append(ref)
         else:
             self.report["skipped"].append(ref)
+
+    def _own_unfinished_copy(self, existing: dict[str, Any]) -> bool:
+        """Whether ``existing`` is a copy this source started and never finished (still pending)."""
+        if existing["artifact_state"] != "pending":
+            return False
+        imported = self.target.registry.events(existing["model_id"], existing["version"], kinds=["imported"])
+        return any((e["details"] or {}).get("from") == self.origin for e in imported)
+
+    def _replace(self, ref: str, row: dict[str, Any]) -> None:
+        """Give an unfinished copy the source's current row (and file), as a first copy would."""
+        data = self._source_bytes(ref, row) if row["file_path"] and self.copy_files else None
+        if data is not None:
+            self._check_size(row, len(data))
+        values = {k: row[k] for k in COLUMNS if k not in ("model_id", "version", "status")}
+        if data is not None:
+            values["artifact_state"] = "pending"
+        registry = self.target.registry
+        with registry.atomic():
+            if registry.lock_row(row["model_id"], row["version"], expect={"artifact_state": "pending"}) is None:
+                raise _Failed("the target's copy changed meanwhile; re-run to compare again")
+            registry.set_values(row["model_id"], row["version"], values)
+            registry.set_status(row["model_id"], row["version"], row["status"], {"from": self.origin})
+            registry.record_event(row["model_id"], row["version"], "imported",
+                                  {"from": self.origin, "replaced_unfinished_copy": True})
+        if data is not None:
+            self._copy_file(ref, row, data)
+        elif row["file_path"] and not self._target_has(ref, row):
+            self.report["missing_files"].append(ref)
+        self.report["resumed"].append(ref)
 
     def _insert(self, ref: str, row: dict[str, Any], events: list[dict[str, Any]]) -> bool:
         values = {k: row[k] for k in COLUMNS}

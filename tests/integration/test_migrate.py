@@ -7,7 +7,7 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
-from jupyter_modelservice import ModelService
+from jupyter_modelservice import ModelService, maintenance
 from jupyter_modelservice.exceptions import InvalidInputError
 from jupyter_modelservice.migrate import migrate_registry
 
@@ -133,6 +133,77 @@ def test_interrupted_copy_is_finished_by_a_rerun(source, target, monkeypatch, sm
     np.testing.assert_array_equal(target.get_model("rf:2").predict(X), source.get_model("rf:2").predict(X))
     assert [e["event"] for e in target.model_history("rf", 2)].count("imported") == 1
 
+
+
+def test_an_unfinished_source_save_waits_for_repair(source, target, tmp_path):
+    # rf:2 was being saved again when the source's saver died: its row is pending, no file yet
+    with source.registry.atomic():
+        previous = {k: source.registry.get("rf", 2)[k]
+                    for k in ("file_path", "file_format", "file_sha256", "file_bytes", "artifact_state")}
+        source.registry.set_file("rf", 2, {"file_path": "rf/v2.joblib", "file_format": "joblib",
+                                           "file_sha256": "1" * 64, "artifact_state": "pending"})
+        source.registry.record_event("rf", 2, "resave", {"previous": previous})
+    first = migrate_registry(source, target)
+    assert [f["ref"] for f in first["failed"]] == ["rf:2"] and "unfinished" in first["failed"][0]["reason"]
+    assert ("rf", 2) not in rows_of(target)
+    assert maintenance.repair(source, grace=0).refs("restored") == ["rf:2"]
+    second = migrate_registry(source, target)
+    assert second["ok"] and second["copied"] == ["rf:2"]
+    assert target.get_model_metadata("rf:2")["file_sha256"] == previous["file_sha256"]
+
+
+def _fail_publishing(monkeypatch, store, relpath):
+    real = store.publish
+
+    def flaky(staged):
+        if staged.relpath == relpath:
+            raise OSError("connection reset")
+        real(staged)
+
+    monkeypatch.setattr(store, "publish", flaky)
+
+
+def test_an_unfinished_copy_takes_the_sources_current_file(source, target, monkeypatch, small_data):
+    X, _ = small_data
+    _fail_publishing(monkeypatch, target.store, "rf/v2.pkl")
+    assert [f["ref"] for f in migrate_registry(source, target)["failed"]] == ["rf:2"]
+    monkeypatch.undo()
+    source.save_model("rf:2", save_format="joblib")  # the source changed meanwhile: another file
+    again = migrate_registry(source, target)
+    assert again["ok"] and again["resumed"] == ["rf:2"] and again["conflicts"] == []
+    copied = target.get_model_metadata("rf:2")
+    assert copied["file_sha256"] == source.get_model_metadata("rf:2")["file_sha256"]
+    assert (copied["file_format"], copied["artifact_state"]) == ("joblib", "ready")
+    np.testing.assert_array_equal(target.get_model("rf:2").predict(X), source.get_model("rf:2").predict(X))
+    assert migrate_registry(source, target)["skipped"].count("rf:2") == 1  # settled: a re-run skips it
+
+
+def test_an_unfinished_copy_of_a_version_the_source_cleared(source, target, monkeypatch):
+    _fail_publishing(monkeypatch, target.store, "old/v2.joblib")
+    migrate_registry(source, target)
+    monkeypatch.undo()
+    # the source's old:2 lost its file and repair cleared it: a version without a file now
+    with source.registry.atomic():
+        source.registry.set_file("old", 2, dict.fromkeys(
+            ("file_path", "file_format", "file_sha256", "file_bytes", "artifact_state")))
+        source.registry.set_status("old", 2, "trained")
+    again = migrate_registry(source, target)
+    assert again["ok"] and again["resumed"] == ["old:2"]
+    row = target.get_model_metadata("old:2")
+    assert (row["status"], row["file_path"], row["file_sha256"], row["artifact_state"]) == ("trained", None, None, None)
+    assert migrate_registry(source, target)["ok"]
+
+
+def test_a_pending_row_the_target_made_itself_is_a_conflict(source, target, small_data):
+    X, y = small_data
+    source.train_model(LogisticRegression, X, y, model_id="team", C=2.0)
+    source.save_model()
+    target.train_model(LogisticRegression, X, y, model_id="team", C=0.5)
+    target.save_model()
+    target.registry.set_file("team", 1, {"artifact_state": "pending"})  # a save of the team's running
+    report = migrate_registry(source, target)
+    assert [c["ref"] for c in report["conflicts"]] == ["team:1"]
+    assert target.get_model_metadata("team:1")["artifact_state"] == "pending"
 
 def test_rows_only(source, target):
     report = migrate_registry(source, target, copy_files=False)
