@@ -147,7 +147,7 @@ def run_in_a_narrow_window(server: LabServer, screenshots: Path) -> None:
             table.select_option(index=refs.index("knn:1"))
             browser.get_by_role("button", name="Delete").click()
             confirm = browser.get_by_role("button", name="Confirm delete")
-            expect(confirm).to_be_visible()
+            expect(confirm).to_be_visible(timeout=STEP_TIMEOUT)  # a round trip to a busy kernel
             assert _fits(page, browser.get_by_role("button", name="Set status → production"), browser)
             assert status.evaluate("el => el.scrollWidth <= el.clientWidth")
             confirm.click()
@@ -178,12 +178,14 @@ def run_in_a_narrow_window(server: LabServer, screenshots: Path) -> None:
 SIZES = ((1024, 768), (1440, 900))
 DARK = "JupyterLab Dark"
 MIN_CONTRAST = 4.5  # WCAG AA for body text
+MIN_BEST_DISTANCE = 45  # RGB distance of a best cell's background from its row's, in either theme
 
 #: Run in the page on an element: what makes it hard to read. Every element under it with text of its
 #: own is checked: its colour against its background (the backgrounds of its ancestors composited,
 #: alpha included) must reach ``min`` (WCAG contrast ratio); in a dark theme every table cell must sit
-#: on a dark background. Returns the failures and the lowest ratio seen.
-READABILITY = r"""(root, [min, dark]) => {
+#: on a dark background; a best value's cell must stand out from the other cells of its row (RGB
+#: distance of the composited backgrounds ≥ ``minBest``). Returns the failures and the lowest ratio seen.
+READABILITY = r"""(root, [min, dark, minBest]) => {
   const parse = (text) => {
     const m = text.match(/^rgba?\(([^)]+)\)$/);
     if (!m) return null;
@@ -226,6 +228,14 @@ READABILITY = r"""(root, [min, dark]) => {
     if (dark && /^T[DH]$/.test(el.tagName) && luminance(bg) > 0.2) {
       failures.push(describe(el) + ": a light cell in the dark theme");
     }
+  }
+  // a best value stands out from the other cells of its row by more than its weight (RGB distance)
+  for (const best of root.querySelectorAll("td.jms-best")) {
+    const plain = [...best.parentElement.children].find((td) => td !== best && !td.classList.contains("jms-best"));
+    if (!plain || !best.getClientRects().length) continue;
+    const [a, b] = [background(best), background(plain)];
+    const distance = Math.hypot(a.r - b.r, a.g - b.g, a.b - b.b);
+    if (distance < minBest) failures.push(describe(best) + ": best cell background " + distance.toFixed(0) + " from its row's");
   }
   return {failures, lowest};
 }"""
@@ -290,15 +300,16 @@ def _side_by_side(page, evaluation) -> None:
     assert abs(tops[0] - tops[1]) < 2, f"metrics and confusion matrix side by side, tops {tops}"
 
 
-def _check_outputs(page, dark: bool, where: str) -> None:
-    """Every HTML output of ours reads well: contrast, opaque charts, tables within the output area."""
+def _check_outputs(page, dark: bool, where: str, styled: bool = True) -> None:
+    """Every HTML output of ours reads well: contrast, opaque charts, tables within the output area;
+    with our stylesheet (a trusted notebook) best values stand out by their background too."""
     outputs = page.locator(".jp-OutputArea-output .jms")
     count = outputs.count()
     assert count >= 9, f"{where}: {count} outputs"  # 5 train cards, compare, evaluate, two saved views
     for i in range(count):
         output = outputs.nth(i)
         _scroll_to(page, output)  # cells out of view are not laid out (content-visibility)
-        seen = output.evaluate(READABILITY, [MIN_CONTRAST, dark])
+        seen = output.evaluate(READABILITY, [MIN_CONTRAST, dark, MIN_BEST_DISTANCE if styled else 0])
         assert not seen["failures"], f"{where}, output {i}: {seen['failures'][:5]}"
         area = output.locator("xpath=ancestor::*[contains(@class, 'jp-OutputArea-output')][1]")
         assert _fits(page, output, area), f"{where}, output {i} is wider than the output area"
@@ -334,7 +345,7 @@ def reopen(server: LabServer, screenshots: Path, name: str) -> None:
                     evaluation = page.locator(".jms-evaluation")
                     _scroll_to(page, evaluation)
                     _side_by_side(page, evaluation)
-                    _check_outputs(page, theme == "dark", where)
+                    _check_outputs(page, theme == "dark", where, styled=name == "trusted")
                     for shot, output in (("compare", page.locator(".jms-comparison").first),
                                          ("evaluate", evaluation),
                                          ("models", page.locator(".jms-snapshot").first)):
