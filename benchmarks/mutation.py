@@ -42,7 +42,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "registry": (["jupyter_modelservice/registry/*"],
                  ["tests/registry", "tests/integration/test_list_order.py", "tests/hardening/test_schema.py"]),
     "evaluation": (["jupyter_modelservice/evaluation/*"],
-                   ["tests/evaluation"]),
+                   ["tests/evaluation", "tests/integration/test_evaluation_records.py",
+                    "tests/display/test_results.py", "tests/display/test_diff_and_cv_results.py",
+                    "tests/notebook/test_diff_magics.py", "tests/widgets/test_comparison_panel.py"]),
     # Not in the default run: its allow-list is built once per process (functools.cache), so a
     # mutant of the builders needs the cache cleared per test session, and ~600 mutants are list
     # entries whose removal only refuses a type (the safe direction).

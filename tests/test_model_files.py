@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import blake3
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -41,20 +42,39 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@pytest.mark.parametrize("column", ["file_sha256", "file_blake3"])
 @pytest.mark.parametrize("position", [0, 31, 63], ids=["first digit", "middle digit", "last digit"])
-def test_a_registered_sha256_off_by_one_hex_digit_is_refused(two_versions, deserialized, position):
+def test_a_registered_digest_off_by_one_hex_digit_is_refused(two_versions, deserialized, position, column):
     row = two_versions.get_model_metadata("lr:1")
-    digest = row["file_sha256"]
+    digest = row[column]
     other = "0" if digest[position] != "0" else "1"
     wrong = digest[:position] + other + digest[position + 1:]
     assert len(wrong) == 64 and wrong != digest
-    two_versions.registry.update("lr", 1, {"file_sha256": wrong})
+    two_versions.registry.update("lr", 1, {column: wrong})  # a new sha256 alone drops the BLAKE3
     with ModelService(models_directory=two_versions.store.root) as fresh:
         with pytest.raises(ArtifactIntegrityError, match=wrong):
             fresh.load_model("lr:1")
         assert fresh.current_model is None
     assert deserialized == []
 
+
+
+def test_a_load_checks_the_blake3_and_a_row_without_one_the_sha256(two_versions, iris, monkeypatch):
+    X, _ = iris
+    from jupyter_modelservice import model_files
+
+    row = two_versions.get_model_metadata("lr:1")
+    data = (two_versions.store.root / "lr" / "v1.joblib").read_bytes()
+    assert row["file_blake3"] == blake3.blake3(data).hexdigest() and row["file_sha256"] == _sha(data)
+    sha256_calls = []
+    monkeypatch.setattr(model_files, "sha256_bytes", lambda data: sha256_calls.append(1) or _sha(data))
+    with ModelService(models_directory=two_versions.store.root) as fresh:
+        fresh.load_model("lr:1")
+        assert sha256_calls == [] and fresh.current_model.C == 0.01
+        fresh.registry.update("lr", 1, {"file_blake3": None})  # saved before BLAKE3 was kept
+        fresh.current_model = None
+        fresh.load_model("lr:1")
+        assert sha256_calls == [1] and fresh.predict(X) is not None
 
 class SwitchingReads:
     """A store whose reads of one file return ``first``, then ``later`` on every further read."""

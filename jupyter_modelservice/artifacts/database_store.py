@@ -31,7 +31,6 @@ for any store and `location` shows them as ``db://rf/v1.joblib``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -41,6 +40,7 @@ from typing import IO, Any, Protocol
 
 from ..exceptions import ArtifactError, InvalidInputError, ModelTooLargeError
 from ..redaction import redact_url
+from .digests import Digests
 from .store import Staged, check_relpath
 
 __all__ = ["DATABASE_STORE", "DEFAULT_MAX_BYTES", "ENV_MAX_BYTES", "MAX_BYTES_CEILING", "DatabaseStore",
@@ -129,7 +129,7 @@ class _LimitedWriter:
 
     def __init__(self, limit: int, refuse: Callable[[int], ModelTooLargeError]) -> None:
         self._data = bytearray()
-        self._hash = hashlib.sha256()
+        self._hash = Digests()
         self._limit = limit
         self._refuse = refuse
 
@@ -148,7 +148,8 @@ class _LimitedWriter:
         pass
 
     def staged(self, relpath: str) -> StagedBytes:
-        return StagedBytes(relpath, "<memory>", self._hash.hexdigest(), len(self._data), memoryview(self._data))
+        return StagedBytes(relpath, "<memory>", self._hash.sha256, len(self._data), self._hash.blake3,
+                           memoryview(self._data))
 
 
 class DatabaseStore:

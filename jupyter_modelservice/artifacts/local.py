@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from ..exceptions import ArtifactError, ArtifactIntegrityError
+from .digests import Digests, file_digests
 from .store import Staged, check_relpath
 
 __all__ = ["LocalStore", "Staged", "open_regular", "sha256_bytes"]
@@ -122,8 +123,9 @@ class LocalStore:
     def stage(self, relpath: str, write: Callable[[IO[bytes]], None]) -> Staged:
         """Write a temp file beside ``relpath`` with ``write(fileobj)``, fsync it, hash it.
 
-        The sha256 is computed from the page cache on a second thread while the
-        fsync waits for the disk, so hashing costs almost nothing extra.
+        The digests (sha256 and BLAKE3) are computed from the page cache on a
+        second thread while the fsync waits for the disk, so hashing costs
+        almost nothing extra.
         """
         final = self.target(relpath)
         temp = final.parent / f"{TEMP_PREFIX}{final.name}-{uuid.uuid4().hex[:12]}"
@@ -131,8 +133,8 @@ class LocalStore:
             with _create_in_folder(temp) as fh:
                 write(fh)
                 fh.flush()
-                digest: dict[str, str] = {}
-                hasher = threading.Thread(target=lambda: digest.update(sha256=sha256_file(temp)))
+                found: list[Digests] = []
+                hasher = threading.Thread(target=lambda: found.append(file_digests(temp)))
                 hasher.start()
                 os.fsync(fh.fileno())
                 hasher.join()
@@ -140,10 +142,10 @@ class LocalStore:
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        if "sha256" not in digest:
+        if not found:
             temp.unlink(missing_ok=True)
             raise ArtifactError(f"Could not hash the new model file {temp}.")
-        return Staged(relpath, temp, digest["sha256"], nbytes)
+        return Staged(relpath, temp, found[0].sha256, nbytes, found[0].blake3)
 
     def publish(self, staged: Staged) -> None:
         """Atomically move a staged file to its final name and make the rename durable."""

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..exceptions import ArtifactError, InvalidInputError, StoreError
+from .digests import Digests
 from .local import TEMP_PREFIX
 from .store import Staged, check_relpath
 from .store_errors import secret_values, store_errors
@@ -71,7 +72,7 @@ class _HashingWriter:
     def __init__(self, raw: IO[bytes], guard: Callable[[], AbstractContextManager[Any]] = nullcontext) -> None:
         self._raw = raw
         self._guard = guard
-        self._hash = hashlib.sha256()
+        self._hash = Digests()
         self.nbytes = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
@@ -88,8 +89,9 @@ class _HashingWriter:
     def flush(self) -> None:
         self._raw.flush()
 
-    def hexdigest(self) -> str:
-        return self._hash.hexdigest()
+    @property
+    def digests(self) -> Digests:
+        return self._hash
 
 
 class FsspecStore:
@@ -226,7 +228,7 @@ class FsspecStore:
         except BaseException:
             self._discard_remote(temp)
             raise
-        return Staged(relpath, temp, writer.hexdigest(), writer.nbytes)
+        return Staged(relpath, temp, writer.digests.sha256, writer.nbytes, writer.digests.blake3)
 
     def _stage_local(self, relpath: str, write: Callable[[IO[bytes]], None]) -> Staged:
         folder = self.staging_dir
@@ -244,7 +246,7 @@ class FsspecStore:
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        return Staged(relpath, temp, writer.hexdigest(), writer.nbytes)
+        return Staged(relpath, temp, writer.digests.sha256, writer.nbytes, writer.digests.blake3)
 
     def publish(self, staged: Staged) -> None:
         """Make the staged bytes appear under their final key, all at once."""

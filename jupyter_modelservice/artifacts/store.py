@@ -34,6 +34,7 @@ class Staged:
     temp: Path | str
     sha256: str
     nbytes: int
+    blake3: str | None = None  # the digest loads check (artifacts.digests)
 
 
 def check_relpath(relpath: str, store: str) -> list[str]:

@@ -8,7 +8,6 @@ reading the bytes). Nothing here deserializes a model file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -19,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..artifacts.digests import Digests
 from ..artifacts.local import TEMP_PREFIX, open_regular
 from ..exceptions import ArtifactError
 from ..ids import REGISTRY_FILES
@@ -144,26 +144,27 @@ def keeps_sidecars(store: Any) -> bool:
     return bool(getattr(store, "sidecars", True))
 
 
-def file_digest(store: Any, relpath: str) -> tuple[str, int]:
-    """``(sha256 hex, size)`` of a stored file, streamed for local stores.
+def file_digest(store: Any, relpath: str) -> tuple[Digests, int]:
+    """The digests (sha256, BLAKE3) and the size of a stored file, streamed for local stores.
 
     Raises `ArtifactError` when it is missing and `ArtifactIntegrityError` when
     its path resolves outside the store.
     """
+    digests = Digests()
     if isinstance(getattr(store, "root", None), Path):
         full = store.path(relpath)
-        digest = hashlib.sha256()
         size = 0
         try:
             with open_regular(full) as fh:  # a named pipe would block: refused
                 while chunk := fh.read(_CHUNK):
-                    digest.update(chunk)
+                    digests.update(chunk)
                     size += len(chunk)
         except FileNotFoundError as err:
             raise ArtifactError(f"Model file {full} is missing.") from err
-        return digest.hexdigest(), size
+        return digests, size
     data = store.read_bytes(relpath)
-    return hashlib.sha256(data).hexdigest(), len(data)
+    digests.update(data)
+    return digests, len(data)
 
 
 def expected_path(model_id: str, version: int, file_format: str | None) -> str | None:

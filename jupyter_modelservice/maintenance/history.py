@@ -40,7 +40,7 @@ class FileHistory:
         if not digests:
             return False
         try:
-            return file_digest(store, relpath)[0] in digests
+            return file_digest(store, relpath)[0].sha256 in digests
         except (ArtifactError, OSError):
             return False
 

@@ -47,7 +47,7 @@ def check_row_file(store: Any, row: dict[str, Any]) -> Finding | None:
     """Whether a row's file is there, complete and unchanged; None when it is."""
     ref, relpath = _ref(row), row["file_path"]
     try:
-        digest, size = file_digest(store, relpath)
+        digests, size = file_digest(store, relpath)
     except ArtifactIntegrityError as err:
         return Finding("unsafe_path", f"{ref}: {err}", ref, relpath)
     except (ArtifactError, OSError, ValueError) as err:
@@ -55,7 +55,12 @@ def check_row_file(store: Any, row: dict[str, Any]) -> Finding | None:
             return Finding("incomplete_save", f"{ref}: its save never completed; the file {relpath} "
                            "was never published (the version is not loadable)", ref, relpath)
         return Finding("missing_file", f"{ref}: the file {relpath} is missing ({err})", ref, relpath)
-    if digest != row.get("file_sha256") or (row.get("file_bytes") not in (None, size)):
+    digest = digests.sha256
+    if digest == row.get("file_sha256") and row.get("file_blake3") not in (None, digests.blake3):
+        return Finding("hash_mismatch", f"{ref}: {relpath} has the registered sha256 but BLAKE3 "
+                       f"{digests.blake3[:16]}…, not the registered {str(row['file_blake3'])[:16]}…; "
+                       "loads refuse it", ref, relpath)
+    if digest != row.get("file_sha256") or row.get("file_bytes") not in (None, size):
         return Finding("hash_mismatch", f"{ref}: {relpath} has sha256 {digest[:16]}… and {size} bytes; "
                        f"the registry expects {str(row.get('file_sha256'))[:16]}… and "
                        f"{row.get('file_bytes')} bytes", ref, relpath)

@@ -47,7 +47,7 @@ from ..exceptions import RegistryError
 __all__ = ["METADATA", "MIGRATIONS", "SCHEMA_VERSION", "Migrations", "evaluation_resamples", "evaluations",
            "events", "model_blobs", "model_metadata", "schema_info"]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 METADATA = sa.MetaData()
 
@@ -88,6 +88,8 @@ model_metadata = sa.Table(
     sa.Column("fit_seconds", sa.Float),
     sa.Column("trust", sa.String(12)),  # NULL (saved here), 'unverified', 'verified'
     sa.Column("probe", _Json),  # the behaviour probe (probe.py): input rows, and at save the predictions
+    # BLAKE3 of the file, checked on load (several times faster than sha256, the digest shown and exported)
+    sa.Column("file_blake3", sa.String(64)),
     sa.Index("ix_model_metadata_status_date", "status", "training_date"),
     sa.Index("ix_model_metadata_training_date", "training_date"),
 )
@@ -294,3 +296,12 @@ def _add_probe(conn: sa.Connection) -> None:
 
 
 MIGRATIONS[4] = _add_probe
+
+
+def _add_file_blake3(conn: sa.Connection) -> None:
+    """5 → 6: ``model_metadata.file_blake3``, the digest a load checks (files saved before have
+    none: their loads check the sha256, as before)."""
+    conn.execute(sa.text("ALTER TABLE model_metadata ADD COLUMN file_blake3 VARCHAR(64)"))
+
+
+MIGRATIONS[5] = _add_file_blake3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 
+import blake3
 import pytest
 import sqlalchemy as sa
 
@@ -53,6 +54,7 @@ def test_stage_hashes_in_memory_and_publish_stores_the_row(registry):
 
     staged = store.stage("rf/v1.joblib", write)
     assert staged.sha256 == hashlib.sha256(payload).hexdigest() and staged.nbytes == len(payload)
+    assert staged.blake3 == blake3.blake3(payload).hexdigest()
     assert _stored(registry) == {}  # staging writes nothing to the database
     store.publish(staged)
     assert _stored(registry) == {("rf", 1): ("rf/v1.joblib", payload)}

@@ -1,6 +1,7 @@
 import hashlib
 import os
 
+import blake3
 import pytest
 
 from jupyter_modelservice.artifacts.local import TEMP_PREFIX, LocalStore
@@ -19,6 +20,7 @@ def test_stage_hashes_what_it_writes_and_publish_moves_it(tmp_path):
     assert staged.temp.name.startswith(TEMP_PREFIX)
     assert not (tmp_path / "m" / "v1.joblib").exists()
     assert staged.sha256 == hashlib.sha256(payload).hexdigest()
+    assert staged.blake3 == blake3.blake3(payload).hexdigest()
     assert staged.nbytes == len(payload)
     store.publish(staged)
     assert store.read_bytes("m/v1.joblib") == payload

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import zipfile
 
+import blake3
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -142,6 +143,24 @@ def test_a_damaged_or_unsaved_version_is_not_exported(tmp_path, tiny_data):
         assert not (tmp_path / "a.zip").exists()
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
 
+
+def test_an_imported_version_gets_the_blake3_of_its_bytes_not_the_archives_word(tmp_path, tiny_data, exported):
+    X, _ = tiny_data
+    archive, manifest, expected = exported
+    claimed = tmp_path / "claimed.zip"
+    with zipfile.ZipFile(archive) as zf, zipfile.ZipFile(claimed, "w") as out:
+        for name in zf.namelist():
+            data = zf.read(name)
+            if name == "metadata.json":
+                data = json.dumps({**json.loads(data), "file_blake3": "0" * 64}).encode()
+            out.writestr(name, data)
+    with ModelService(models_directory=tmp_path / "target") as target:
+        maintenance.import_version(target, claimed)
+        target.trust("lr:3")
+        row = target.get_model_metadata("lr:3")
+        data = (tmp_path / "target" / row["relative_path"]).read_bytes()
+        assert row["file_blake3"] == blake3.blake3(data).hexdigest() != "0" * 64
+        np.testing.assert_array_equal(target.get_model("lr:3").predict(X), expected)
 
 def test_import_does_not_reuse_a_deleted_version_number(tmp_path, tiny_data, exported):
     archive, _, _ = exported

@@ -321,3 +321,14 @@ def test_maintenance_works_on_an_fsspec_store(tmp_path, tiny_data):
     service.trust("lr:2")
     assert service.load_model("lr:2")
     service.close()
+
+
+def test_verify_checks_the_blake3_a_load_relies_on(tmp_path, tiny_data):
+    X, y = tiny_data
+    with ModelService(models_directory=tmp_path / "models") as service:
+        service.train_model(LogisticRegression, X, y, model_id="lr")
+        service.save_model("lr")
+        assert maintenance.verify(service, grace=0).ok
+        # the sha256 still matches, the BLAKE3 does not: a load would refuse the file, so verify says so
+        service.registry.set_file("lr", 1, {"file_blake3": "0" * 64})
+        assert maintenance.verify(service, grace=0).kinds() == {"hash_mismatch": 1, "stale_sidecar": 1}

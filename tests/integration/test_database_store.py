@@ -353,6 +353,7 @@ def test_a_registry_of_schema_version_2_gets_the_blob_table(where, small_data, t
             for table in sorted(later):
                 conn.exec_driver_sql(f"DROP TABLE {table}")
             conn.exec_driver_sql("ALTER TABLE model_metadata DROP COLUMN probe")  # added by version 5
+            conn.exec_driver_sql("ALTER TABLE model_metadata DROP COLUMN file_blake3")  # added by version 6
             conn.execute(schema_info.update().values(value="2"))
     assert "model_blobs" in later
     with ModelService(**where) as upgraded:

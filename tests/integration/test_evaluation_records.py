@@ -72,11 +72,12 @@ def test_a_version_3_registry_gets_the_evaluations_table(pg_url, data):
             conn.exec_driver_sql("DROP TABLE evaluation_resamples")
             conn.exec_driver_sql("DROP TABLE evaluations")
             conn.exec_driver_sql("ALTER TABLE model_metadata DROP COLUMN probe")  # added by version 5
+            conn.exec_driver_sql("ALTER TABLE model_metadata DROP COLUMN file_blake3")  # added by version 6
             conn.execute(schema_info.update().values(value="3"))
             assert not sa.inspect(conn).has_table("evaluations")
-    assert SCHEMA_VERSION == 5
+    assert SCHEMA_VERSION == 6
     with Registry(pg_url) as reg:
-        assert reg.schema_version() == 5 and reg.get("rf", 1)["model_class"] == "RandomForestClassifier"
+        assert reg.schema_version() == 6 and reg.get("rf", 1)["model_class"] == "RandomForestClassifier"
         assert reg.evaluations("rf") == []
         reg.add_evaluation({"model_id": "rf", "version": 1, "kind": "test", "data_fingerprint": "sha256:00",
                             "predictions": b"\x00\xff" * 10})

@@ -225,6 +225,7 @@ def test_a_version_1_registry_gets_the_trust_column(pg_url):
         with reg.atomic() as conn:  # back to what version 1 wrote
             conn.exec_driver_sql("ALTER TABLE model_metadata DROP COLUMN trust")
             conn.exec_driver_sql("ALTER TABLE model_metadata DROP COLUMN probe")  # added by version 5
+            conn.exec_driver_sql("ALTER TABLE model_metadata DROP COLUMN file_blake3")  # added by version 6
             later = set(sa.inspect(conn).get_table_names()) - {"model_metadata", "model_events", "schema_info"}
             for table in sorted(later):  # tables of later schema versions (model_blobs, ...)
                 conn.exec_driver_sql(f"DROP TABLE {table}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import blake3
 import pytest
 from sklearn.linear_model import LogisticRegression
 
@@ -28,6 +29,7 @@ def test_stage_publish_read(store):
     data = bytes(range(256)) * 5000
     staged = store.stage("rf/v1.joblib", lambda fh: fh.write(data))
     assert staged.sha256 == hashlib.sha256(data).hexdigest() and staged.nbytes == len(data)
+    assert staged.blake3 == blake3.blake3(data).hexdigest()
     assert not store.exists("rf/v1.joblib")  # nothing final before publish
     store.publish(staged)
     assert store.read_bytes("rf/v1.joblib") == data

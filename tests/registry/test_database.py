@@ -28,6 +28,15 @@ def test_versions_are_allocated_per_id(reg):
     assert reg.get("rf", 2)["version"] == 2
 
 
+def test_a_new_sha256_without_its_blake3_drops_the_old_blake3(reg):
+    reg.add_version(row(file_sha256="a" * 64, file_blake3="b" * 64))
+    reg.set_file("rf", 1, {"artifact_state": "ready"})  # other file columns keep it
+    assert reg.get("rf", 1)["file_blake3"] == "b" * 64
+    reg.update("rf", 1, {"file_sha256": "c" * 64})  # a digest describing another file: loads check the sha256
+    assert (reg.get("rf", 1)["file_sha256"], reg.get("rf", 1)["file_blake3"]) == ("c" * 64, None)
+    reg.set_file("rf", 1, {"file_sha256": "d" * 64, "file_blake3": "e" * 64})
+    assert (reg.get("rf", 1)["file_sha256"], reg.get("rf", 1)["file_blake3"]) == ("d" * 64, "e" * 64)
+
 def test_json_columns_round_trip_as_python_values(reg):
     reg.add_version(row(model_params={"n_estimators": 10, "max_depth": None}, tags={"team": "a"}))
     got = reg.get("rf")
