@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import blake3
 import numpy as np
 import pytest
 from sklearn.ensemble import RandomForestClassifier
@@ -210,6 +211,16 @@ def test_rows_only(source, target):
     assert report["ok"] and report["files_copied"] == 0
     assert sorted(report["missing_files"]) == ["old:2", "rf:1", "rf:2"]
     assert rows_of(target) == rows_of(source) and not target.store.exists("rf/v1.joblib")
+
+
+def test_copies_get_the_blake3_of_their_bytes_even_from_rows_saved_without_one(source, tmp_path):
+    source.registry.update("rf", 1, {"file_blake3": None})  # saved before BLAKE3 was kept
+    with ModelService(models_directory=tmp_path / "copy") as copy:
+        assert migrate_registry(source, copy)["ok"]
+        for ref in ("rf:1", "rf:2", "old:2"):
+            row = copy.get_model_metadata(ref)
+            data = (tmp_path / "copy" / row["relative_path"]).read_bytes()
+            assert row["file_blake3"] == blake3.blake3(data).hexdigest(), ref
 
 
 def test_sqlite_to_sqlite_without_services(source, tmp_path, small_data):
