@@ -198,13 +198,16 @@ def _bootstrap_p(observed: float, diffs: np.ndarray) -> float:
 
     Unlike counting resamples beyond the observed value, it is not floored at
     ``1 / n_bootstrap``, so a clear difference gets the small p-value it deserves.
+    NaN when fewer than two resamples give a finite difference: nothing can be said.
     """
     from scipy.stats import norm
 
     diffs = diffs[np.isfinite(diffs)]
-    se = float(diffs.std(ddof=1)) if diffs.size > 1 else 0.0
     if observed == 0 or not np.isfinite(observed):
         return 1.0
+    if diffs.size < 2:  # no standard error (e.g. ROC AUC of resamples without scores): unknown, not certain
+        return float("nan")
+    se = float(diffs.std(ddof=1))
     if se == 0.0:
         return 0.0
     return float(2 * norm.sf(abs(observed) / se))
@@ -309,8 +312,10 @@ def paired_comparison(
         ci = (float(np.percentile(sample, low)), float(np.percentile(sample, high))) if sample.size else (
             float("nan"), float("nan"))
         p = adjusted.get(m, float("nan"))
+        # a difference that cannot be tested (p unknown) is never claimed: such a model counts as tied
+        tied = m == best or (m in finite and not p < alpha)
         results[m] = PairedResult(float(values.get(m, float("nan")) if values.get(m) is not None else "nan"),
-                                  ci[0], ci[1], p, m == best or bool(p >= alpha))
+                                  ci[0], ci[1], p, tied)
     return results, "exact McNemar" if metric == "accuracy" else "paired bootstrap"
 
 

@@ -249,12 +249,22 @@ def test_bootstrap_p_edge_cases():
     assert significance._bootstrap_p(0.0, diffs) == 1.0  # no observed difference
     assert significance._bootstrap_p(float("nan"), diffs) == 1.0
     assert significance._bootstrap_p(0.1, np.full(50, 0.1)) == 0.0  # every resample agrees: no spread
-    # one finite resampled difference: no standard error can be estimated, and numpy is not asked for one
-    # (it then returns 0.0, as if the difference were certain: questionable, so deliberately not pinned here)
+    # fewer than two finite resampled differences: no standard error, so no p-value (never a certain 0.0),
+    # and numpy is not asked for one
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        significance._bootstrap_p(0.1, np.array([0.1]))
-        significance._bootstrap_p(0.1, np.array([0.2, np.nan]))
+        assert np.isnan(significance._bootstrap_p(0.1, np.array([0.1])))
+        assert np.isnan(significance._bootstrap_p(0.1, np.array([0.2, np.nan])))
+        assert np.isnan(significance._bootstrap_p(0.1, np.full(50, np.nan)))
+
+
+def test_roc_auc_without_scores_is_not_called_significantly_different():
+    y = np.array([0, 1] * 20)
+    a, b = {"y_pred": y.copy()}, {"y_pred": 1 - y}  # no probabilities: no resampled ROC AUC
+    [diff] = significance.paired_differences(y, a, b, {"roc_auc": 0.8}, {"roc_auc": 0.75}, ["roc_auc"])
+    assert np.isnan(diff.p_value)  # was 0.0: "certainly different" without any evidence
+    results, _ = significance.paired_comparison(y, {"a": a, "b": b}, "roc_auc", {"a": 0.8, "b": 0.75})
+    assert results["a"].tied_with_best and results["b"].tied_with_best and np.isnan(results["b"].p_value)
 
 
 # -- argument checks ---------------------------------------------------------------------------------
