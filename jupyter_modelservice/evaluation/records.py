@@ -60,12 +60,17 @@ def _plain(values: Any) -> np.ndarray | None:
     """``values`` as an array numpy can store without pickle, or None (mixed Python objects)."""
     array = np.asarray(values)
     if array.dtype.hasobject:
+        items = array.tolist()
         try:
-            array = np.asarray(array.tolist())
+            converted = np.asarray(items)
         except (TypeError, ValueError):
             return None
-        if array.dtype.hasobject:
+        if converted.dtype.hasobject:
             return None
+        # numpy turns [1, "a"] into text: stored so, 1 would no longer equal the label it was
+        if converted.dtype.kind in "US" and not all(isinstance(v, str) for v in array.flat):
+            return None
+        return converted
     return array
 
 

@@ -204,6 +204,24 @@ def test_labels_of_mixed_python_types_keep_only_the_digest():
     assert record["predictions_sha256"] != data_fingerprint(y_pred)
 
 
+
+@pytest.mark.parametrize("labels", [[1, "a", 2.5], [True, "yes", "no"], [1, "1", "b"]])
+def test_labels_that_numpy_would_turn_into_text_keep_only_the_digest(labels):
+    y_pred = np.array(labels, dtype=object)  # stored as text, 1 would no longer equal the label 1
+    record = make_record("m", 1, "classification", FP["a"], {}, {"y_pred": y_pred, "y_score": None,
+                                                                  "classes": sorted(map(str, labels))})
+    assert record["predictions"] is None
+    assert record["predictions_sha256"] == data_fingerprint(y_pred, None)
+
+
+def test_text_labels_in_an_object_array_are_stored_and_read_back_equal():
+    y_pred = np.array(["cat", "dog", "cat"], dtype=object)  # what pandas gives for string labels
+    record = make_record("m", 1, "classification", FP["a"], {}, {"y_pred": y_pred, "y_score": None,
+                                                                  "classes": ["cat", "dog"]})
+    assert record["predictions"] is not None
+    back = predictions_of({**record, "evaluation_id": 1})
+    assert back is not None and back["y_pred"].tolist() == ["cat", "dog", "cat"]
+
 def test_predictions_that_cannot_be_read_are_logged_and_dropped(caplog):
     with caplog.at_level(logging.WARNING, logger="jupyter_modelservice.evaluation.records"):
         assert predictions_of({"evaluation_id": 7, "predictions": b"not a zip file", "predictions_sha256": "x"}) is None
