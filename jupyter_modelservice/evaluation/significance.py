@@ -161,6 +161,13 @@ class _Resamples:
         """``Σ_i counts[b, i] · flags[j, i]`` as ``(resamples, j)`` for 0/1 ``flags`` ``(j, n)``: exact int32."""
         return np.asarray(np.einsum("bi,ji->bj", self.counts, flags))  # at most n < 2**31: no overflow
 
+    def buffer(self, name: str, shape: tuple[int, ...], dtype: Any = np.int32) -> np.ndarray:
+        """A work array kept for the next models and chunks: a fresh one of this size costs page faults."""
+        key = ("buffer", name, shape, np.dtype(dtype))
+        if key not in self.cache:
+            self.cache[key] = np.empty(shape, dtype=dtype)
+        return np.asarray(self.cache[key])
+
     def sst(self, y_true: np.ndarray) -> np.ndarray:
         """Total sum of squares of the targets of each resample (two passes, about its own mean)."""
         if self._sst is None:
@@ -276,6 +283,7 @@ def _resampled_auc(y_true: np.ndarray, prediction: Mapping[str, Any], chunk: _Re
         neg_rows = np.flatnonzero(negative)
         neg_rows = neg_rows[np.argsort(scores[neg_rows], kind="stable")]
         pos_rows = np.flatnonzero(~negative)
+        pos_rows = pos_rows[np.argsort(scores[pos_rows], kind="stable")]  # `below` is then read in order
         neg_scores = scores[neg_rows]
         # for each positive: the negatives with a lower score, and with a lower or equal one
         lower = np.searchsorted(neg_scores, scores[pos_rows], side="left")
@@ -283,20 +291,20 @@ def _resampled_auc(y_true: np.ndarray, prediction: Mapping[str, Any], chunk: _Re
         tied = np.flatnonzero(upper != lower)
         chunk.cache[key] = (prediction, neg_rows, pos_rows, lower, upper, tied)  # kept alive: its id stays
     _, neg_rows, pos_rows, lower, upper, tied = chunk.cache[key]
-    n_rows = (chunk.size, neg_rows.size + 1)
-    below = chunk.cache.get(("auc below", n_rows))
-    if below is None:  # kept for the next chunks: a fresh array of this size costs its page faults
-        below = chunk.cache[("auc below", n_rows)] = np.zeros(n_rows, dtype=np.int32)
+    shape = (chunk.size, pos_rows.size)
+    below = chunk.buffer("below", (chunk.size, neg_rows.size + 1))
+    below[:, 0] = 0
     # below[b, j]: how many of the j lowest-scored negative rows resample b holds (exact int32, a count ≤ n)
-    np.cumsum(np.take(chunk.counts, neg_rows, axis=1), axis=1, out=below[:, 1:])
-    pos = np.take(chunk.counts, pos_rows, axis=1)
+    neg = np.take(chunk.counts, neg_rows, axis=1, mode="clip", out=chunk.buffer("neg", (chunk.size, neg_rows.size)))
+    np.cumsum(neg, axis=1, out=below[:, 1:])
+    pos = np.take(chunk.counts, pos_rows, axis=1, mode="clip", out=chunk.buffer("pos", shape))
+    bounds = np.take(below, lower, axis=1, mode="clip", out=chunk.buffer("bounds", shape))
     # twice the wins: two per negative below a positive, one per negative tied with it
     if 4 * tied.size > pos_rows.size:  # many ties (rounded scores): both bounds for every positive
-        bounds = np.take(below, lower, axis=1)
-        bounds += np.take(below, upper, axis=1)
+        bounds += np.take(below, upper, axis=1, mode="clip", out=chunk.buffer("upper", shape))
         wins2 = np.einsum("bi,bi->b", pos, bounds, dtype=np.int64)
     else:
-        wins2 = 2 * np.einsum("bi,bi->b", pos, np.take(below, lower, axis=1), dtype=np.int64)
+        wins2 = 2 * np.einsum("bi,bi->b", pos, bounds, dtype=np.int64)
         if tied.size:
             wins2 += np.einsum("bi,bi->b", pos[:, tied], np.take(below, upper[tied], axis=1)
                                - np.take(below, lower[tied], axis=1), dtype=np.int64)

@@ -258,3 +258,14 @@ def test_paired_differences_equal_the_gather_path(monkeypatch):
             assert g == e
         else:
             assert (g.ci_low, g.ci_high, g.p_value) == pytest.approx((e.ci_low, e.ci_high, e.p_value), rel=1e-9)
+
+
+@pytest.mark.parametrize("label", [0, 1])
+def test_targets_of_one_class_give_nan_roc_auc_as_the_reference(label):
+    y = np.full(12, label)
+    score = np.linspace(0, 1, 12)
+    pred = {"y_pred": (score > 0.5).astype(int), "y_score": np.c_[1 - score, score], "classes": [0, 1]}
+    indices = _indices(12, resamples=5)
+    for metric in EXACT:
+        _assert_equal(metric, significance._resampled(metric, y, pred, indices), _reference(metric, y, pred, indices))
+    assert np.isnan(significance._resampled("roc_auc", y, pred, indices)).all()
