@@ -18,6 +18,7 @@ from jupyter_modelservice import (
     EnvironmentMismatchWarning,
     InvalidInputError,
     ModelService,
+    model_files,
     provenance,
 )
 from jupyter_modelservice.artifacts import formats
@@ -378,7 +379,7 @@ def _said(saved_with):
             f"numpy {saved_with['numpy']} → 98.0.0)")
 
 
-def test_changed_predictions_warn_with_both_libraries_at_the_callers_line(saved, other_versions):
+def test_changed_predictions_warn_with_both_libraries_from_outside_model_files(saved, other_versions):
     kept = saved.registry.get("lr", 1)["probe"]
     kept["proba"][0][0] += 0.25
     saved.registry.set_values("lr", 1, {"probe": kept})
@@ -387,6 +388,7 @@ def test_changed_predictions_warn_with_both_libraries_at_the_callers_line(saved,
     assert str(warning.message) == (
         f"{_said(saved_with)}; 1 of 5 predictions on its behaviour probe differ now (largest difference "
         "0.25). Retrain it with the current versions, or check it with service.reproduce(...).")
+    assert warning.filename != model_files.__file__  # attributed to a caller up the stack, not to `_warn`
     assert _events(saved.registry, LR1, "behaviour_verified") == []
 
 
