@@ -227,9 +227,9 @@ def test_a_file_store_publish_puts_the_file_in_place_and_reads_back_only_when_as
     reads = []
     real_read = service.store.read_bytes
     monkeypatch.setattr(service.store, "read_bytes", lambda relpath: reads.append(relpath) or real_read(relpath))
-    for relpath, read_back in (("lr/v1.joblib", False), ("lr/v1.pkl", True)):
+    for relpath, options in (("lr/v1.joblib", {}), ("lr/v1.pkl", {"read_back": True})):
         staged = service.store.stage(relpath, lambda fh: formats.dump(model, fh, "joblib"))
-        assert service.files.publish(LR1, staged, read_back=read_back) is None
+        assert service.files.publish(LR1, staged, **options) is None
         assert _sha((service.store.root / relpath).read_bytes()) == staged.sha256
     assert reads == ["lr/v1.pkl"]
     assert service.registry.get("lr", 1)["artifact_state"] is None  # the caller marks it ready
