@@ -33,7 +33,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "ids": (["jupyter_modelservice/ids.py"],
             ["tests/test_ids.py", "tests/hardening/test_names.py", "tests/test_service_refs.py"]),
     "model_files": (["jupyter_modelservice/model_files.py"],
-                    ["tests/test_model_files.py", "tests/test_service_persistence.py",
+                    ["tests/test_model_files.py", "tests/test_model_files_pinned.py", "tests/test_service_persistence.py",
                      "tests/hardening/test_files.py", "tests/hardening/test_recorded_format.py",
                      "tests/hardening/test_sidecars.py", "tests/hardening/test_archive.py",
                      "tests/integration/test_probe.py", "tests/integration/test_maintenance_races.py",

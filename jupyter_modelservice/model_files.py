@@ -15,6 +15,7 @@ version ready together; it keeps no sidecars.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -347,4 +348,10 @@ def _changed_libraries(saved: Mapping[str, str]) -> list[str]:
 
 
 def _warn(message: str) -> None:
-    warnings.warn(message, EnvironmentMismatchWarning, stacklevel=5)
+    """Warn at the first caller outside the package (the user's `load_model`, `compare_models`,
+    magic ... line), however deep in the package the load was asked for."""
+    level, frame = 1, sys._getframe(0)  # level 1 is this function
+    inside = f"{__package__}."
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(inside):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, EnvironmentMismatchWarning, stacklevel=level)

@@ -18,7 +18,6 @@ from jupyter_modelservice import (
     EnvironmentMismatchWarning,
     InvalidInputError,
     ModelService,
-    model_files,
     provenance,
 )
 from jupyter_modelservice.artifacts import formats
@@ -388,7 +387,7 @@ def test_changed_predictions_warn_with_both_libraries_from_outside_model_files(s
     assert str(warning.message) == (
         f"{_said(saved_with)}; 1 of 5 predictions on its behaviour probe differ now (largest difference "
         "0.25). Retrain it with the current versions, or check it with service.reproduce(...).")
-    assert warning.filename != model_files.__file__  # attributed to a caller up the stack, not to `_warn`
+    assert warning.filename == __file__  # attributed to the line that called load_model
     assert _events(saved.registry, LR1, "behaviour_verified") == []
 
 
