@@ -66,12 +66,6 @@ def _file_kind(mode: int) -> str:
     return "a special file"
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file's content, read in chunks (the GIL is released while hashing)."""
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
 class LocalStore:
     """Model files under one local folder.
 
