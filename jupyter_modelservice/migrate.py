@@ -195,43 +195,48 @@ class _Migration:
 
     def _replace(self, ref: str, row: dict[str, Any]) -> None:
         """Give an unfinished copy the source's current row (and file), as a first copy would."""
-        data = self._source_bytes(ref, row) if row["file_path"] and self.copy_files else None
-        if data is not None:
-            self._check_size(row, len(data))
-        values = {k: row[k] for k in COLUMNS if k not in ("model_id", "version", "status")}
-        if data is not None:
-            values["artifact_state"] = "pending"
+        values, data = self._prepared(ref, row)
         registry = self.target.registry
         with registry.atomic():
             if registry.lock_row(row["model_id"], row["version"], expect={"artifact_state": "pending"}) is None:
                 raise _Failed("the target's copy changed meanwhile; re-run to compare again")
-            registry.set_values(row["model_id"], row["version"], values)
+            registry.set_values(row["model_id"], row["version"],
+                                {k: v for k, v in values.items() if k not in ("model_id", "version", "status")})
             registry.set_status(row["model_id"], row["version"], row["status"], {"from": self.origin})
             registry.record_event(row["model_id"], row["version"], "imported",
                                   {"from": self.origin, "replaced_unfinished_copy": True})
         if data is not None:
             self._copy_file(ref, row, data)
-        elif row["file_path"] and not self._target_has(ref, row):
-            self.report["missing_files"].append(ref)
         self.report["resumed"].append(ref)
 
-    def _insert(self, ref: str, row: dict[str, Any], events: list[dict[str, Any]]) -> bool:
+    def _prepared(self, ref: str, row: dict[str, Any]) -> tuple[dict[str, Any], bytes | None]:
+        """The row's columns as the target first stores them, and the source bytes to copy there.
+
+        A file is read (and checked) in the source either way; copied, its row is
+        stored ``pending`` until the file is in place. Without copying, the
+        bytes are None and a file the target store lacks is reported.
+        """
         values = {k: row[k] for k in COLUMNS}
-        data = None
-        if row["file_path"]:
-            data = self._source_bytes(ref, row)
-            if self.copy_files:
-                self._check_size(row, len(data))
-                values["artifact_state"] = "pending"
-            elif not self._target_has(ref, row):
-                self.report["missing_files"].append(ref)
+        if not row["file_path"]:
+            return values, None
+        data = self._source_bytes(ref, row)
+        if self.copy_files:
+            self._check_size(row, len(data))
+            values["artifact_state"] = "pending"
+            return values, data
+        if not self._target_has(ref, row):
+            self.report["missing_files"].append(ref)
+        return values, None
+
+    def _insert(self, ref: str, row: dict[str, Any], events: list[dict[str, Any]]) -> bool:
+        values, data = self._prepared(ref, row)
         imported = {"model_id": row["model_id"], "version": row["version"], "event": "imported",
                     "from_status": None, "to_status": row["status"], "actor": actor(),
                     "at": utcnow(), "details": {"from": self.origin}}
         if not self.target.registry.import_version(values, [*events, imported]):
             return False
         self.report["events_copied"] += len(events) + 1
-        if data is not None and self.copy_files:
+        if data is not None:
             self._copy_file(ref, values, data)
         self.report["copied"].append(ref)
         return True
