@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any
+from typing import Any, Protocol
 
 import blake3
 
-__all__ = ["Digests", "blake3_bytes", "file_digests"]
+__all__ = ["Digests", "blake3_bytes", "file_digests", "stream_digests"]
 
 _CHUNK = 1 << 20
 
@@ -50,14 +50,22 @@ class Digests:
         return str(self._blake3.hexdigest())
 
 
+class _Readable(Protocol):
+    def readinto(self, buffer: bytearray, /) -> int | None: ...
+
+
 def file_digests(path: str | os.PathLike[str]) -> Digests:
     """The digests of a file's content, read in chunks (both hashes release the GIL)."""
-    digests = Digests()
     with open(path, "rb", buffering=0) as fh:
-        buffer = bytearray(_CHUNK)
-        view = memoryview(buffer)
-        while True:
-            n = fh.readinto(buffer)
-            if not n:
-                return digests
-            digests.update(view[:n])
+        return stream_digests(fh)[0]
+
+
+def stream_digests(fh: _Readable) -> tuple[Digests, int]:
+    """The digests of what is left to read in ``fh`` and its size, read in chunks into one buffer."""
+    digests, size = Digests(), 0
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    while n := fh.readinto(buffer):
+        digests.update(view[:n])
+        size += n
+    return digests, size

@@ -10,13 +10,14 @@ point leaves either no final file or a complete one; temp files are named
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import stat
 import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO
 
 from ..exceptions import ArtifactError, ArtifactIntegrityError
 from .digests import Digests, file_digests
@@ -32,7 +33,7 @@ def sha256_bytes(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+def open_regular(path: str | os.PathLike[str]) -> io.BufferedReader:
     """Open ``path`` for reading in binary mode if it is a regular file.
 
     The file is opened without blocking and checked on its descriptor: a named

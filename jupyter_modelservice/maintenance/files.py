@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..artifacts.digests import Digests
+from ..artifacts.digests import Digests, stream_digests
 from ..artifacts.local import TEMP_PREFIX, open_regular
 from ..exceptions import ArtifactError
 from ..ids import REGISTRY_FILES
@@ -34,8 +34,6 @@ LAYOUT_RE = re.compile(r"(?P<model_id>[^/]+)/v(?P<version>[1-9][0-9]{0,8})\.(?P<
 MAX_RESTORED_VERSION = 1_000_000
 #: Largest step an archive's version may skip past the id's next version and still be kept.
 MAX_VERSION_GAP = 1_000
-
-_CHUNK = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -150,19 +148,15 @@ def file_digest(store: Any, relpath: str) -> tuple[Digests, int]:
     Raises `ArtifactError` when it is missing and `ArtifactIntegrityError` when
     its path resolves outside the store.
     """
-    digests = Digests()
     if isinstance(getattr(store, "root", None), Path):
         full = store.path(relpath)
-        size = 0
         try:
             with open_regular(full) as fh:  # a named pipe would block: refused
-                while chunk := fh.read(_CHUNK):
-                    digests.update(chunk)
-                    size += len(chunk)
+                return stream_digests(fh)
         except FileNotFoundError as err:
             raise ArtifactError(f"Model file {full} is missing.") from err
-        return digests, size
     data = store.read_bytes(relpath)
+    digests = Digests()
     digests.update(data)
     return digests, len(data)
 
