@@ -179,8 +179,8 @@ class ModelFiles:
                   "or check it with service.reproduce(...).")
             return
         details = {"libraries": changed, "probe_rows": found["n_rows"]}
-        seen = any(e["event"] == "behaviour_verified" and (e.get("details") or {}).get("libraries") == changed
-                   for e in self.registry.events(ref.model_id, ref.version))
+        seen = any((e.get("details") or {}).get("libraries") == changed
+                   for e in self.registry.events(ref.model_id, ref.version, kinds=["behaviour_verified"]))
         if not seen:
             try:
                 self.registry.record_event(ref.model_id, ref.version, "behaviour_verified", details)

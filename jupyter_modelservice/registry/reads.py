@@ -47,6 +47,7 @@ def id_params(model_id: str) -> dict[str, str]:
     """The parameters of `_CASE_CONFLICT` and `_ALLOCATION`."""
     return {"model_id": model_id, "lowered": model_id.lower()}
 
+
 class RegistryReads:
     """Transactions and queries over one registry database (see `Registry`)."""
 
