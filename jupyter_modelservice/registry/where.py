@@ -118,6 +118,8 @@ class _Compiler:
             if len(kinds) > 1:
                 raise self.error(literal, "the values of a list must be all text or all numbers.")
             kind = kinds.pop()
+            if kind == "boolean":
+                values = ["true" if v else "false" for v in values]  # read as its text, as with ==
             if kind == "number" and any(isinstance(v, float) for v in values):
                 values = [float(v) for v in values]  # PostgreSQL types a list from its first value
             column = self.column(field, kind)
