@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from ..exceptions import InvalidInputError
 from .engine import escape_like
@@ -29,24 +31,18 @@ SORTABLE = frozenset(
 )
 
 
+_NEWER = model_metadata.alias("newer")
+
+
 def rows_query(*, status: str | None, model_id: str | None, search: str | None, order_by: str,
                limit: int | None, offset: int, latest_only: bool, where: Any = None) -> sa.Select[Any]:
     """The rows matching every given filter, in ``order_by`` order (see `Registry.list`).
 
-    ``where`` is a condition built by `where.parse_where`.
+    ``where`` is a condition built by `where.parse_where`. With a ``limit`` the
+    keys of the page are selected first and its rows read after: the keys
+    come from an index that holds them (`schema.SORT_INDEXES`), so that rows
+    are read for the page only, not for every row a filter rejects.
     """
-    query = sa.select(model_metadata).where(*_filters(status, model_id, search, where))
-    if latest_only:
-        latest = (
-            sa.select(model_metadata.c.model_id, sa.func.max(model_metadata.c.version).label("v"))
-            .group_by(model_metadata.c.model_id)
-            .subquery()
-        )
-        query = query.join(
-            latest,
-            sa.and_(latest.c.model_id == model_metadata.c.model_id,
-                    latest.c.v == model_metadata.c.version),
-        )
     descending = order_by.startswith("-")
     column = order_by.lstrip("-")
     if column not in SORTABLE:
@@ -54,24 +50,43 @@ def rows_query(*, status: str | None, model_id: str | None, search: str | None, 
             f"Cannot order by {order_by!r}; use one of {sorted(SORTABLE)}, "
             "with a leading '-' for descending."
         )
-    key = model_metadata.c[column]
-    query = query.order_by(
-        key.desc() if descending else key.asc(),
-        model_metadata.c.model_id.asc(),
-        model_metadata.c.version.desc(),
-    )
-    if limit is not None:
-        query = query.limit(int(limit))
+    key_columns = [model_metadata.c.model_id, model_metadata.c.version]
+    if column not in ("model_id", "version"):
+        key_columns.append(model_metadata.c[column])
+    query = sa.select(*key_columns) if limit is not None else sa.select(model_metadata)
+    query = query.where(*_filters(status, model_id, search, where))
+    if latest_only:
+        # no later version of the id (whatever its status): one primary-key probe per row read,
+        # so a page stops after its rows instead of grouping every id first
+        query = query.where(~sa.exists().where(_NEWER.c.model_id == model_metadata.c.model_id,
+                                               _NEWER.c.version > model_metadata.c.version))
+    query = query.order_by(*_ordering(model_metadata.c, column, descending))
+    if limit is None:
+        return query.offset(int(offset)) if offset else query
+    query = query.limit(int(limit))
     if offset:
         query = query.offset(int(offset))
-    return query
+    page = query.subquery("page")
+    return (sa.select(model_metadata)
+            .join(page, sa.and_(page.c.model_id == model_metadata.c.model_id,
+                                page.c.version == model_metadata.c.version))
+            .order_by(*_ordering(page.c, column, descending)))
+
+
+def _ordering(columns: Any, column: str, descending: bool) -> list[Any]:
+    """``column`` (descending or not), then id ↑ and version ↓: a total order."""
+    key = columns[column]
+    return [key.desc() if descending else key.asc(), columns.model_id.asc(), columns.version.desc()]
 
 
 def count_query(*, status: str | None, model_id: str | None, search: str | None,
-                where: Any = None) -> sa.Select[Any]:
-    """How many rows match the filters of `rows_query`."""
-    return sa.select(sa.func.count()).select_from(model_metadata).where(
-        *_filters(status, model_id, search, where))
+                where: Any = None, limit: int | None = None) -> sa.Select[Any]:
+    """How many rows match the filters of `rows_query`; with ``limit``, counted up to it."""
+    conditions = _filters(status, model_id, search, where)
+    if limit is None:
+        return sa.select(sa.func.count()).select_from(model_metadata).where(*conditions)
+    found = sa.select(sa.literal(1).label("one")).select_from(model_metadata).where(*conditions)
+    return sa.select(sa.func.count()).select_from(found.limit(int(limit)).subquery())
 
 
 def events_query(model_id: str | None, version: int | None, kinds: Iterable[str] | None) -> sa.Select[Any]:
@@ -95,13 +110,34 @@ def _filters(status: str | None, model_id: str | None, search: str | None, condi
         where.append(model_metadata.c.model_id == model_id)
     if search:
         pattern = "%" + escape_like(str(search)) + "%"
-        where.append(
-            sa.or_(
-                model_metadata.c.model_id.ilike(pattern, escape="\\"),
-                model_metadata.c.model_class.ilike(pattern, escape="\\"),
-            )
-        )
+        where.append(sa.or_(_contains(model_metadata.c.model_id, pattern),
+                            _contains(model_metadata.c.model_class, pattern)))
     return where
+
+
+class _contains(FunctionElement[bool]):
+    """``column LIKE pattern`` ignoring letter case (escape character ``\\``).
+
+    ``ILIKE`` on PostgreSQL; on SQLite a plain ``LIKE``, which ignores the case of
+    ASCII letters as ``lower()`` does (neither folds other letters), so that the
+    test reads the column from an index that holds it, before the row is read.
+    """
+
+    type = sa.Boolean()
+    name = "contains"
+    inherit_cache = True
+
+
+@compiles(_contains)
+def _contains_ilike(element: _contains, compiler: Any, **kw: Any) -> str:
+    column, pattern = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({column} ILIKE {pattern} ESCAPE '\\')"
+
+
+@compiles(_contains, "sqlite")
+def _contains_sqlite(element: _contains, compiler: Any, **kw: Any) -> str:
+    column, pattern = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({column} LIKE {pattern} ESCAPE '\\')"
 
 
 def merged_tags(stored: Any, changes: Mapping[str, Any]) -> dict[str, Any]:

@@ -199,10 +199,35 @@ class RegistryReads:
         with self.atomic(write=False) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
+    def iter_rows(self, *, status: str | None = None, model_id: str | None = None,
+                  search: str | None = None, order_by: str = "-training_date", limit: int | None = None,
+                  latest_only: bool = False, where: str | None = None,
+                  batch: int = 1000) -> Iterator[dict[str, Any]]:
+        """The rows of :meth:`list`, read ``batch`` at a time: memory stays that of one batch.
+
+        The read holds a connection (on PostgreSQL a server-side cursor in a
+        read transaction) until the iterator is exhausted or closed; close it
+        (``contextlib.closing``) when stopping early. Inside a transaction of
+        this registry it reads through that one (PostgreSQL then fetches every
+        row at once when that one is a read).
+        """
+        query = rows_query(status=status, model_id=model_id, search=search, order_by=order_by,
+                           limit=limit, offset=0, latest_only=latest_only, where=self._where(where))
+        with self._transactions.streaming() as conn:
+            if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+                query = query.execution_options(yield_per=batch)  # a PostgreSQL cursor needs a transaction
+            for rows in conn.execute(query).partitions(batch):
+                yield from (dict(r._mapping) for r in rows)
+
     def count(self, *, status: str | None = None, model_id: str | None = None,
-              search: str | None = None, where: str | None = None) -> int:
-        """How many versions match the filters of :meth:`list`."""
-        query = count_query(status=status, model_id=model_id, search=search, where=self._where(where))
+              search: str | None = None, where: str | None = None, limit: int | None = None) -> int:
+        """How many versions match the filters of :meth:`list`.
+
+        With ``limit``, at most ``limit``: the query stops at the ``limit``-th
+        match instead of reading every one (``limit + 1`` tells "more than limit").
+        """
+        query = count_query(status=status, model_id=model_id, search=search, where=self._where(where),
+                            limit=limit)
         with self.atomic(write=False) as conn:
             return int(conn.execute(query).scalar_one())
 

@@ -33,7 +33,9 @@ so that comparing the same models on the same data again does not resample;
 rows go with their evaluation.
 
 Schema versions: 1, the first; 2 adds ``model_metadata.trust``; 3 adds ``model_blobs``;
-4 adds ``evaluations`` and ``evaluation_resamples``.
+4 adds ``evaluations`` and ``evaluation_resamples``; 5 ``model_metadata.probe``; 6
+``model_metadata.file_blake3``; 7 the indexes that let a sorted page of a large registry read
+only its rows (`SORT_INDEXES`).
 """
 
 from __future__ import annotations
@@ -44,10 +46,10 @@ import sqlalchemy as sa
 
 from ..exceptions import RegistryError
 
-__all__ = ["METADATA", "MIGRATIONS", "SCHEMA_VERSION", "Migrations", "evaluation_resamples", "evaluations",
+__all__ = ["METADATA", "MIGRATIONS", "SCHEMA_VERSION", "SORT_INDEXES", "Migrations", "evaluation_resamples", "evaluations",
            "events", "model_blobs", "model_metadata", "schema_info"]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 METADATA = sa.MetaData()
 
@@ -91,11 +93,33 @@ model_metadata = sa.Table(
     # BLAKE3 of the file, checked on load (several times faster than sha256, the digest shown and exported)
     sa.Column("file_blake3", sa.String(64)),
     sa.Index("ix_model_metadata_status_date", "status", "training_date"),
-    sa.Index("ix_model_metadata_training_date", "training_date"),
 )
 # Ids equal but for letter case would share a folder on Windows and macOS; this index
 # makes the check for them a lookup.
 sa.Index("ix_model_metadata_model_id_lower", sa.func.lower(model_metadata.c.model_id))
+#: Schema version 7 (it replaces version 1's ``ix_model_metadata_training_date``): a page sorted
+#: by a column of the browser's sort menu reads its rows in index order and stops after one page.
+#: A status or a class is tied across whole groups, so those carry the order's tie-breakers (id ↑,
+#: version ↓). Each holds the key (id, version) and the class: a page's keys are found in the
+#: index alone, a search and ``latest_only`` tested there, and only the page's rows are read
+#: (`queries.rows_query`).
+SORT_INDEXES = (
+    sa.Index("ix_model_metadata_date_search", model_metadata.c.training_date, model_metadata.c.model_id,
+             model_metadata.c.version, model_metadata.c.model_class),
+    sa.Index("ix_model_metadata_validation_search", model_metadata.c.validation_score,
+             model_metadata.c.model_id, model_metadata.c.version, model_metadata.c.model_class),
+    sa.Index("ix_model_metadata_train_search", model_metadata.c.train_score, model_metadata.c.model_id,
+             model_metadata.c.version, model_metadata.c.model_class),
+    sa.Index("ix_model_metadata_status_id", model_metadata.c.status, model_metadata.c.model_id,
+             model_metadata.c.version.desc(), model_metadata.c.model_class),
+    sa.Index("ix_model_metadata_class_id", model_metadata.c.model_class, model_metadata.c.model_id,
+             model_metadata.c.version.desc()),
+    # one status by a score: the browser's status filter with a score sort
+    sa.Index("ix_model_metadata_status_validation", model_metadata.c.status, model_metadata.c.validation_score,
+             model_metadata.c.model_id, model_metadata.c.version),
+    sa.Index("ix_model_metadata_status_train", model_metadata.c.status, model_metadata.c.train_score,
+             model_metadata.c.model_id, model_metadata.c.version),
+)
 
 events = sa.Table(
     "model_events",
@@ -305,3 +329,17 @@ def _add_file_blake3(conn: sa.Connection) -> None:
 
 
 MIGRATIONS[5] = _add_file_blake3
+
+
+def _add_sort_indexes(conn: sa.Connection) -> None:
+    """6 → 7: the indexes of `SORT_INDEXES` (an index already there is kept), in place of
+    ``ix_model_metadata_training_date``, which the first of them extends."""
+    conn.execute(sa.text("DROP INDEX IF EXISTS ix_model_metadata_training_date"))
+    for index in SORT_INDEXES:
+        conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+    if conn.dialect.name == "sqlite" and sa.inspect(conn).has_table("sqlite_stat1"):
+        # statistics of the old indexes and none of the new would mislead SQLite's planner
+        conn.execute(sa.text("ANALYZE model_metadata"))
+
+
+MIGRATIONS[6] = _add_sort_indexes

@@ -92,6 +92,31 @@ class Transactions:
                 raise
 
     @contextmanager
+    def streaming(self) -> Iterator[sa.Connection]:
+        """The connection of one long read: the open transaction's, else a read transaction of its own.
+
+        That one is not made the current transaction: a reader is suspended
+        between its rows while its caller does other work, writes included.
+        It is a real transaction on PostgreSQL too (a server-side cursor lives
+        only inside one).
+        """
+        outer = self._current.get()
+        if outer is not None:
+            yield outer.connection
+            return
+        try:
+            connection = self.engine.connect()
+        except sa.exc.DBAPIError as err:
+            raise self._failed(err) from err
+        try:
+            with connection as conn:
+                conn.execution_options(modelservice_write=False)
+                with conn.begin():
+                    yield conn
+        except sa.exc.OperationalError as err:
+            raise self._failed(err) from err
+
+    @contextmanager
     def _outermost(self, write: bool) -> Iterator[Transaction]:
         try:
             connection = self.engine.connect()

@@ -249,9 +249,9 @@ def test_a_version_3_registry_gets_the_evaluations_table(tmp_path, data):
         con.execute("ALTER TABLE model_metadata DROP COLUMN file_blake3")  # added by version 6
         con.execute("UPDATE schema_info SET value = '3' WHERE key = 'schema_version'")
     con.close()
-    assert SCHEMA_VERSION == 6
+    assert SCHEMA_VERSION == 7
     with ModelService(models_directory=old) as upgraded:
-        assert upgraded.registry.schema_version() == 6
+        assert upgraded.registry.schema_version() == 7
         assert upgraded.evaluations("lr") == []
         metrics = upgraded.get_model_metadata("lr")["metrics"]  # kept from before the upgrade
         result = upgraded.evaluate_model(X_te, y_te, "lr")

@@ -114,16 +114,16 @@ def test_a_registry_claiming_a_version_no_package_wrote_is_refused(old_registry)
 def test_a_newer_registry_is_refused_untouched_naming_both_versions(old_registry, capsys):
     db = old_registry / "registry.db"
     with sqlite3.connect(db) as con:
-        con.execute("UPDATE schema_info SET value = '7' WHERE key = 'schema_version'")
+        con.execute("UPDATE schema_info SET value = ? WHERE key = 'schema_version'", (str(NOW + 1),))
     con.close()
     gc.collect()
     before = db.read_bytes()
     with pytest.raises(SchemaVersionError) as info:
         ModelService(models_directory=old_registry)
-    assert "schema version 7" in str(info.value) and f"up to version {NOW}" in str(info.value)
+    assert f"schema version {NOW + 1}" in str(info.value) and f"up to version {NOW}" in str(info.value)
     assert main(["--dir", str(old_registry), "list"]) == 1
     err = capsys.readouterr().err
-    assert "schema version 7" in err and f"up to version {NOW}" in err and "Traceback" not in err
+    assert f"schema version {NOW + 1}" in err and f"up to version {NOW}" in err and "Traceback" not in err
     gc.collect()
     assert db.read_bytes() == before
 

@@ -75,9 +75,9 @@ def test_a_version_3_registry_gets_the_evaluations_table(pg_url, data):
             conn.exec_driver_sql("ALTER TABLE model_metadata DROP COLUMN file_blake3")  # added by version 6
             conn.execute(schema_info.update().values(value="3"))
             assert not sa.inspect(conn).has_table("evaluations")
-    assert SCHEMA_VERSION == 6
+    assert SCHEMA_VERSION == 7
     with Registry(pg_url) as reg:
-        assert reg.schema_version() == 6 and reg.get("rf", 1)["model_class"] == "RandomForestClassifier"
+        assert reg.schema_version() == 7 and reg.get("rf", 1)["model_class"] == "RandomForestClassifier"
         assert reg.evaluations("rf") == []
         reg.add_evaluation({"model_id": "rf", "version": 1, "kind": "test", "data_fingerprint": "sha256:00",
                             "predictions": b"\x00\xff" * 10})

@@ -1,0 +1,157 @@
+"""What keeps a large registry fast, checked as behaviour: capped counts, the shape of latest_only and
+search, rows read in batches, and the schema-7 indexes (created fresh, added by the upgrade, used)."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+
+import pytest
+
+from jupyter_modelservice.registry import Registry
+from jupyter_modelservice.registry.schema import SCHEMA_VERSION, SORT_INDEXES
+
+INDEXES = {index.name for index in SORT_INDEXES}
+
+
+@pytest.fixture
+def reg(tmp_path):
+    registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
+    yield registry
+    registry.close()
+
+
+@pytest.fixture
+def filled(reg):
+    """rf:1..3 (v3 archived), svc:1..2, Forest_2:1 (class LinearSVC), n%_x:1 (a LIKE wildcard in its id)."""
+    for model_id, cls, status in [("rf", "RandomForestClassifier", "saved"), ("svc", "SVC", "trained"),
+                                  ("rf", "RandomForestClassifier", "saved"), ("Forest_2", "LinearSVC", "saved"),
+                                  ("svc", "SVC", "production"), ("rf", "RandomForestClassifier", "archived"),
+                                  ("n%_x", "Ridge", "saved")]:
+        reg.add_version({"model_id": model_id, "model_class": cls, "status": status,
+                         "validation_score": 0.5 + 0.05 * reg.next_version(model_id)})
+    return reg
+
+
+def refs(rows):
+    return [(r["model_id"], r["version"]) for r in rows]
+
+
+def test_count_with_a_limit_stops_there(filled):
+    assert filled.count() == 7
+    assert [filled.count(limit=n) for n in (1, 3, 7, 8, 100)] == [1, 3, 7, 7, 7]
+    assert filled.count(search="rf", limit=2) == 2 and filled.count(search="rf", limit=10) == 3
+    assert filled.count(status="production", limit=5) == 1
+    assert filled.count(where="validation_score > 0.6", limit=1) == 1
+
+
+def test_latest_only_keeps_an_id_whose_latest_version_matches_the_filters(filled):
+    assert refs(filled.list(latest_only=True, order_by="model_id")) == [("Forest_2", 1), ("n%_x", 1), ("rf", 3),
+                                                                       ("svc", 2)]
+    # rf:3 (archived) is the latest rf: a saved rf:2 is not shown in its place
+    assert refs(filled.list(latest_only=True, status="saved", order_by="model_id")) == [("Forest_2", 1), ("n%_x", 1)]
+    assert refs(filled.list(latest_only=True, order_by="-validation_score", limit=2)) == [("rf", 3), ("svc", 2)]
+    assert refs(filled.list(latest_only=True, search="svc", order_by="model_id")) == [("Forest_2", 1), ("svc", 2)]
+
+
+def test_search_ignores_ascii_case_and_matches_wildcards_literally(filled):
+    assert refs(filled.list(search="FOREST", order_by="model_id")) == [("Forest_2", 1), ("rf", 3), ("rf", 2),
+                                                                      ("rf", 1)]
+    assert refs(filled.list(search="t_2")) == [("Forest_2", 1)]
+    assert refs(filled.list(search="%_")) == [("n%_x", 1)]
+    assert refs(filled.list(search="linearsvc")) == [("Forest_2", 1)]
+    assert filled.list(search="no such model") == []
+
+
+@pytest.mark.parametrize("filters", [{}, {"status": "saved"}, {"search": "rf", "order_by": "validation_score"},
+                                     {"latest_only": True}, {"where": "validation_score >= 0.6", "limit": 3}])
+def test_iter_rows_gives_the_rows_of_list_in_batches(filled, filters):
+    assert list(filled.iter_rows(batch=2, **filters)) == filled.list(**filters)
+
+
+def test_iter_rows_leaves_the_caller_free_to_write_between_rows(filled):
+    with closing(filled.iter_rows(order_by="model_id", batch=1)) as rows:
+        first = next(rows)
+        filled.add_version({"model_id": "late", "model_class": "SVC"})  # not inside the reader's transaction
+        rest = list(rows)
+    assert first["model_id"] == "Forest_2" and len(rest) == 6
+    assert filled.get("late")["version"] == 1
+
+
+def test_iter_rows_inside_a_transaction_sees_its_writes(filled):
+    with filled.atomic():
+        filled.add_version({"model_id": "new", "model_class": "SVC"})
+        assert ("new", 1) in refs(filled.iter_rows())
+    assert filled.count() == 8
+
+
+def _plan(reg, **filters):
+    """SQLite's plan of a page: the steps finding its keys, and the others (reading its rows)."""
+    from jupyter_modelservice.registry.queries import rows_query
+
+    query = rows_query(**{"status": None, "model_id": None, "search": None, "order_by": "-training_date",
+                          "limit": 100, "offset": 0, "latest_only": False, **filters})
+    with reg.atomic(write=False) as conn:
+        sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+        steps = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}").all()
+    keys = {steps[0][0]}  # the first step materializes the page's keys; its descendants find them
+    for node, parent, _, _ in steps:
+        if parent in keys:
+            keys.add(node)
+    return (" | ".join(detail for node, _, _, detail in steps if node in keys),
+            " | ".join(detail for node, _, _, detail in steps if node not in keys))
+
+
+@pytest.mark.parametrize("order_by, index", [
+    ("-training_date", "ix_model_metadata_date_search"),
+    ("-validation_score", "ix_model_metadata_validation_search"),
+    ("train_score", "ix_model_metadata_train_search"),
+    ("status", "ix_model_metadata_status_id"),
+    ("model_class", "ix_model_metadata_class_id"),
+])
+def test_a_page_finds_its_keys_in_index_order_and_reads_only_its_rows(filled, order_by, index):
+    for filters in ({}, {"search": "rf"}, {"latest_only": True}):
+        keys, rows = _plan(filled, order_by=order_by, **filters)
+        assert keys.startswith("MATERIALIZE page"), keys
+        assert f"SCAN model_metadata USING COVERING INDEX {index}" in keys, keys
+        assert "USE TEMP B-TREE FOR ORDER BY" not in keys, keys  # the tie-breakers may sort within ties only
+        assert "GROUP BY" not in keys, keys  # latest_only probes the primary key of each row found
+        assert "SEARCH model_metadata USING INDEX sqlite_autoindex_model_metadata_1 (model_id=? AND version=?)" \
+            in rows, rows
+
+
+def _indexes(db):
+    with closing(sqlite3.connect(db)) as con:
+        return dict(con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+                                "tbl_name = 'model_metadata' AND sql IS NOT NULL").fetchall())
+
+
+def test_a_version_6_registry_gets_the_indexes_of_version_7(tmp_path):
+    fresh, old = tmp_path / "fresh.db", tmp_path / "old.db"
+    for db in (fresh, old):
+        Registry(f"sqlite:///{db}").close()
+    with closing(sqlite3.connect(old)) as con, con:  # back to what schema version 6 wrote
+        for name in INDEXES:
+            con.execute(f"DROP INDEX {name}")
+        con.execute("CREATE INDEX ix_model_metadata_training_date ON model_metadata (training_date)")
+        con.execute("UPDATE schema_info SET value = '6' WHERE key = 'schema_version'")
+        con.execute("INSERT INTO model_metadata (model_id, version, model_class, training_date, status) "
+                    "VALUES ('rf', 1, 'SVC', '2026-01-01T00:00:00+00:00', 'saved')")
+    assert INDEXES.isdisjoint(_indexes(old))
+    with Registry(f"sqlite:///{old}") as upgraded:
+        assert upgraded.schema_version() == SCHEMA_VERSION == 7
+        assert refs(upgraded.list(order_by="status")) == [("rf", 1)]
+    assert _indexes(old) == _indexes(fresh)  # the step creates exactly the indexes of version 7
+    assert INDEXES <= set(_indexes(old)) and "ix_model_metadata_training_date" not in _indexes(old)
+
+
+@pytest.mark.parametrize("order_by, index", [
+    ("-validation_score", "COVERING INDEX ix_model_metadata_status_validation"),
+    ("train_score", "COVERING INDEX ix_model_metadata_status_train"),
+    ("-training_date", "INDEX ix_model_metadata_status_date"),
+    ("model_id", "COVERING INDEX ix_model_metadata_status_id"),
+])
+def test_a_page_of_one_status_is_read_in_index_order_too(filled, order_by, index):
+    keys, _ = _plan(filled, order_by=order_by, status="saved")
+    assert f"SEARCH model_metadata USING {index} (status=?)" in keys, keys
+    assert "USE TEMP B-TREE FOR ORDER BY" not in keys, keys
