@@ -1,9 +1,11 @@
 """`RegistryBrowser`: browse, inspect and manage the model registry in an ipywidgets panel.
 
 A composite of standard ipywidgets (no custom JavaScript). The table is one
-page of registry rows fetched with ``Registry.list(limit=, offset=)`` and
-counted with ``Registry.count``, so it stays responsive with many thousands of
-versions. Results and errors are written into ``Output`` widgets (see
+page of registry rows fetched with ``Registry.list(limit=, offset=)``, one row
+more than it shows (so *next* knows whether there is a next page); the matches
+are counted only when there is one, and then only up to `COUNT_CAP` (or to the
+page on screen, past it): a search over a million versions is not counted to
+its end on every keystroke, and the label says "1,000+ versions". Results and errors are written into ``Output`` widgets (see
 :mod:`.panel_base`), which both a real JupyterLab and a test can read.
 """
 
@@ -51,6 +53,9 @@ SORTS = (
     ("status", "status"),
 )
 
+#: Matches are counted up to this many (or to the end of the page on screen); beyond, "1,000+".
+COUNT_CAP = 1000
+
 #: Statuses a user can set from the panel (``trained`` only comes from training).
 SETTABLE_STATUSES = ("saved", "production", "archived")
 
@@ -89,7 +94,11 @@ class RegistryBrowser(BrowserActions, TextFallbackPanel):
     rows_ : list of dict
         The registry rows of the page on screen.
     total_ : int
-        How many versions match the filters.
+        How many versions match the filters; when ``total_capped_``, how
+        many were counted (there are more).
+    total_capped_ : bool
+        Whether counting stopped at `COUNT_CAP` (or at the page on screen) with
+        more matches left: the label then shows e.g. "page 1 of 67+ (1,000+ versions)".
     page : int
         The page on screen, from 0.
 
@@ -123,6 +132,8 @@ class RegistryBrowser(BrowserActions, TextFallbackPanel):
         self.page_size = page_size
         self.page = 0
         self.total_ = 0
+        self.total_capped_ = False
+        self._more = False  # whether a row follows the page on screen
         self.rows_: list[dict[str, Any]] = []
         self._pending: tuple[str, tuple[str, ...]] | None = None  # ("delete" | a status, refs) to confirm
         self._compared: tuple[str, ...] = ()  # the versions in the comparison on screen
@@ -215,7 +226,7 @@ class RegistryBrowser(BrowserActions, TextFallbackPanel):
         """The page on screen as a static table (what a reopened notebook shows)."""
         from ..display import RegistryTable
 
-        where = f"saved view of the registry browser, page {self.page + 1} of {self.page_count}"
+        where = f"saved view of the registry browser, page {self.page + 1} of {self._pages_text()}"
         return RegistryTable(self.rows_, description=where).to_html()
 
     # -- state -------------------------------------------------------------
@@ -226,8 +237,11 @@ class RegistryBrowser(BrowserActions, TextFallbackPanel):
 
     @property
     def page_count(self) -> int:
-        """Number of pages (at least 1)."""
+        """Number of pages (at least 1; when ``total_capped_``, at least this many)."""
         return max(1, -(-self.total_ // self.page_size))
+
+    def _pages_text(self) -> str:
+        return f"{self.page_count:,}" + ("+" if self.total_capped_ else "")
 
     def _shown_rows(self) -> dict[str, dict[str, Any]]:
         """The rows of the page on screen by ``"model_id:version"`` (the selection is among them)."""
@@ -244,12 +258,22 @@ class RegistryBrowser(BrowserActions, TextFallbackPanel):
 
     def refresh(self) -> None:
         """Query the page on screen again (keeping the selection when it is still there)."""
-        registry = self.service.registry
-        filters = self._filters()
-        self.total_ = registry.count(**filters)
-        self.page = min(max(self.page, 0), self.page_count - 1)
-        self.rows_ = registry.list(**filters, order_by=self.sort.value, limit=self.page_size,
-                                   offset=self.page * self.page_size)
+        registry, filters, size = self.service.registry, self._filters(), self.page_size
+        self.page = max(self.page, 0)
+
+        def page_rows() -> list[dict[str, Any]]:  # one row more than shown: is there a next page?
+            return registry.list(**filters, order_by=self.sort.value, limit=size + 1, offset=self.page * size)
+
+        rows = page_rows()
+        if not rows and self.page > 0:  # past the last page (rows went away): show the last one
+            self._count(filters, self.page * size)  # exact: there are at most that many
+            self.page = self.page_count - 1
+            rows = page_rows()
+        self._more, self.rows_ = len(rows) > size, rows[:size]
+        if self._more:
+            self._count(filters, max(COUNT_CAP, (self.page + 1) * size))
+        else:  # the last page: the count is known without counting
+            self.total_, self.total_capped_ = self.page * size + len(self.rows_), False
         header, lines = table_lines(self.rows_)
         refs = [f"{r['model_id']}:{r['version']}" for r in self.rows_]
         keep = tuple(ref for ref in self.selected if ref in refs)
@@ -264,9 +288,9 @@ class RegistryBrowser(BrowserActions, TextFallbackPanel):
             self.table.layout.width = self.header.layout.min_width = width
         finally:
             self._updating = False
-        noun = "version" if self.total_ == 1 else "versions"
-        self.page_label.value = (f"page {self.page + 1} of {self.page_count} "
-                                 f"({self.total_:,} {noun})")
+        noun = "version" if self.total_ == 1 and not self.total_capped_ else "versions"
+        self.page_label.value = (f"page {self.page + 1:,} of {self._pages_text()} "
+                                 f"({self.total_:,}{'+' if self.total_capped_ else ''} {noun})")
         note = ranking_note(self.rows_, self.sort.value)  # scores of other data are no ranking
         if note:
             self.page_label.value += f" · {note}"
@@ -274,12 +298,17 @@ class RegistryBrowser(BrowserActions, TextFallbackPanel):
         self._sync_buttons()
         self.refresh_snapshot()
 
+    def _count(self, filters: dict[str, Any], upto: int) -> None:
+        """Count the matches, stopping after ``upto`` (`total_`, `total_capped_`)."""
+        found = self.service.registry.count(**filters, limit=upto + 1)
+        self.total_, self.total_capped_ = min(found, upto), found > upto
+
     def _sync_buttons(self) -> None:
         if self.actions.busy:
             return
         n = len(self.selected)
         self.prev_button.disabled = self.page <= 0
-        self.next_button.disabled = self.page >= self.page_count - 1
+        self.next_button.disabled = not self._more
         self.load_button.disabled = n != 1
         self.status_button.disabled = n == 0
         self.delete_button.disabled = n == 0
