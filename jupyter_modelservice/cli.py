@@ -33,7 +33,8 @@ import math
 import os
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,16 @@ class Failure(Exception):
 # -- output -------------------------------------------------------------------
 def _emit_json(data: Any) -> None:
     print(json.dumps(finite(data), indent=2, sort_keys=True, default=str))
+
+
+def _emit_json_rows(rows: Iterable[dict[str, Any]]) -> None:
+    """The text of ``_emit_json(list(rows))``, written row by row as the rows come."""
+    write, opened = sys.stdout.write, False
+    for row in rows:
+        item = json.dumps([finite(row)], indent=2, sort_keys=True, default=str)  # "[\n  {...}\n]"
+        write((",\n" if opened else "[\n") + item[2:-2])
+        opened = True
+    write("\n]\n" if opened else "[]\n")
 
 
 def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
@@ -120,6 +131,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be a positive number")
     with _open(args) as service:
+        if args.json and args.as_of is None:  # streamed: memory stays that of one batch of rows
+            _emit_json_rows(_streamed_rows(service, args))
+            return 0
         rows = service.list_models(status=args.status, search=args.search, limit=args.limit, where=args.where,
                                    as_of=args.as_of)
     if args.json:
@@ -132,6 +146,17 @@ def cmd_list(args: argparse.Namespace) -> int:
              _file_cell(r), (r.get("training_date") or "")[:19].replace("T", " ")) for r in rows]
     print(_table(body, ("REF", "STATUS", "CLASS", "VAL SCORE", "FILE", "TRAINED (UTC)")))
     return 0
+
+
+def _streamed_rows(service: Any, args: argparse.Namespace) -> Iterable[dict[str, Any]]:
+    """The rows of ``service.list_models`` (no ``as_of``) as the registry reads them."""
+    from .ids import validate_search
+
+    search = validate_search(args.search)
+    with closing(service.registry.iter_rows(status=args.status, search=search, limit=args.limit,
+                                            where=args.where)) as rows:
+        for row in rows:
+            yield service.files.public(row)
 
 
 def cmd_card(args: argparse.Namespace) -> int:
