@@ -114,11 +114,6 @@ SORT_INDEXES = (
              model_metadata.c.version.desc(), model_metadata.c.model_class),
     sa.Index("ix_model_metadata_class_id", model_metadata.c.model_class, model_metadata.c.model_id,
              model_metadata.c.version.desc()),
-    # one status by a score: the browser's status filter with a score sort
-    sa.Index("ix_model_metadata_status_validation", model_metadata.c.status, model_metadata.c.validation_score,
-             model_metadata.c.model_id, model_metadata.c.version),
-    sa.Index("ix_model_metadata_status_train", model_metadata.c.status, model_metadata.c.train_score,
-             model_metadata.c.model_id, model_metadata.c.version),
 )
 
 events = sa.Table(

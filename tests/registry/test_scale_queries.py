@@ -143,15 +143,3 @@ def test_a_version_6_registry_gets_the_indexes_of_version_7(tmp_path):
         assert refs(upgraded.list(order_by="status")) == [("rf", 1)]
     assert _indexes(old) == _indexes(fresh)  # the step creates exactly the indexes of version 7
     assert INDEXES <= set(_indexes(old)) and "ix_model_metadata_training_date" not in _indexes(old)
-
-
-@pytest.mark.parametrize("order_by, index", [
-    ("-validation_score", "COVERING INDEX ix_model_metadata_status_validation"),
-    ("train_score", "COVERING INDEX ix_model_metadata_status_train"),
-    ("-training_date", "INDEX ix_model_metadata_status_date"),
-    ("model_id", "COVERING INDEX ix_model_metadata_status_id"),
-])
-def test_a_page_of_one_status_is_read_in_index_order_too(filled, order_by, index):
-    keys, _ = _plan(filled, order_by=order_by, status="saved")
-    assert f"SEARCH model_metadata USING {index} (status=?)" in keys, keys
-    assert "USE TEMP B-TREE FOR ORDER BY" not in keys, keys
