@@ -278,9 +278,9 @@ class _Migration:
         if staged.sha256 != row["file_sha256"]:  # pragma: no cover - the bytes were just verified
             store.discard(staged)
             raise _Failed(f"writing {row['file_path']} to the target changed its bytes")
-        def ready() -> None:  # the row as copied, now with its file in place (and the BLAKE3 loads check)
+        def ready() -> None:  # the row as copied, now with its file in place (and the digests loads check)
             self.target.registry.set_file(row["model_id"], row["version"],
-                                          {"artifact_state": "ready", "file_blake3": staged.blake3})
+                                          {"artifact_state": "ready", **staged.load_digests})
 
         # read back before the row is marked ready; a database store does both in one transaction
         try:

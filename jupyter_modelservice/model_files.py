@@ -23,9 +23,10 @@ from typing import Any
 
 from . import probe, provenance
 from .artifacts import formats
-from .artifacts.digests import blake3_bytes
+from .artifacts.digests import ChunkDigests, blake3_bytes
 from .artifacts.local import sha256_bytes
 from .artifacts.store import Staged, Store
+from .artifacts.verified_stream import ChunkMismatchError, VerifiedStream
 from .exceptions import (
     ArtifactError,
     ArtifactIntegrityError,
@@ -88,7 +89,7 @@ class ModelFiles:
         started = replacing or (SAVE_STARTED, {"path": relpath, "sha256": staged.sha256})
         model_id, version = ref
         pending = {"file_path": relpath, "file_format": save_format, "file_sha256": staged.sha256,
-                   "file_bytes": staged.nbytes, "artifact_state": "pending", "file_blake3": staged.blake3}
+                   "file_bytes": staged.nbytes, "artifact_state": "pending", **staged.load_digests}
         if self.store.transactional:
             # the same steps in one transaction: the version is ready exactly when its bytes are stored
             with self.atomic():
@@ -134,10 +135,12 @@ class ModelFiles:
 
     def read(self, ref: ModelVersion, row: Mapping[str, Any], trusted: Iterable[str] = (), *,
              trust_unverified: bool = False) -> Any:
-        """The estimator in the file of ``ref``, after checking its sha256.
+        """The estimator in the file of ``ref``, deserialized only from bytes that match its digests.
 
-        An unverified version (restored from a sidecar or imported) raises
-        `UnverifiedModelError` unless ``trust_unverified`` is True.
+        A file with registered chunk digests in a store that reads as it goes is
+        checked chunk by chunk while it is deserialized (`VerifiedStream`); others
+        are read whole and checked first (`read_bytes`). An unverified version (restored from a sidecar or
+        imported) raises `UnverifiedModelError` unless ``trust_unverified`` is True.
         """
         if not trust_unverified:
             refuse_unverified(self.registry, ref, row)
@@ -149,8 +152,22 @@ class ModelFiles:
                 f"pickle is allowed and save it as skops: ModelService(..., allow_pickle=True)"
                 f".save_model({str(ref)!r}, save_format='skops')."
             )
-        data = self.read_bytes(ref, row)
-        estimator = formats.loads(data, file_format, trusted, label=f"The file of {ref} ({row['file_path']})")
+        label = f"The file of {ref} ({row['file_path']})"
+        if row.get("file_chunks") and self.store.streams:
+            chunks = ChunkDigests.from_text(row["file_chunks"])
+            with self._reading(ref, row):
+                raw = self.store.open(row["file_path"])
+            try:
+                with VerifiedStream(raw, chunks, row["file_bytes"], label) as stream:
+                    estimator = formats.load_stream(stream, file_format, trusted, label=label)
+            except ChunkMismatchError as mismatch:
+                try:
+                    self.read_bytes(ref, row)
+                except ArtifactIntegrityError as err:  # names the registered and the found sha256
+                    raise err from None
+                raise mismatch
+        else:
+            estimator = formats.loads(self.read_bytes(ref, row), file_format, trusted, label=label)
         self._check_behaviour(ref, row, estimator)
         return estimator
 
@@ -193,16 +210,8 @@ class ModelFiles:
         `ArtifactError` when the file is missing, `ArtifactIntegrityError` when
         its bytes differ from what was saved.
         """
-        try:
+        with self._reading(ref, row):
             data = self.store.read_bytes(row["file_path"])
-        except (ArtifactIntegrityError, StoreError):  # outside the store / store unreachable: say so
-            raise
-        except ArtifactError as err:
-            state = "its save never completed" if row["artifact_state"] == "pending" else "it was removed"
-            raise ArtifactError(
-                f"The file of {ref} ({row['file_path']}) is missing: {state}. "
-                "Save the model again or delete this version."
-            ) from err
         # the registered BLAKE3 when there is one (several times faster), else the sha256
         fast = row.get("file_blake3")
         if fast and blake3_bytes(data) == fast:
@@ -217,6 +226,21 @@ class ModelFiles:
             f"was saved (sha256 expected {row['file_sha256']}, {found}); it was changed or damaged "
             "after saving and was not loaded."
         )
+
+    @contextmanager
+    def _reading(self, ref: ModelVersion, row: Mapping[str, Any]) -> Iterator[None]:
+        """A missing file becomes an `ArtifactError` saying why it is missing (a file outside the
+        store and an unreachable store are raised as they are)."""
+        try:
+            yield
+        except (ArtifactIntegrityError, StoreError):
+            raise
+        except ArtifactError as err:
+            state = "its save never completed" if row["artifact_state"] == "pending" else "it was removed"
+            raise ArtifactError(
+                f"The file of {ref} ({row['file_path']}) is missing: {state}. "
+                "Save the model again or delete this version."
+            ) from err
 
     def public(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """A row as the public API returns it: ``file_path`` opens the file, ``relative_path``

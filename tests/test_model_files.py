@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 
 import blake3
 import numpy as np
@@ -42,39 +44,45 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@pytest.mark.parametrize("column", ["file_sha256", "file_blake3"])
+@pytest.mark.parametrize("column", ["file_sha256", "file_blake3", "file_chunks"])
 @pytest.mark.parametrize("position", [0, 31, 63], ids=["first digit", "middle digit", "last digit"])
 def test_a_registered_digest_off_by_one_hex_digit_is_refused(two_versions, deserialized, position, column):
     row = two_versions.get_model_metadata("lr:1")
-    digest = row[column]
+    record = json.loads(row["file_chunks"])
+    digest = record["blake3"][0] if column == "file_chunks" else row[column]
     other = "0" if digest[position] != "0" else "1"
     wrong = digest[:position] + other + digest[position + 1:]
     assert len(wrong) == 64 and wrong != digest
-    two_versions.registry.update("lr", 1, {column: wrong})  # a new sha256 alone drops the BLAKE3
+    # a new sha256 alone drops the faster digests; a row without chunk digests checks its BLAKE3
+    changed = ({"file_chunks": json.dumps({**record, "blake3": [wrong]})} if column == "file_chunks"
+               else {column: wrong, "file_chunks": None})
+    two_versions.registry.update("lr", 1, changed)
     with ModelService(models_directory=two_versions.store.root) as fresh:
-        with pytest.raises(ArtifactIntegrityError, match=wrong):
+        with pytest.raises(ArtifactIntegrityError, match="chunk 1 of 1 differs" if column == "file_chunks" else wrong):
             fresh.load_model("lr:1")
         assert fresh.current_model is None
     assert deserialized == []
 
 
-
-def test_a_load_checks_the_blake3_and_a_row_without_one_the_sha256(two_versions, iris, monkeypatch):
+def test_a_load_checks_the_chunk_digests_else_the_blake3_else_the_sha256(two_versions, iris, monkeypatch):
     X, _ = iris
     from jupyter_modelservice import model_files
 
     row = two_versions.get_model_metadata("lr:1")
     data = (two_versions.store.root / "lr" / "v1.joblib").read_bytes()
     assert row["file_blake3"] == blake3.blake3(data).hexdigest() and row["file_sha256"] == _sha(data)
-    sha256_calls = []
-    monkeypatch.setattr(model_files, "sha256_bytes", lambda data: sha256_calls.append(1) or _sha(data))
+    assert json.loads(row["file_chunks"])["blake3"] == [blake3.blake3(blake3.blake3(data).digest()).hexdigest()]
+    calls: list[str] = []
+    monkeypatch.setattr(model_files, "sha256_bytes", lambda data: calls.append("sha256") or _sha(data))
+    monkeypatch.setattr(model_files, "blake3_bytes",
+                        lambda data: calls.append("blake3") or blake3.blake3(data).hexdigest())
     with ModelService(models_directory=two_versions.store.root) as fresh:
-        fresh.load_model("lr:1")
-        assert sha256_calls == [] and fresh.current_model.C == 0.01
-        fresh.registry.update("lr", 1, {"file_blake3": None})  # saved before BLAKE3 was kept
-        fresh.current_model = None
-        fresh.load_model("lr:1")
-        assert sha256_calls == [1] and fresh.predict(X) is not None
+        for dropped, expected in ((None, []), ("file_chunks", ["blake3"]), ("file_blake3", ["blake3", "sha256"])):
+            if dropped:
+                fresh.registry.update("lr", 1, {dropped: None})  # saved before it was kept
+            fresh.current_model = None
+            fresh.load_model("lr:1")
+            assert calls == expected and fresh.current_model.C == 0.01 and fresh.predict(X) is not None
 
 class SwitchingReads:
     """A store whose reads of one file return ``first``, then ``later`` on every further read."""
@@ -90,9 +98,12 @@ class SwitchingReads:
         return self.first if self.reads == 1 else self.later
 
 
+@pytest.mark.parametrize("path", ["whole file", "streamed"])
 @pytest.mark.parametrize("first_read", ["genuine", "other version's"])
-def test_the_bytes_deserialized_are_the_bytes_hashed(two_versions, iris, deserialized, monkeypatch, first_read):
-    """One read: a second read of the file (here, different bytes) is never what gets deserialized."""
+def test_the_bytes_deserialized_are_the_bytes_hashed(two_versions, iris, deserialized, monkeypatch, first_read,
+                                                      path):
+    """One read: a second read of the file (here, different bytes) is never what gets deserialized,
+    whether the file is checked whole (a row without chunk digests) or while it streams."""
     X, _ = iris
     service = two_versions
     row = service.get_model_metadata("lr:1")
@@ -104,14 +115,18 @@ def test_the_bytes_deserialized_are_the_bytes_hashed(two_versions, iris, deseria
     deserialized.clear()
     reads = SwitchingReads(service.store, row["relative_path"], first, later)
     with ModelService(models_directory=service.store.root) as fresh:
-        monkeypatch.setattr(fresh.store, "read_bytes", reads)
+        if path == "whole file":
+            fresh.registry.update("lr", 1, {"file_chunks": None})
+            monkeypatch.setattr(fresh.store, "read_bytes", reads)
+        else:
+            monkeypatch.setattr(fresh.store, "open", lambda relpath: io.BytesIO(reads(relpath)))
         if first_read == "genuine":
             fresh.load_model("lr:1")
             assert fresh.current_model.C == 0.01  # lr:1's model, not lr:2's
             np.testing.assert_array_equal(fresh.predict(X), expected)
-            assert deserialized == [genuine]
+            assert deserialized == ([genuine] if path == "whole file" else [])
         else:
-            with pytest.raises(ArtifactIntegrityError, match="sha256"):
+            with pytest.raises(ArtifactIntegrityError, match="does not match the digest"):
                 fresh.load_model("lr:1")
             assert fresh.current_model is None and deserialized == []
     assert reads.reads == 1

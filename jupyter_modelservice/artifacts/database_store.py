@@ -31,6 +31,7 @@ for any store and `location` shows them as ``db://rf/v1.joblib``.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -149,7 +150,7 @@ class _LimitedWriter:
 
     def staged(self, relpath: str) -> StagedBytes:
         return StagedBytes(relpath, "<memory>", self._hash.sha256, len(self._data), self._hash.blake3,
-                           memoryview(self._data))
+                           self._hash.chunks, memoryview(self._data))
 
 
 class DatabaseStore:
@@ -173,10 +174,13 @@ class DatabaseStore:
         True: `publish` runs in the registry's current transaction.
     sidecars : bool
         False: no JSON sidecars are kept (the row is in the same database).
+    streams : bool
+        False: a file arrives whole in one query, so loads check it whole.
     """
 
     transactional = True
     sidecars = False
+    streams = False
 
     def __init__(self, registry: _BytesTable, max_bytes: int | None = None) -> None:
         self.registry = registry
@@ -258,6 +262,10 @@ class DatabaseStore:
             raise ArtifactError(f"Model file {self.location(relpath)} is missing: the registry database holds "
                                 "no bytes for it.")
         return data
+
+    def open(self, relpath: str) -> IO[bytes]:
+        """The stored bytes of ``relpath`` as a file object (fetched whole, like `read_bytes`)."""
+        return io.BytesIO(self.read_bytes(relpath))
 
     def write_text(self, relpath: str, text: str) -> None:
         """Refused: this store keeps model files only (``sidecars`` is False)."""

@@ -18,8 +18,8 @@ from typing import IO, Any
 from ..exceptions import ArtifactError, ArtifactIntegrityError, InvalidInputError, UntrustedTypesError
 from .skops_trust import default_trusted_types
 
-__all__ = ["EXTENSIONS", "FORMATS", "PICKLE_FORMATS", "check_bytes", "detect_format", "dump", "loads",
-           "model_path", "trusted_skops_types"]
+__all__ = ["EXTENSIONS", "FORMATS", "PICKLE_FORMATS", "check_bytes", "detect_format", "dump", "load_stream",
+           "loads", "model_path", "trusted_skops_types"]
 
 FORMATS = ("joblib", "pickle", "skops")
 EXTENSIONS = {"joblib": "joblib", "pickle": "pkl", "skops": "skops"}
@@ -191,16 +191,41 @@ def loads(data: bytes, file_format: str, trusted: Iterable[str] | str = (), *,
     """
     trusted = _trusted_names(trusted)
     check_bytes(data, file_format, label)
+    return _deserialize(data, file_format, trusted)
+
+
+def load_stream(stream: Any, file_format: str, trusted: Iterable[str] | str = (), *,
+                label: str = "The model file") -> Any:
+    """Deserialize a model file from ``stream``, a `verified_stream.VerifiedStream` of it.
+
+    Like `loads`, for a file that is checked while it is read: the recorded format
+    is checked on the first chunk, joblib and pickle files are deserialized as the
+    stream hands out checked chunks, and anything the reader left unread is
+    checked before the model is returned. skops files (zip archives, read out
+    of order) are read whole first.
+    """
+    trusted = _trusted_names(trusted)
+    if file_format == "skops":
+        return loads(stream.read(), file_format, trusted, label=label)
+    check_bytes(stream.peek(1 << 20), file_format, label)
+    model = _deserialize(stream, file_format, trusted)
+    stream.finish()
+    return model
+
+
+def _deserialize(source: Any, file_format: str, trusted: list[str]) -> Any:
+    """Run the reader of ``file_format`` on checked bytes or a checked stream."""
+    whole = isinstance(source, (bytes, bytearray, memoryview))
     try:
         if file_format == "skops":
             import skops.io
 
-            return skops.io.loads(data, trusted=trusted_skops_types(data, trusted))
+            return skops.io.loads(source, trusted=trusted_skops_types(source, trusted))
         if file_format == "pickle":
-            return pickle.loads(data)
+            return pickle.loads(source) if whole else pickle.load(source)
         import joblib
 
-        return joblib.load(io.BytesIO(data))
+        return joblib.load(io.BytesIO(source) if whole else source)
     except (ArtifactError, InvalidInputError):
         raise
     except Exception as err:  # unpickling errors come in every type

@@ -78,6 +78,7 @@ class LocalStore:
 
     transactional = False  # publish renames on its own, after the pending row is committed
     sidecars = True
+    streams = True
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser().absolute()
@@ -140,7 +141,7 @@ class LocalStore:
         if not found:
             temp.unlink(missing_ok=True)
             raise ArtifactError(f"Could not hash the new model file {temp}.")
-        return Staged(relpath, temp, found[0].sha256, nbytes, found[0].blake3)
+        return Staged(relpath, temp, found[0].sha256, nbytes, found[0].blake3, found[0].chunks)
 
     def publish(self, staged: Staged) -> None:
         """Atomically move a staged file to its final name and make the rename durable."""
@@ -159,6 +160,14 @@ class LocalStore:
         try:
             with open_regular(full) as fh:
                 return fh.read()
+        except FileNotFoundError as err:
+            raise ArtifactError(f"Model file {full} is missing.") from err
+
+    def open(self, relpath: str) -> IO[bytes]:
+        """``relpath`` opened for reading, with the checks and errors of `read_bytes`."""
+        full = self.path(relpath)
+        try:
+            return open_regular(full)
         except FileNotFoundError as err:
             raise ArtifactError(f"Model file {full} is missing.") from err
 

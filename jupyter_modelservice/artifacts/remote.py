@@ -36,13 +36,13 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO, Any
 
 from ..exceptions import ArtifactError, InvalidInputError, StoreError
-from .digests import Digests
 from .local import TEMP_PREFIX
+from .remote_io import GuardedReader, HashingWriter
 from .store import Staged, check_relpath
 from .store_errors import secret_values, store_errors
 
@@ -60,38 +60,6 @@ S3_CONFIG: dict[str, Any] = {"connect_timeout": 3, "read_timeout": 15,
 #: How often s3fs repeats a failed request on top of botocore's attempts, unless
 #: ``storage_options["retries"]`` says otherwise (s3fs's own default, 5, multiplies them).
 S3_RETRIES = 1
-
-
-class _HashingWriter:
-    """A binary writer that hashes and counts what passes through to ``raw``.
-
-    ``guard()``, when given, wraps each write to ``raw`` (the store's error
-    translation); errors of the serializer calling `write` pass unchanged.
-    """
-
-    def __init__(self, raw: IO[bytes], guard: Callable[[], AbstractContextManager[Any]] = nullcontext) -> None:
-        self._raw = raw
-        self._guard = guard
-        self._hash = Digests()
-        self.nbytes = 0
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        with self._guard():
-            self._raw.write(data)
-        self._hash.update(data)
-        size = memoryview(data).nbytes
-        self.nbytes += size
-        return size
-
-    def tell(self) -> int:
-        return self.nbytes
-
-    def flush(self) -> None:
-        self._raw.flush()
-
-    @property
-    def digests(self) -> Digests:
-        return self._hash
 
 
 class FsspecStore:
@@ -130,6 +98,7 @@ class FsspecStore:
 
     transactional = False  # publish uploads on its own, after the pending row is committed
     sidecars = True
+    streams = True
 
     def __init__(self, url: str, storage_options: dict[str, Any] | None = None, *,
                  atomic_put: bool | None = None) -> None:
@@ -220,7 +189,7 @@ class FsspecStore:
             with self._guard(doing):
                 raw = self.fs.open(temp, "wb")
             try:
-                writer = _HashingWriter(raw, guard=lambda: self._guard(doing))
+                writer = HashingWriter(raw, guard=lambda: self._guard(doing))
                 write(writer)  # type: ignore[arg-type]
             finally:
                 with self._guard(doing):
@@ -228,7 +197,8 @@ class FsspecStore:
         except BaseException:
             self._discard_remote(temp)
             raise
-        return Staged(relpath, temp, writer.digests.sha256, writer.nbytes, writer.digests.blake3)
+        return Staged(relpath, temp, writer.digests.sha256, writer.nbytes, writer.digests.blake3,
+                      writer.digests.chunks)
 
     def _stage_local(self, relpath: str, write: Callable[[IO[bytes]], None]) -> Staged:
         folder = self.staging_dir
@@ -241,12 +211,13 @@ class FsspecStore:
         temp = Path(name)
         try:
             with os.fdopen(fd, "wb") as raw:
-                writer = _HashingWriter(raw)
+                writer = HashingWriter(raw)
                 write(writer)  # type: ignore[arg-type]
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        return Staged(relpath, temp, writer.digests.sha256, writer.nbytes, writer.digests.blake3)
+        return Staged(relpath, temp, writer.digests.sha256, writer.nbytes, writer.digests.blake3,
+                      writer.digests.chunks)
 
     def publish(self, staged: Staged) -> None:
         """Make the staged bytes appear under their final key, all at once."""
@@ -286,6 +257,17 @@ class FsspecStore:
                 return self.fs.cat_file(key)
         except FileNotFoundError as err:
             raise ArtifactError(f"Model file {self.fs.unstrip_protocol(key)} is missing.") from err
+
+    def open(self, relpath: str) -> IO[bytes]:
+        """``relpath`` opened for reading: its reads fail with a `StoreError` as `read_bytes` does."""
+        key = self.key(relpath)
+        doing = f"reading {relpath}"
+        try:
+            with self._guard(doing, missing_ok=True):
+                raw = self.fs.open(key, "rb")
+        except FileNotFoundError as err:
+            raise ArtifactError(f"Model file {self.fs.unstrip_protocol(key)} is missing.") from err
+        return GuardedReader(raw, guard=lambda: self._guard(doing))  # type: ignore[return-value]
 
     def write_text(self, relpath: str, text: str) -> None:
         """Write a small text file so that readers see the old or the new content."""

@@ -35,6 +35,12 @@ class Staged:
     sha256: str
     nbytes: int
     blake3: str | None = None  # the digest loads check (artifacts.digests)
+    chunks: str | None = None  # its chunk digests, for loads that check while they read
+
+    @property
+    def load_digests(self) -> dict[str, str | None]:
+        """The row's columns holding the digests a load checks (``file_blake3``, ``file_chunks``)."""
+        return {"file_blake3": self.blake3, "file_chunks": self.chunks}
 
 
 def check_relpath(relpath: str, store: str) -> list[str]:
@@ -76,6 +82,9 @@ class Store(Protocol):
     #: Whether a JSON sidecar is kept beside each model file (False for `DatabaseStore`: the
     #: row lives in the same database as the bytes).
     sidecars: bool
+    #: Whether `open` reads a file as it goes (so a load can check it chunk by chunk while it
+    #: deserializes); False when a file arrives whole in one request (`DatabaseStore`).
+    streams: bool
 
     def location(self, relpath: str) -> str:
         """The path or URL a user opens to reach ``relpath``."""
@@ -95,6 +104,10 @@ class Store(Protocol):
 
     def read_bytes(self, relpath: str) -> bytes:
         """The whole content of a file."""
+        ...
+
+    def open(self, relpath: str) -> IO[bytes]:
+        """A binary file object reading ``relpath`` from its start (its failures as `read_bytes`'s)."""
         ...
 
     def write_text(self, relpath: str, text: str) -> None:

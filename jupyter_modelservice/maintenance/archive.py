@@ -247,7 +247,7 @@ def import_version(service: Any, archive: str | os.PathLike[str], *, model_id: s
                     f"The model file in {archive} has sha256 {staged.sha256} but the archive records "
                     f"{manifest['sha256']}; it was changed or damaged, and was not imported.")
             version, trust = _register(service.registry, target_id, None if as_new_version else original,
-                                       metadata, manifest, archive, staged.blake3)
+                                       metadata, manifest, archive, staged.load_digests)
             staged = replace(staged, relpath=model_path(target_id, version, fmt))
             try:  # the database store marks the version ready in the transaction that stores the bytes
                 ready = service.files.publish(ModelVersion(target_id, version), staged)
@@ -277,7 +277,7 @@ def _check_original(registry: Registry, model_id: str, original: int) -> None:
 
 
 def _register(registry: Registry, model_id: str, original: int | None, metadata: dict[str, Any],
-              manifest: dict[str, Any], archive: Any, blake3: str | None) -> tuple[int, str]:
+              manifest: dict[str, Any], archive: Any, load_digests: dict[str, str | None]) -> tuple[int, str]:
     """Insert the pending row: ``original`` when free, else the next version; return it and its trust.
 
     The number is chosen and the row inserted in one transaction holding the id's write lock.
@@ -288,7 +288,7 @@ def _register(registry: Registry, model_id: str, original: int | None, metadata:
     checked = check_signature(identity, manifest.get("signature"))
     row = {k: v for k, v in metadata.items() if k in COLUMNS}
     row.update(model_id=model_id, file_format=manifest["file_format"], file_sha256=manifest["sha256"],
-               file_bytes=manifest["bytes"], file_blake3=blake3, artifact_state="pending", status="saved",
+               file_bytes=manifest["bytes"], **load_digests, artifact_state="pending", status="saved",
                trust="verified" if checked == "valid" else "unverified")
     row.setdefault("model_class", "unknown")
     row.setdefault("training_date", utcnow())

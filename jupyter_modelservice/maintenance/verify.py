@@ -60,6 +60,9 @@ def check_row_file(store: Any, row: dict[str, Any]) -> Finding | None:
         return Finding("hash_mismatch", f"{ref}: {relpath} has the registered sha256 but BLAKE3 "
                        f"{digests.blake3[:16]}…, not the registered {str(row['file_blake3'])[:16]}…; "
                        "loads refuse it", ref, relpath)
+    if digest == row.get("file_sha256") and row.get("file_chunks") not in (None, digests.chunks):
+        return Finding("hash_mismatch", f"{ref}: {relpath} has the registered sha256 but not the registered "
+                       "chunk digests; loads refuse it", ref, relpath)
     if digest != row.get("file_sha256") or row.get("file_bytes") not in (None, size):
         return Finding("hash_mismatch", f"{ref}: {relpath} has sha256 {digest[:16]}… and {size} bytes; "
                        f"the registry expects {str(row.get('file_sha256'))[:16]}… and "

@@ -282,8 +282,8 @@ class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
             if must_exist:
                 self._get(conn, model_id, version)
             return
-        if "file_sha256" in values and "file_blake3" not in values:
-            values = {**values, "file_blake3": None}  # a new file without its BLAKE3: loads check the sha256
+        if "file_sha256" in values:  # a new file without its faster digests: loads check the sha256
+            values = {"file_blake3": None, "file_chunks": None, **values}
         result = conn.execute(
             model_metadata.update()
             .where(model_metadata.c.model_id == model_id, model_metadata.c.version == version)

@@ -23,7 +23,8 @@ __all__ = ["COLUMNS", "FILE_COLUMNS", "SORTABLE", "STATUSES", "check_status", "c
 STATUSES = ("trained", "saved", "production", "archived")
 COLUMNS = tuple(c.name for c in model_metadata.columns)
 #: The columns describing a version's model file (`Registry.set_file`).
-FILE_COLUMNS = ("file_path", "file_format", "file_sha256", "file_bytes", "artifact_state", "file_blake3")
+FILE_COLUMNS = ("file_path", "file_format", "file_sha256", "file_bytes", "artifact_state", "file_blake3",
+                "file_chunks")
 #: Columns `Registry.list` may order by (no JSON, no digests).
 SORTABLE = frozenset(
     ["model_id", "version", "model_class", "training_date", "train_score", "validation_score",

@@ -35,7 +35,7 @@ rows go with their evaluation.
 Schema versions: 1, the first; 2 adds ``model_metadata.trust``; 3 adds ``model_blobs``;
 4 adds ``evaluations`` and ``evaluation_resamples``; 5 ``model_metadata.probe``; 6
 ``model_metadata.file_blake3``; 7 the indexes that let a sorted page of a large registry read
-only its rows (`SORT_INDEXES`).
+only its rows (`SORT_INDEXES`); 8 ``model_metadata.file_chunks``.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from ..exceptions import RegistryError
 __all__ = ["METADATA", "MIGRATIONS", "SCHEMA_VERSION", "SORT_INDEXES", "Migrations", "evaluation_resamples", "evaluations",
            "events", "model_blobs", "model_metadata", "schema_info"]
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 METADATA = sa.MetaData()
 
@@ -92,6 +92,8 @@ model_metadata = sa.Table(
     sa.Column("probe", _Json),  # the behaviour probe (probe.py): input rows, and at save the predictions
     # BLAKE3 of the file, checked on load (several times faster than sha256, the digest shown and exported)
     sa.Column("file_blake3", sa.String(64)),
+    # its chunk digests (artifacts.digests.ChunkDigests), which let a load check the file as it reads it
+    sa.Column("file_chunks", sa.Text),
     sa.Index("ix_model_metadata_status_date", "status", "training_date"),
 )
 # Ids equal but for letter case would share a folder on Windows and macOS; this index
@@ -338,3 +340,12 @@ def _add_sort_indexes(conn: sa.Connection) -> None:
 
 
 MIGRATIONS[6] = _add_sort_indexes
+
+
+def _add_file_chunks(conn: sa.Connection) -> None:
+    """7 → 8: ``model_metadata.file_chunks``, the chunk digests a load checks while it reads (files
+    saved before have none: their loads read the whole file and check its BLAKE3 or sha256)."""
+    conn.execute(sa.text("ALTER TABLE model_metadata ADD COLUMN file_chunks TEXT"))
+
+
+MIGRATIONS[7] = _add_file_chunks

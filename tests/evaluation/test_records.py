@@ -14,6 +14,7 @@ from jupyter_modelservice import IncompatibleModelsError, ModelService
 from jupyter_modelservice.evaluation import records
 from jupyter_modelservice.model_files import ModelFiles
 from jupyter_modelservice.provenance import data_fingerprint
+from tests.old_schema import downgrade
 
 CALLS: Counter = Counter()
 
@@ -243,15 +244,10 @@ def test_a_version_3_registry_gets_the_evaluations_table(tmp_path, data):
             service.save_model("lr")
             service.evaluate_model(X_te, y_te, "lr")
     with sqlite3.connect(old / "registry.db") as con:  # back to what schema version 3 wrote
-        con.execute("DROP TABLE evaluation_resamples")
-        con.execute("DROP TABLE evaluations")
-        con.execute("ALTER TABLE model_metadata DROP COLUMN probe")  # added by version 5
-        con.execute("ALTER TABLE model_metadata DROP COLUMN file_blake3")  # added by version 6
-        con.execute("UPDATE schema_info SET value = '3' WHERE key = 'schema_version'")
+        downgrade(con, 3)
     con.close()
-    assert SCHEMA_VERSION == 7
     with ModelService(models_directory=old) as upgraded:
-        assert upgraded.registry.schema_version() == 7
+        assert upgraded.registry.schema_version() == SCHEMA_VERSION
         assert upgraded.evaluations("lr") == []
         metrics = upgraded.get_model_metadata("lr")["metrics"]  # kept from before the upgrade
         result = upgraded.evaluate_model(X_te, y_te, "lr")

@@ -18,6 +18,7 @@ from jupyter_modelservice import (
     ModelService,
     maintenance,
 )
+from jupyter_modelservice.artifacts.digests import Digests
 
 
 def _imported(report):
@@ -144,15 +145,17 @@ def test_a_damaged_or_unsaved_version_is_not_exported(tmp_path, tiny_data):
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
 
 
-def test_an_imported_version_gets_the_blake3_of_its_bytes_not_the_archives_word(tmp_path, tiny_data, exported):
+def test_an_imported_version_gets_the_digests_of_its_bytes_not_the_archives_word(tmp_path, tiny_data, exported):
     X, _ = tiny_data
     archive, manifest, expected = exported
     claimed = tmp_path / "claimed.zip"
+    forged_chunks = json.dumps({"leaf": 1 << 20, "group": 1, "blake3": ["0" * 64]})
     with zipfile.ZipFile(archive) as zf, zipfile.ZipFile(claimed, "w") as out:
         for name in zf.namelist():
             data = zf.read(name)
             if name == "metadata.json":
-                data = json.dumps({**json.loads(data), "file_blake3": "0" * 64}).encode()
+                data = json.dumps({**json.loads(data), "file_blake3": "0" * 64,
+                                   "file_chunks": forged_chunks}).encode()
             out.writestr(name, data)
     with ModelService(models_directory=tmp_path / "target") as target:
         maintenance.import_version(target, claimed)
@@ -160,7 +163,9 @@ def test_an_imported_version_gets_the_blake3_of_its_bytes_not_the_archives_word(
         row = target.get_model_metadata("lr:3")
         data = (tmp_path / "target" / row["relative_path"]).read_bytes()
         assert row["file_blake3"] == blake3.blake3(data).hexdigest() != "0" * 64
+        assert row["file_chunks"] == Digests.of(data).chunks != forged_chunks
         np.testing.assert_array_equal(target.get_model("lr:3").predict(X), expected)
+
 
 def test_import_does_not_reuse_a_deleted_version_number(tmp_path, tiny_data, exported):
     archive, _, _ = exported

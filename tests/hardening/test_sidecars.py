@@ -323,12 +323,14 @@ def test_maintenance_works_on_an_fsspec_store(tmp_path, tiny_data):
     service.close()
 
 
-def test_verify_checks_the_blake3_a_load_relies_on(tmp_path, tiny_data):
+@pytest.mark.parametrize("column, forged", [
+    ("file_blake3", "0" * 64), ("file_chunks", json.dumps({"leaf": 1 << 20, "group": 1, "blake3": ["0" * 64]}))])
+def test_verify_checks_the_digests_a_load_relies_on(tmp_path, tiny_data, column, forged):
     X, y = tiny_data
     with ModelService(models_directory=tmp_path / "models") as service:
         service.train_model(LogisticRegression, X, y, model_id="lr")
         service.save_model("lr")
         assert maintenance.verify(service, grace=0).ok
-        # the sha256 still matches, the BLAKE3 does not: a load would refuse the file, so verify says so
-        service.registry.set_file("lr", 1, {"file_blake3": "0" * 64})
+        # the sha256 still matches, the faster digest does not: a load would refuse the file, so verify says so
+        service.registry.set_file("lr", 1, {column: forged})
         assert maintenance.verify(service, grace=0).kinds() == {"hash_mismatch": 1, "stale_sidecar": 1}

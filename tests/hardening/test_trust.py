@@ -27,8 +27,10 @@ from jupyter_modelservice import (
     UnverifiedModelError,
     maintenance,
 )
+from jupyter_modelservice.artifacts.digests import Digests
 from jupyter_modelservice.cli import main
 from jupyter_modelservice.registry.schema import SCHEMA_VERSION
+from tests.old_schema import downgrade
 
 
 def _imported(report):
@@ -50,6 +52,11 @@ class Payload:
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _digests(data: bytes) -> dict[str, str]:
+    """Every digest a forger puts in a sidecar to match a planted file."""
+    return {"file_sha256": _sha(data), "file_blake3": _blake3(data), "file_chunks": Digests.of(data).chunks}
 
 
 def _blake3(data: bytes) -> str:
@@ -83,7 +90,7 @@ def _plant(models, marker, model_id="rf", version=2, status="production"):
     (models / model_id / f"v{version}.pkl").write_bytes(payload)
     genuine = json.loads((models / "rf" / "v1.json").read_text())
     genuine.update(model_id=model_id, version=version, file_path=f"{model_id}/v{version}.pkl",
-                   file_format="pickle", file_sha256=_sha(payload), file_blake3=_blake3(payload),
+                   file_format="pickle", **_digests(payload),
                    file_bytes=len(payload), status=status, trust="verified")
     (models / model_id / f"v{version}.json").write_text(json.dumps(genuine))
     return payload
@@ -193,7 +200,7 @@ def test_repair_never_restores_a_previous_file_from_a_swapped_sidecar_as_trusted
     payload = pickle.dumps(Payload(marker))
     (models / "rf" / "v1.joblib").write_bytes(payload)
     sidecar = json.loads((models / "rf" / "v1.json").read_text())
-    sidecar.update(file_sha256=_sha(payload), file_blake3=_blake3(payload), file_bytes=len(payload),
+    sidecar.update(**_digests(payload), file_bytes=len(payload),
                    status="production")
     (models / "rf" / "v1.json").write_text(json.dumps(sidecar))
 
@@ -318,20 +325,12 @@ def test_a_version_1_registry_is_upgraded_and_its_versions_stay_trusted(tmp_path
             elsewhere.save_model("lost")
         maintenance.rebuild_index(service)  # "lost" comes in from its sidecar
     with sqlite3.connect(models / "registry.db") as con:  # back to what version 1 wrote
-        con.execute("ALTER TABLE model_metadata DROP COLUMN trust")
-        con.execute("ALTER TABLE model_metadata DROP COLUMN probe")  # added by version 5
-        con.execute("ALTER TABLE model_metadata DROP COLUMN file_blake3")  # added by version 6
-        later = [name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-                 if name not in ("model_metadata", "model_events", "schema_info", "sqlite_sequence")]
-        for table in later:  # tables of later schema versions (model_blobs, ...)
-            con.execute(f"DROP TABLE {table}")
-        con.execute("UPDATE schema_info SET value = '1' WHERE key = 'schema_version'")
+        downgrade(con, 1)
     con.close()
-    for path in models.glob("*/v*.json"):  # nor did its sidecars carry a BLAKE3
+    for path in models.glob("*/v*.json"):  # nor did its sidecars carry the faster digests
         sidecar = json.loads(path.read_text())
-        del sidecar["file_blake3"]
+        del sidecar["file_blake3"], sidecar["file_chunks"]
         path.write_text(json.dumps(sidecar))
-    assert SCHEMA_VERSION >= 2 and "model_blobs" in later
     with ModelService(models_directory=models) as upgraded:
         assert upgraded.registry.schema_version() == SCHEMA_VERSION  # every step from 1 ran
         assert upgraded.registry.get("rf", 1)["trust"] is None

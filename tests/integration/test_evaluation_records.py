@@ -13,7 +13,8 @@ from jupyter_modelservice import IncompatibleModelsError, ModelService
 from jupyter_modelservice.model_files import ModelFiles
 from jupyter_modelservice.provenance import data_fingerprint
 from jupyter_modelservice.registry import Registry
-from jupyter_modelservice.registry.schema import SCHEMA_VERSION, schema_info
+from jupyter_modelservice.registry.schema import SCHEMA_VERSION
+from tests.old_schema import downgrade
 
 pytestmark = pytest.mark.postgres
 
@@ -69,15 +70,10 @@ def test_a_version_3_registry_gets_the_evaluations_table(pg_url, data):
     with Registry(pg_url) as reg:
         reg.add_version({"model_id": "rf", "model_class": "RandomForestClassifier"})
         with reg.atomic() as conn:  # back to what schema version 3 wrote
-            conn.exec_driver_sql("DROP TABLE evaluation_resamples")
-            conn.exec_driver_sql("DROP TABLE evaluations")
-            conn.exec_driver_sql("ALTER TABLE model_metadata DROP COLUMN probe")  # added by version 5
-            conn.exec_driver_sql("ALTER TABLE model_metadata DROP COLUMN file_blake3")  # added by version 6
-            conn.execute(schema_info.update().values(value="3"))
+            downgrade(conn, 3)
             assert not sa.inspect(conn).has_table("evaluations")
-    assert SCHEMA_VERSION == 7
     with Registry(pg_url) as reg:
-        assert reg.schema_version() == 7 and reg.get("rf", 1)["model_class"] == "RandomForestClassifier"
+        assert reg.schema_version() == SCHEMA_VERSION and reg.get("rf", 1)["model_class"] == "RandomForestClassifier"
         assert reg.evaluations("rf") == []
         reg.add_evaluation({"model_id": "rf", "version": 1, "kind": "test", "data_fingerprint": "sha256:00",
                             "predictions": b"\x00\xff" * 10})

@@ -20,6 +20,7 @@ from jupyter_modelservice.exceptions import (
 from jupyter_modelservice.registry import Registry
 from jupyter_modelservice.registry import database as database_module
 from jupyter_modelservice.registry.schema import SCHEMA_VERSION, schema_info
+from tests.old_schema import downgrade
 
 from .processes import run_together
 
@@ -223,14 +224,8 @@ def test_a_version_1_registry_gets_the_trust_column(pg_url):
                            [{"model_id": "lost", "version": 1, "event": "restored", "at": now,
                              "details": {"from": "sidecar", "path": "lost/v1.json"}}])
         with reg.atomic() as conn:  # back to what version 1 wrote
-            conn.exec_driver_sql("ALTER TABLE model_metadata DROP COLUMN trust")
-            conn.exec_driver_sql("ALTER TABLE model_metadata DROP COLUMN probe")  # added by version 5
-            conn.exec_driver_sql("ALTER TABLE model_metadata DROP COLUMN file_blake3")  # added by version 6
-            later = set(sa.inspect(conn).get_table_names()) - {"model_metadata", "model_events", "schema_info"}
-            for table in sorted(later):  # tables of later schema versions (model_blobs, ...)
-                conn.exec_driver_sql(f"DROP TABLE {table}")
-            conn.execute(schema_info.update().values(value="1"))
-    assert "model_blobs" in later
+            downgrade(conn, 1)
+            assert set(sa.inspect(conn).get_table_names()) == {"model_metadata", "model_events", "schema_info"}
     with Registry(pg_url) as reg:
         assert reg.schema_version() == SCHEMA_VERSION  # every step from 1 ran
         assert reg.get("rf", 1)["trust"] is None and reg.get("lost", 1)["trust"] == "unverified"

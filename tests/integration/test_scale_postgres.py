@@ -15,7 +15,8 @@ from jupyter_modelservice import ModelService
 from jupyter_modelservice.cli import main
 from jupyter_modelservice.registry import Registry
 from jupyter_modelservice.registry.engine import finite
-from jupyter_modelservice.registry.schema import SCHEMA_VERSION, SORT_INDEXES, schema_info
+from jupyter_modelservice.registry.schema import SCHEMA_VERSION, SORT_INDEXES
+from tests.old_schema import downgrade
 
 pytestmark = pytest.mark.postgres
 
@@ -98,12 +99,9 @@ def test_a_version_6_registry_gets_the_indexes_of_version_7(pg_url):
     with Registry(pg_url) as reg:
         reg.add_version({"model_id": "rf", "model_class": "SVC"})
         with reg.atomic() as conn:  # back to what schema version 6 wrote
-            for name in sorted(names):
-                conn.exec_driver_sql(f"DROP INDEX {name}")
-            conn.exec_driver_sql("CREATE INDEX ix_model_metadata_training_date ON model_metadata (training_date)")
-            conn.execute(schema_info.update().values(value="6"))
+            downgrade(conn, 6)
     with Registry(pg_url) as reg:
-        assert reg.schema_version() == SCHEMA_VERSION == 7
+        assert reg.schema_version() == SCHEMA_VERSION
         with reg.atomic(write=False) as conn:
             found = {i["name"] for i in sa.inspect(conn).get_indexes("model_metadata")}
         assert names <= found and "ix_model_metadata_training_date" not in found

@@ -10,6 +10,7 @@ import pytest
 
 from jupyter_modelservice.registry import Registry
 from jupyter_modelservice.registry.schema import SCHEMA_VERSION, SORT_INDEXES
+from tests.old_schema import downgrade
 
 INDEXES = {index.name for index in SORT_INDEXES}
 
@@ -131,15 +132,12 @@ def test_a_version_6_registry_gets_the_indexes_of_version_7(tmp_path):
     for db in (fresh, old):
         Registry(f"sqlite:///{db}").close()
     with closing(sqlite3.connect(old)) as con, con:  # back to what schema version 6 wrote
-        for name in INDEXES:
-            con.execute(f"DROP INDEX {name}")
-        con.execute("CREATE INDEX ix_model_metadata_training_date ON model_metadata (training_date)")
-        con.execute("UPDATE schema_info SET value = '6' WHERE key = 'schema_version'")
+        downgrade(con, 6)
         con.execute("INSERT INTO model_metadata (model_id, version, model_class, training_date, status) "
                     "VALUES ('rf', 1, 'SVC', '2026-01-01T00:00:00+00:00', 'saved')")
     assert INDEXES.isdisjoint(_indexes(old))
     with Registry(f"sqlite:///{old}") as upgraded:
-        assert upgraded.schema_version() == SCHEMA_VERSION == 7
+        assert upgraded.schema_version() == SCHEMA_VERSION
         assert refs(upgraded.list(order_by="status")) == [("rf", 1)]
     assert _indexes(old) == _indexes(fresh)  # the step creates exactly the indexes of version 7
     assert INDEXES <= set(_indexes(old)) and "ix_model_metadata_training_date" not in _indexes(old)

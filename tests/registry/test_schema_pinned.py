@@ -17,6 +17,7 @@ from jupyter_modelservice.exceptions import RegistryError
 from jupyter_modelservice.registry import Registry
 from jupyter_modelservice.registry.schema import MIGRATIONS, SCHEMA_VERSION, Migrations
 from tests.integration.conftest import pg_database, pg_url  # noqa: F401 - fixtures used by name
+from tests.old_schema import downgrade
 
 #: table -> [(column, type, length, nullable)], in order; then its primary key and foreign keys.
 TABLES = {
@@ -111,11 +112,7 @@ def _version_1(path):
                                     events)
     con = sqlite3.connect(path)
     with con:
-        for table in ("evaluation_resamples", "evaluations", "model_blobs"):
-            con.execute(f"DROP TABLE {table}")
-        for column in ("trust", "probe", "file_blake3"):
-            con.execute(f"ALTER TABLE model_metadata DROP COLUMN {column}")
-        con.execute("UPDATE schema_info SET value = '1' WHERE key = 'schema_version'")
+        downgrade(con, 1)
     con.close()
 
 

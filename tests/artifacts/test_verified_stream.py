@@ -1,0 +1,155 @@
+"""Chunk digests and the stream that hands out only chunks that match them."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import threading
+
+import blake3
+import pytest
+
+from jupyter_modelservice.artifacts.digests import LEAF, MAX_CHUNKS, ChunkDigests, Digests
+from jupyter_modelservice.artifacts.verified_stream import ChunkMismatchError, VerifiedStream
+from jupyter_modelservice.exceptions import ArtifactIntegrityError
+
+
+def _chunks_by_hand(data: bytes) -> dict:
+    """The record computed from the definition: BLAKE3 per 1 MiB leaf, leaves grouped so that at
+    most 64 chunks remain, each chunk's digest the BLAKE3 of its leaves' digests."""
+    leaves = [blake3.blake3(data[i:i + LEAF]).digest() for i in range(0, len(data), LEAF)]
+    group = max(1, -(-len(leaves) // MAX_CHUNKS))
+    return {"leaf": LEAF, "group": group,
+            "blake3": [blake3.blake3(b"".join(leaves[i:i + group])).hexdigest()
+                       for i in range(0, len(leaves), group)]}
+
+
+def _stream(data: bytes, record: str | None = None, size: int | None = None) -> VerifiedStream:
+    record = record or Digests.of(data).chunks
+    return VerifiedStream(io.BytesIO(data), ChunkDigests.from_text(record),
+                          len(data) if size is None else size, "The file of rf:1")
+
+
+@pytest.mark.parametrize("size", [0, 1, LEAF - 1, LEAF, LEAF + 1, 3 * LEAF + 5, 130 * LEAF + 3])
+def test_the_chunk_record_follows_its_definition_however_the_bytes_arrive(size):
+    data = random.Random(size).randbytes(size)
+    pieces = Digests()
+    rng = random.Random(1)
+    start = 0
+    while start < size:  # uneven writes, some across leaf boundaries
+        step = rng.choice([1, 7, 4096, LEAF - 3, 2 * LEAF + 1])
+        pieces.update(memoryview(data)[start:start + step])
+        start += step
+    assert json.loads(pieces.chunks) == json.loads(Digests.of(data).chunks) == _chunks_by_hand(data)
+    assert len(json.loads(pieces.chunks)["blake3"]) <= MAX_CHUNKS
+
+
+@pytest.mark.parametrize("size", [1, LEAF + 1, 5 * LEAF + 17, 70 * LEAF])
+def test_every_way_of_reading_returns_exactly_the_file(size):
+    data = random.Random(size).randbytes(size).replace(b"\n", b"x")
+    lines = b"\n".join(data[i:i + 100_000] for i in range(0, len(data), 100_000))
+    with _stream(data) as stream:
+        assert stream.read() == data
+    with _stream(lines) as stream:
+        assert stream.peek(8)[:8] == lines[:8]
+        got = b"".join(iter(stream.readline, b""))
+        assert got == lines
+    with _stream(data) as stream:
+        got, rng = bytearray(), random.Random(2)
+        while True:
+            if rng.random() < 0.5:
+                part = stream.read(rng.choice([0, 1, 13, 65536, LEAF + 5]))
+            else:
+                buffer = bytearray(rng.choice([1, 4096, 3 * LEAF]))
+                part = bytes(buffer[:stream.readinto(buffer)])
+            got += part
+            if not part and len(got) == len(data):
+                break
+        assert bytes(got) == data
+        stream.finish()
+
+
+def test_a_changed_chunk_is_never_handed_out_and_the_ones_before_it_are_exact():
+    data = random.Random(3).randbytes(5 * LEAF)
+    record = Digests.of(data).chunks
+    changed = bytearray(data)
+    changed[3 * LEAF + 10] ^= 1  # inside the fourth chunk
+    handed = bytearray()
+    with _stream(bytes(changed), record) as stream:
+        with pytest.raises(ChunkMismatchError, match="chunk 4 of 5 differs"):
+            while part := stream.read(65536):
+                handed += part
+    assert bytes(handed) == data[:3 * LEAF]
+
+
+@pytest.mark.parametrize("change", ["appended", "truncated", "emptied", "last byte"])
+def test_a_file_of_another_length_or_ending_is_refused(change):
+    data = random.Random(4).randbytes(2 * LEAF + 100)
+    record = Digests.of(data).chunks
+    found = {"appended": data + b"\0", "truncated": data[:-1], "emptied": b"",
+             "last byte": data[:-1] + bytes([data[-1] ^ 0xFF])}[change]
+    with _stream(found, record, size=len(data)) as stream:
+        with pytest.raises(ArtifactIntegrityError, match="does not match the digests registered"):
+            stream.read()
+            stream.finish()
+
+
+def test_a_tail_the_reader_leaves_unread_is_checked_by_finish():
+    data = random.Random(5).randbytes(3 * LEAF)
+    record = Digests.of(data).chunks
+    with _stream(data + b"tail", record, size=len(data)) as stream:
+        assert stream.read(10) == data[:10]
+        with pytest.raises(ChunkMismatchError, match="longer than registered"):
+            stream.finish()
+
+
+def test_a_record_that_does_not_fit_the_registered_size_is_refused_before_reading():
+    data = random.Random(6).randbytes(2 * LEAF)
+    with pytest.raises(ChunkMismatchError, match="2 chunk digests are registered for 5000000 bytes"):
+        _stream(data, size=5_000_000)
+
+
+@pytest.mark.parametrize("text", [
+    "not json", "[]", '{"leaf": 1048576, "group": 1}', '{"leaf": 4096, "group": 1, "blake3": []}',
+    '{"leaf": 1048576, "group": 0, "blake3": []}', '{"leaf": 1048576, "group": 1, "blake3": ["ab"]}',
+    '{"leaf": 1048576, "group": true, "blake3": []}',
+    '{"leaf": 1048576, "group": 1, "blake3": ["' + "G" * 64 + '"]}',
+])
+def test_a_malformed_record_is_refused(text):
+    with pytest.raises(ArtifactIntegrityError, match="chunk digests of the file are malformed"):
+        ChunkDigests.from_text(text)
+
+
+def test_closing_early_stops_the_checking_thread():
+    data = random.Random(7).randbytes(8 * LEAF)
+    before = threading.active_count()
+    for _ in range(5):
+        with _stream(data) as stream:
+            stream.read(10)  # the reader gives up (an unpickling error) with chunks still queued
+    assert threading.active_count() == before
+
+
+def test_a_file_that_fails_to_read_raises_its_error_where_the_reader_gets_to_it():
+    data = random.Random(8).randbytes(3 * LEAF)
+
+    class Failing(io.BytesIO):
+        def read(self, size=-1):
+            if self.tell() >= LEAF:
+                raise OSError("disk gone")
+            return super().read(size)
+
+    stream = VerifiedStream(Failing(data), ChunkDigests.from_text(Digests.of(data).chunks), len(data), "f")
+    with stream:
+        assert stream.read(LEAF) == data[:LEAF]
+        with pytest.raises(OSError, match="disk gone"):
+            stream.read(1)
+
+
+def test_digests_of_a_file_match_those_of_its_bytes(tmp_path):
+    data = os.urandom(2 * LEAF + 1)
+    (tmp_path / "f").write_bytes(data)
+    from jupyter_modelservice.artifacts.digests import file_digests
+
+    assert file_digests(tmp_path / "f").chunks == Digests.of(data).chunks
