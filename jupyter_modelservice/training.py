@@ -71,12 +71,12 @@ def make_estimator(model_class: Any, params: Mapping[str, Any]) -> Any:
 
 
 def infer_task(estimator: Any, y: Any = None) -> str:
-    """``"classification"`` or ``"regression"``, from the estimator, else from the target."""
+    """``"classification"`` or ``"regression"``, from the estimator (when not None), else from the target."""
     from sklearn.base import is_classifier, is_regressor
 
-    if is_classifier(estimator):
+    if estimator is not None and is_classifier(estimator):
         return "classification"
-    if is_regressor(estimator):
+    if estimator is not None and is_regressor(estimator):
         return "regression"
     if y is not None:
         from sklearn.utils.multiclass import type_of_target

@@ -11,7 +11,8 @@ import numpy as np
 from ..exceptions import InvalidInputError
 from ..metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
-__all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "TASK_TYPES", "evaluate_estimator"]
+__all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "TASK_TYPES", "evaluate_estimator",
+           "evaluate_predictions"]
 
 TASK_TYPES = ("classification", "regression")
 
@@ -30,16 +31,41 @@ def evaluate_estimator(estimator: Any, X_test: Any, y_test: Any, task_type: str,
         y_pred = estimator.predict(X_test)
     except (ValueError, TypeError) as err:
         raise InvalidInputError(f"predict() failed on X_test: {err}") from err
-    y_true = np.asarray(y_test)
     proba = _probabilities(estimator, X_test) if task_type == "classification" else None
-    if task_type == "classification":
-        result = _classification(y_true, y_pred, proba, list(getattr(estimator, "classes_", [])))
-    else:
-        result = _regression(y_true, y_pred)
+    classes = [_plain(c) for c in getattr(estimator, "classes_", [])]
+    result = evaluate_predictions(y_test, y_pred, task_type, y_score=proba, classes=classes)
     if return_predictions:
-        result["predictions"] = {"y_pred": y_pred, "y_score": proba,
-                                 "classes": [_plain(c) for c in getattr(estimator, "classes_", [])]}
+        result["predictions"] = {"y_pred": y_pred, "y_score": proba, "classes": classes}
     return result
+
+
+def evaluate_predictions(y_true: Any, y_pred: Any, task_type: str, *, y_score: Any = None,
+                         classes: list[Any] | None = None) -> dict[str, Any]:
+    """Every metric of ``task_type`` for predictions ``y_pred`` of the target ``y_true``.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like
+        The target and the predictions.
+    task_type : {"classification", "regression"}
+    y_score : array-like of shape (n_samples, n_classes), optional
+        Classification: ``predict_proba`` output, its columns in the order of
+        ``classes`` (needed for ``roc_auc``).
+    classes : list, optional
+        The classes the model knows (``estimator.classes_``).
+
+    Returns
+    -------
+    dict
+        What :func:`evaluate_estimator` returns.
+    """
+    if task_type not in TASK_TYPES:
+        raise InvalidInputError(f"task_type must be one of {TASK_TYPES}, got {task_type!r}.")
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if task_type == "classification":
+        proba = None if y_score is None else np.asarray(y_score)
+        return _classification(y_true, y_pred, proba, list(classes or []))
+    return _regression(y_true, y_pred)
 
 
 def _probabilities(estimator: Any, X_test: Any) -> np.ndarray | None:
