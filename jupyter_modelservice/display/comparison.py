@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..metric_names import METRIC_LABELS, higher_is_better, metrics_for
 from .base import RichResult
-from .figures import PALETTE, new_figure, plain_text
+from .figures import PALETTE, plain_text
 from .tables import count, html_table, text_table
 
 if TYPE_CHECKING:
     import pandas as pd
-    from matplotlib.figure import Figure
+    from matplotlib.axes import Axes
 
 __all__ = ["ComparisonResult", "metric_columns"]
 
@@ -41,7 +41,7 @@ class ComparisonResult(RichResult):
 
     The best value of each metric column is highlighted (the smallest for error
     metrics such as ``mse``, ``rmse``, ``mae``), and a bar chart shows every
-    metric per model.
+    metric per model. Keywords of :meth:`plot` go to :meth:`matplotlib.axes.Axes.bar`.
 
     Parameters
     ----------
@@ -53,8 +53,6 @@ class ComparisonResult(RichResult):
 
     Attributes
     ----------
-    frame : pandas.DataFrame
-        The comparison, sorted best first, with a fresh index.
     sort_by : str
     metrics : list of str
         The metric columns shown.
@@ -83,34 +81,38 @@ class ComparisonResult(RichResult):
                 keys, ascending=[not higher_is_better(k) for k in keys], na_position="last", kind="stable"
             )
         attrs = dict(frame.attrs)
-        self.frame = frame.reset_index(drop=True)
-        self.frame.attrs = attrs
+        self._frame = frame.reset_index(drop=True)
+        self._frame.attrs = attrs
+
+    def frame(self) -> pd.DataFrame:
+        """The comparison, sorted best first, with a fresh index (a copy; ``attrs`` say how it was tested)."""
+        return self._frame.copy()
 
     @property
     def data(self) -> list[dict[str, Any]]:
         """The rows as dictionaries, best first."""
-        return self.frame.to_dict(orient="records")
+        return self._frame.to_dict(orient="records")
 
     @property
     def best(self) -> str | None:
         """``"model_id:version"`` of the best row, or None for an empty comparison."""
-        if self.frame.empty:
+        if self._frame.empty:
             return None
-        row = self.frame.iloc[0]
+        row = self._frame.iloc[0]
         return f"{row['model_id']}:{row['version']}" if "version" in row else str(row["model_id"])
 
     @property
     def tested(self) -> bool:
         """Whether the frame carries paired tests of the metric it is sorted by."""
-        return "tied_with_best" in self.frame and self.frame.attrs.get("metric") == self.sort_by
+        return "tied_with_best" in self._frame and self._frame.attrs.get("metric") == self.sort_by
 
     @property
     def winner(self) -> str | None:
         """The best row's ``"model_id:version"`` when it is significantly better than every
         other row, else None (a statistical tie, or no test)."""
-        if not self.tested or self.frame.empty:
+        if not self.tested or self._frame.empty:
             return None
-        others = self.frame["tied_with_best"].iloc[1:]
+        others = self._frame["tied_with_best"].iloc[1:]
         return self.best if not others.any() else None
 
     @property
@@ -118,7 +120,7 @@ class ComparisonResult(RichResult):
         """The rows statistically tied with the best one (the best one first)."""
         if not self.tested:
             return []
-        return [f"{r.model_id}:{r.version}" for r in self.frame.itertuples() if r.tied_with_best]
+        return [f"{r.model_id}:{r.version}" for r in self._frame.itertuples() if r.tied_with_best]
 
     def verdict(self) -> str:
         """One sentence: is the best model significantly better, or which models tie with it?
@@ -126,12 +128,12 @@ class ComparisonResult(RichResult):
         Without a test (stored metrics, ``ModelService.compare_evaluations``) the
         frame's ``note`` says so instead.
         """
-        if not self.tested or len(self.frame) < 2:
-            return str(self.frame.attrs.get("note") or "")
-        attrs = self.frame.attrs
+        if not self.tested or len(self._frame) < 2:
+            return str(self._frame.attrs.get("note") or "")
+        attrs = self._frame.attrs
         label = METRIC_LABELS.get(self.sort_by or "", self.sort_by)
         n, test, alpha = attrs.get("n_samples"), attrs.get("test"), attrs.get("alpha", 0.05)
-        rest = self.frame.iloc[1:]
+        rest = self._frame.iloc[1:]
         if self.winner is not None:
             worst = _p(rest["p_value"].max())
             bound = f"p {worst}" if worst.startswith("<") else f"p ≤ {worst}"
@@ -145,24 +147,24 @@ class ComparisonResult(RichResult):
         """Row positions holding the best value of each metric column (several on a tie)."""
         best = {}
         for metric in self.metrics:
-            column = self.frame[metric]
+            column = self._frame[metric]
             if column.notna().any():
                 value = column.max() if higher_is_better(metric) else column.min()
                 best[metric] = [int(i) for i in column.index[column == value]]
         return best
 
     def _table(self) -> tuple[list[str], list[list[Any]], list[tuple[int, int]]]:
-        ids = [c for c in _ID_COLUMNS if c in self.frame.columns]
+        ids = [c for c in _ID_COLUMNS if c in self._frame.columns]
         headers = ["#", *ids, *(METRIC_LABELS.get(m, m) for m in self.metrics)]
         tested = self.tested
         if tested:
-            level = round(100 * (1 - float(self.frame.attrs.get("alpha", 0.05))))
+            level = round(100 * (1 - float(self._frame.attrs.get("alpha", 0.05))))
             headers += [f"{METRIC_LABELS.get(self.sort_by or '', self.sort_by)} {level}% CI", "p vs best"]
         rows = [
             [i + 1, *(row[c] for c in ids), *(row[m] for m in self.metrics),
              *((_interval(row["ci_low"], row["ci_high"]), "—" if i == 0 else _p(row["p_value"]))
                if tested else ())]
-            for i, (_, row) in enumerate(self.frame.iterrows())
+            for i, (_, row) in enumerate(self._frame.iterrows())
         ]
         first_metric = 1 + len(ids)
         cells = [(r, first_metric + self.metrics.index(m))
@@ -176,11 +178,11 @@ class ComparisonResult(RichResult):
         return f"sorted by {METRIC_LABELS.get(self.sort_by, self.sort_by)} ({direction} is better)"
 
     def summary(self) -> str:
-        if self.frame.attrs.get("stored") and not self.tested:
-            return f"{len(self.frame)} models ranked by stored {self.sort_by}, no paired test"
-        if self.tested and len(self.frame) > 1 and self.winner is None:
-            return f"{len(self.frame)} models, no significant winner by {self.sort_by}"
-        return f"{len(self.frame)} models, best {self.best} by {self.sort_by}"
+        if self._frame.attrs.get("stored") and not self.tested:
+            return f"{len(self._frame)} models ranked by stored {self.sort_by}, no paired test"
+        if self.tested and len(self._frame) > 1 and self.winner is None:
+            return f"{len(self._frame)} models, no significant winner by {self.sort_by}"
+        return f"{len(self._frame)} models, best {self.best} by {self.sort_by}"
 
     def _align(self, headers: list[str]) -> str:
         extra = 2 if self.tested else 0
@@ -209,27 +211,42 @@ class ComparisonResult(RichResult):
             + f"{html_table(headers, rows, align=self._align(headers), best=best)}{chart}"
         )
 
-    def _draw(self) -> Figure | None:
-        if self.frame.empty or not self.metrics:
-            return None
-        labels = [
-            plain_text(f"{r['model_id']}:{r['version']}" if "version" in r else r["model_id"])
-            for _, r in self.frame.iterrows()
-        ]
-        # The chart follows the ranking: the metric ranked by comes first and stands out.
+    def _labels(self) -> list[str]:
+        return [plain_text(f"{r['model_id']}:{r['version']}" if "version" in r else r["model_id"])
+                for _, r in self._frame.iterrows()]
+
+    def _chart_metrics(self) -> tuple[list[str], bool]:
+        """The metrics in chart order (the one ranked by first) and whether they all lie in [0, 1]."""
         metrics = sorted(self.metrics, key=lambda m: m != self.sort_by)
-        values = self.frame[metrics].astype(float)
-        bounded = bool(((values >= 0) & (values <= 1) | values.isna()).all().all())
+        values = self._frame[metrics].astype(float)
+        return metrics, bool(((values >= 0) & (values <= 1) | values.isna()).all().all())
+
+    def _panels(self) -> int:
+        if self._frame.empty or not self.metrics:
+            return 0
+        metrics, bounded = self._chart_metrics()
+        return 1 if bounded else len(metrics)  # one grouped chart, or a panel per metric
+
+    def _figsize(self) -> tuple[float, float]:
+        metrics, bounded = self._chart_metrics()
+        if bounded:
+            return (max(5.5, 1.2 * len(metrics) + 0.35 * len(self._frame)), 3.4)
+        return (max(6.0, 2.3 * len(metrics)), 3.0)
+
+    def _draw(self, axes: list[Axes], **kwargs: Any) -> None:
+        labels = self._labels()
+        # The chart follows the ranking: the metric ranked by comes first and stands out.
+        metrics, bounded = self._chart_metrics()
+        values = self._frame[metrics].astype(float)
         ranked_label = METRIC_LABELS.get(self.sort_by or "", self.sort_by)
+        errors = self._error_bars()
         if bounded:  # one grouped chart: metrics on the x axis, a bar per model
-            fig = new_figure(max(5.5, 1.2 * len(metrics) + 0.35 * len(labels)), 3.4)
-            ax = fig.add_subplot()
+            ax = axes[0]
             width = 0.8 / len(labels)
-            errors = self._error_bars()
             for k, label in enumerate(labels):
                 offset = (k - (len(labels) - 1) / 2) * width
                 bars = ax.bar([i + offset for i in range(len(metrics))], values.iloc[k].fillna(0),
-                              width=width, color=PALETTE[k % len(PALETTE)], label=label)
+                              **{"width": width, "color": PALETTE[k % len(PALETTE)], "label": label, **kwargs})
                 for metric, bar in zip(metrics, bars):
                     if metric != self.sort_by:
                         bar.set_alpha(0.45)
@@ -242,22 +259,19 @@ class ComparisonResult(RichResult):
             ax.set_ylim(0.0, 1.0)  # from 0: a one-sample difference must not look decisive
             ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
             ax.set_title(plain_text(f"Metrics per model, ranked by {ranked_label}"), fontsize="medium")
-            return fig
+            return
         # Metrics on different scales (regression): one panel per metric, the ranked one first.
-        fig = new_figure(max(6.0, 2.3 * len(metrics)), 3.0)
-        axes = fig.subplots(1, len(metrics), squeeze=False)[0]
         colors = [PALETTE[k % len(PALETTE)] for k in range(len(labels))]
-        errors = self._error_bars()
         for ax, metric in zip(axes, metrics):
             ranked = errors is not None and metric == self.sort_by
-            ax.bar(range(len(labels)), values[metric].fillna(0), color=colors, capsize=3, ecolor="#333333",
-                   yerr=errors if ranked else None, alpha=1.0 if metric == self.sort_by else 0.45)
+            ax.bar(range(len(labels)), values[metric].fillna(0),
+                   **{"color": colors, "capsize": 3, "ecolor": "#333333", "yerr": errors if ranked else None,
+                      "alpha": 1.0 if metric == self.sort_by else 0.45, **kwargs})
             ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize="small")
             arrow = "↑" if higher_is_better(metric) else "↓"
             suffix = " (ranked)" if metric == self.sort_by else ""
             ax.set_title(plain_text(f"{METRIC_LABELS.get(metric, metric)} {arrow}{suffix}"), fontsize="medium",
                          fontweight="bold" if metric == self.sort_by else "normal")
-        return fig
 
     def _error_bars(self) -> Any:
         """``(2, models)`` distances from each value of the ranked metric to its interval, or None."""
@@ -265,9 +279,9 @@ class ComparisonResult(RichResult):
             return None
         import numpy as np
 
-        values = self.frame[self.sort_by].astype(float).to_numpy()
-        below = np.nan_to_num(values - self.frame["ci_low"].astype(float).to_numpy()).clip(min=0)
-        above = np.nan_to_num(self.frame["ci_high"].astype(float).to_numpy() - values).clip(min=0)
+        values = self._frame[self.sort_by].astype(float).to_numpy()
+        below = np.nan_to_num(values - self._frame["ci_low"].astype(float).to_numpy()).clip(min=0)
+        above = np.nan_to_num(self._frame["ci_high"].astype(float).to_numpy() - values).clip(min=0)
         return np.vstack([below, above])
 
 

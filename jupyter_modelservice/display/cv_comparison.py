@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from .base import RichResult
 from .comparison import _p
-from .figures import PALETTE, new_figure, plain_text
+from .figures import PALETTE, plain_text
 from .tables import count, html_table, text_table
 
 if TYPE_CHECKING:
     import pandas as pd
-    from matplotlib.figure import Figure
+    from matplotlib.axes import Axes
 
 __all__ = ["CVComparisonResult"]
 
@@ -23,7 +23,8 @@ class CVComparisonResult(RichResult):
     Names a winner only when it is significantly better than every other
     version; otherwise says which versions are statistically tied with it.
     The chart shows every fold's score and the mean of each version, on an
-    axis from 0 for scores between 0 and 1.
+    axis from 0 for scores between 0 and 1. Keywords of :meth:`plot` go to
+    :meth:`matplotlib.axes.Axes.scatter` (the fold scores).
 
     Parameters
     ----------
@@ -34,42 +35,46 @@ class CVComparisonResult(RichResult):
     _kind = "cv-comparison"
 
     def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame
+        self._frame = frame
+
+    def frame(self) -> pd.DataFrame:
+        """The comparison, best first: mean and std of the CV score, fold scores, p-values (a copy)."""
+        return self._frame.copy()
 
     @property
     def data(self) -> list[dict[str, Any]]:
         """The rows as dictionaries, best first."""
-        return self.frame.to_dict(orient="records")
+        return self._frame.to_dict(orient="records")
 
     @property
     def scoring(self) -> str:
-        return str(self.frame.attrs.get("metric", "score"))
+        return str(self._frame.attrs.get("metric", "score"))
 
     @property
     def best(self) -> str | None:
         """``"model_id:version"`` of the best mean score."""
-        return None if self.frame.empty else _ref(self.frame.iloc[0])
+        return None if self._frame.empty else _ref(self._frame.iloc[0])
 
     @property
     def winner(self) -> str | None:
         """The best version when it is significantly better than every other one, else None."""
-        if len(self.frame) < 2 or self.frame["tied_with_best"].iloc[1:].any():
+        if len(self._frame) < 2 or self._frame["tied_with_best"].iloc[1:].any():
             return None
         return self.best
 
     @property
     def tied(self) -> list[str]:
         """The versions statistically tied with the best one (the best one first)."""
-        return [_ref(r) for _, r in self.frame.iterrows() if r["tied_with_best"]]
+        return [_ref(r) for _, r in self._frame.iterrows() if r["tied_with_best"]]
 
     def verdict(self) -> str:
         """One sentence: is the best version significantly better, or which ones tie with it?"""
-        if len(self.frame) < 2:
+        if len(self._frame) < 2:
             return ""
-        attrs = self.frame.attrs
+        attrs = self._frame.attrs
         how = (f"{attrs.get('test')}, Holm-adjusted, k = {attrs.get('n_folds')} folds, "
                f"n_train = {attrs.get('n_train')}, n_test = {attrs.get('n_test')}")
-        rest = self.frame.iloc[1:]
+        rest = self._frame.iloc[1:]
         if self.winner is not None:
             worst = _p(rest["p_value"].max())
             bound = f"p {worst}" if worst.startswith("<") else f"p ≤ {worst}"
@@ -80,12 +85,12 @@ class CVComparisonResult(RichResult):
                 f"{', '.join(tied)} ({how}, alpha = {attrs.get('alpha', 0.05):g}).")
 
     def summary(self) -> str:
-        if len(self.frame) > 1 and self.winner is None:
-            return f"{len(self.frame)} models, no significant winner by CV {self.scoring}"
-        return f"{len(self.frame)} models, best {self.best} by CV {self.scoring}"
+        if len(self._frame) > 1 and self.winner is None:
+            return f"{len(self._frame)} models, no significant winner by CV {self.scoring}"
+        return f"{len(self._frame)} models, best {self.best} by CV {self.scoring}"
 
     def _subtitle(self) -> str:
-        attrs = self.frame.attrs
+        attrs = self._frame.attrs
         splitter = attrs.get("splitter") or {}
         return (f"{splitter.get('class')}, {attrs.get('n_folds')} folds (shuffle={splitter.get('shuffle')}, "
                 f"random_state={splitter.get('random_state')}), the same folds of the same data "
@@ -94,7 +99,7 @@ class CVComparisonResult(RichResult):
     def _table(self) -> tuple[list[str], list[list[Any]]]:
         headers = ["#", "model_id", "version", "model_class", f"mean {self.scoring}", "std", "folds", "p vs best"]
         rows = [[i + 1, r["model_id"], r["version"], r["model_class"], r["mean_score"], r["std_score"],
-                 r["n_folds"], "—" if i == 0 else _p(r["p_value"])] for i, (_, r) in enumerate(self.frame.iterrows())]
+                 r["n_folds"], "—" if i == 0 else _p(r["p_value"])] for i, (_, r) in enumerate(self._frame.iterrows())]
         return headers, rows
 
     def to_text(self) -> str:
@@ -111,17 +116,20 @@ class CVComparisonResult(RichResult):
                 + (f'<div class="jms-verdict">{html.escape(verdict)}</div>' if verdict else "")
                 + html_table(headers, rows, align="rlrlrrrr") + chart)
 
-    def _draw(self) -> Figure | None:
-        if self.frame.empty:
-            return None
-        labels = [plain_text(_ref(r)) for _, r in self.frame.iterrows()]
-        fig = new_figure(max(4.5, 1.1 * len(labels) + 2), 3.2)
-        ax = fig.add_subplot()
-        scores = [list(s) for s in self.frame["fold_scores"]]
+    def _panels(self) -> int:
+        return 0 if self._frame.empty else 1
+
+    def _figsize(self) -> tuple[float, float]:
+        return (max(4.5, 1.1 * len(self._frame) + 2), 3.2)
+
+    def _draw(self, axes: list[Axes], **kwargs: Any) -> None:
+        ax = axes[0]
+        labels = [plain_text(_ref(r)) for _, r in self._frame.iterrows()]
+        scores = [list(s) for s in self._frame["fold_scores"]]
         for k, fold_scores in enumerate(scores):
-            color = PALETTE[k % len(PALETTE)]
-            ax.scatter([k] * len(fold_scores), fold_scores, color=color, alpha=0.6, s=18, zorder=3)
-            ax.errorbar(k, self.frame["mean_score"].iloc[k], yerr=self.frame["std_score"].iloc[k], fmt="_",
+            ax.scatter([k] * len(fold_scores), fold_scores,
+                       **{"color": PALETTE[k % len(PALETTE)], "alpha": 0.6, "s": 18, "zorder": 3, **kwargs})
+            ax.errorbar(k, self._frame["mean_score"].iloc[k], yerr=self._frame["std_score"].iloc[k], fmt="_",
                         color="#333333", markersize=18, capsize=4, zorder=4)
         ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize="small")
         ax.set_xlim(-0.6, len(labels) - 0.4)
@@ -130,8 +138,6 @@ class CVComparisonResult(RichResult):
             ax.set_ylim(0.0, 1.0)  # from 0: small differences must not look decisive
         ax.set_ylabel(plain_text(f"{self.scoring} per fold"))
         ax.set_title(plain_text(f"CV {self.scoring}: folds (dots), mean ± std"), fontsize="medium")
-        return fig
-
 
 def _ref(row: Any) -> str:
     return f"{row['model_id']}:{row['version']}"

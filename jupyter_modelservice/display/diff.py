@@ -6,12 +6,15 @@ import html
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..metric_names import METRIC_LABELS
 from .base import RichResult
 from .comparison import _p
 from .tables import format_value, html_section, html_table, text_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["DiffResult"]
 
@@ -62,6 +65,18 @@ class DiffResult(RichResult):
     def sections(self) -> list[tuple[str, list[tuple[str, Any, Any]]]]:
         """``(title, rows)`` of each non-empty section of differences."""
         return [(title, list(self.data.get(key) or [])) for key, title, _ in SECTIONS if self.data.get(key)]
+
+    def frame(self) -> pd.DataFrame:
+        """Every difference shown, a row each: ``section`` (as titled), ``name``, and the values in
+        ``a`` and ``b`` (the two references are in ``attrs``). The prediction and metric tests are in
+        ``data``."""
+        import pandas as pd
+
+        rows = [{"section": title, "name": name, "a": a, "b": b}
+                for title, section in self.sections() for name, a, b in section]
+        frame = pd.DataFrame(rows, columns=["section", "name", "a", "b"])
+        frame.attrs.update(a=self.data.get("a"), b=self.data.get("b"))
+        return frame
 
     def summary(self) -> str:
         counts = [f"{len(self.data[key])} {noun}{'s' if len(self.data[key]) != 1 else ''}"

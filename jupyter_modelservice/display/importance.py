@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .base import RichResult
-from .figures import PALETTE, new_figure, plain_text
+from .figures import PALETTE, plain_text
 from .tables import INLINE, html_row, html_table, text_table
 
 if TYPE_CHECKING:
     import pandas as pd
-    from matplotlib.figure import Figure
+    from matplotlib.axes import Axes
 
 __all__ = ["ImportanceResult"]
 
@@ -28,7 +28,8 @@ class ImportanceResult(RichResult):
     ref : str, optional
         The model reference the importances belong to (for titles).
     top : int, default 20
-        How many features to show; ``data`` and ``frame`` keep all of them.
+        How many features to show; ``data`` and ``frame()`` keep all of them.
+        Keywords of :meth:`plot` go to :meth:`matplotlib.axes.Axes.barh`.
 
     Attributes
     ----------
@@ -47,7 +48,6 @@ class ImportanceResult(RichResult):
         self.ref = ref
         self.top = top
 
-    @property
     def frame(self) -> pd.DataFrame:
         """All features: columns ``feature`` and ``importance``, in the given order."""
         import pandas as pd
@@ -79,19 +79,21 @@ class ImportanceResult(RichResult):
             + html_row(f'<div class="jms-section" style="{INLINE["section"]}">{table}</div>', chart)
         )
 
-    def _draw(self) -> Figure | None:
+    def _panels(self) -> int:
+        return 1 if self.data else 0
+
+    def _figsize(self) -> tuple[float, float]:
+        return (5.5, max(2.0, 0.28 * len(self.top_features) + 0.9))
+
+    def _draw(self, axes: list[Axes], **kwargs: Any) -> None:
+        ax = axes[0]
         items = self.top_features
-        if not items:
-            return None
         names = [plain_text(name) for name, _ in items]
         values = [value for _, value in items]
-        fig = new_figure(5.5, max(2.0, 0.28 * len(items) + 0.9))
-        ax = fig.add_subplot()
         colors = [PALETTE[3] if v < 0 else PALETTE[0] for v in values]
-        ax.barh(range(len(items)), values, color=colors)
+        ax.barh(range(len(items)), values, **{"color": colors, **kwargs})
         ax.set_yticks(range(len(items)), names, fontsize="small")
         ax.invert_yaxis()  # the most important feature on top
         ax.axvline(0, color="grey", linewidth=0.8)
         ax.set_xlabel("importance")
         ax.set_title(plain_text(self._title()), fontsize="medium")
-        return fig

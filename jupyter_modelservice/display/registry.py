@@ -56,7 +56,6 @@ class RegistryTable(RichResult):
         """Same as ``rows``."""
         return self.rows
 
-    @property
     def frame(self) -> pd.DataFrame:
         """The rows as a DataFrame (every key of the service's rows is a column)."""
         import pandas as pd
@@ -124,6 +123,12 @@ class ServiceConfig(RichResult):
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self.data = dict(settings)
+
+    def frame(self) -> pd.DataFrame:
+        """The settings shown, as one row: ``db_type``, ``db_url``, ``models_directory``."""
+        import pandas as pd
+
+        return pd.DataFrame([{key: self.data.get(key) for key in ("db_type", "db_url", "models_directory")}])
 
     def _items(self) -> dict[str, Any]:
         return {

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .base import RichResult
 from .tables import esc, html_kv_table, text_kv_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["ReproductionResult"]
 
@@ -34,6 +37,15 @@ class ReproductionResult(RichResult):
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         self.data = dict(data)
+
+    def frame(self) -> pd.DataFrame:
+        """The verdict and its figures as one row indexed by the version's reference: ``data_matches``,
+        ``outcome``, ``n_rows``, ``n_different``, ``max_abs_diff`` (the last three None when the data differs)."""
+        import pandas as pd
+
+        row = {key: self.data.get(key) for key in ("data_matches", "outcome", "n_rows", "n_different",
+                                                    "max_abs_diff")}
+        return pd.DataFrame([row], index=pd.Index([self.data["ref"]], name="model"))
 
     def summary(self) -> str:
         ref = self.data["ref"]

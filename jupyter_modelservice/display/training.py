@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .base import RichResult
-from .figures import PALETTE, new_figure, plain_text
+from .figures import PALETTE, plain_text
 from .tables import (
     format_timestamp,
     format_value,
@@ -21,9 +21,15 @@ from .tables import (
 
 if TYPE_CHECKING:
     import pandas as pd
-    from matplotlib.figure import Figure
+    from matplotlib.axes import Axes
 
 __all__ = ["CVResult", "TrainResult", "format_seconds"]
+
+
+#: The fields of a train result that ``TrainResult.frame()`` holds, in order.
+_TRAIN_COLUMNS = ("model_id", "version", "model_class", "task_type", "scoring", "train_score", "validation_score",
+                  "training_samples", "validation_samples", "feature_count", "fit_seconds", "training_date",
+                  "status", "file_format")
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -57,6 +63,10 @@ class CVResult(RichResult):
         The service's dictionary, unchanged.
     scores : dict of str to list of float
         Fold scores per scoring name.
+
+    Notes
+    -----
+    Keywords of :meth:`plot` go to :meth:`matplotlib.axes.Axes.bar` (the fold scores).
     """
 
     _kind = "cv"
@@ -78,7 +88,6 @@ class CVResult(RichResult):
         """Number of folds that were scored."""
         return len(next(iter(self.scores.values())))
 
-    @property
     def frame(self) -> pd.DataFrame:
         """One row per fold: a column per scoring, then ``fit_time`` and ``score_time``."""
         import pandas as pd
@@ -127,16 +136,22 @@ class CVResult(RichResult):
             + html_row(html_section("", means + html_table(headers, rows)), chart)
         )
 
-    def _draw(self) -> Figure:
-        fig = new_figure(5.5, 3.0)
-        ax = fig.add_subplot()
+    def _panels(self) -> int:
+        return 1
+
+    def _figsize(self) -> tuple[float, float]:
+        return (5.5, 3.0)
+
+    def _draw(self, axes: list[Axes], **kwargs: Any) -> None:
+        ax = axes[0]
         n_series = len(self.scores)
         width = 0.8 / n_series
         folds = range(1, self.n_folds + 1)
         for k, (name, values) in enumerate(self.scores.items()):
             color = PALETTE[k % len(PALETTE)]
             offset = (k - (n_series - 1) / 2) * width
-            ax.bar([f + offset for f in folds], values, width=width, color=color, label=plain_text(name))
+            ax.bar([f + offset for f in folds], values, **{"width": width, "color": color, "label": plain_text(name),
+                                                          **kwargs})
             mean = self._summaries[name][0]
             ax.axhline(mean, color=color, linestyle="--", linewidth=1)
         ax.set_xticks(list(folds))
@@ -150,8 +165,6 @@ class CVResult(RichResult):
         if n_series > 1:
             ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
         ax.set_title(plain_text(f"{self._title()} (dashed: mean)"), fontsize="medium")
-        return fig
-
 
 class TrainResult(RichResult):
     """A trained (and usually saved) model version, with its scores.
@@ -283,5 +296,21 @@ class TrainResult(RichResult):
             f"{html_row(*sections)}{details}{cv}"
         )
 
-    def _draw(self) -> Figure | None:
-        return self.cv._draw() if self.cv is not None else None
+    def frame(self) -> pd.DataFrame:
+        """The version's scores, data and run, one row indexed by ``"model_id:version"``
+        (the cross-validation, if any, is ``cv.frame()``)."""
+        import pandas as pd
+
+        row = {key: self.data.get(key) for key in _TRAIN_COLUMNS}
+        return pd.DataFrame([row], index=pd.Index([self.ref], name="model"))
+
+    # The chart is the cross-validation's, when there is one.
+    def _panels(self) -> int:
+        return self.cv._panels() if self.cv is not None else 0
+
+    def _figsize(self) -> tuple[float, float]:
+        return self.cv._figsize() if self.cv is not None else super()._figsize()
+
+    def _draw(self, axes: list[Axes], **kwargs: Any) -> None:
+        if self.cv is not None:
+            self.cv._draw(axes, **kwargs)

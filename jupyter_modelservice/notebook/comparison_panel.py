@@ -241,7 +241,7 @@ class ComparisonPanel(TextFallbackPanel):
         show_rich(self.output, result)
         self.result_ = result
         self.refresh_snapshot()
-        best = result.frame.iloc[0][result.sort_by] if result.sort_by else None
+        best = result.frame().iloc[0][result.sort_by] if result.sort_by else None
         score = f" ({best:.4f})" if isinstance(best, float) else ""
         label = METRIC_LABELS.get(result.sort_by or "", result.sort_by)
         self.actions.say(f"{len(refs)} version(s): best {result.best} by {label}{score}.")

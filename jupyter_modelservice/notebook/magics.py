@@ -219,7 +219,7 @@ class ModelServiceMagics(Magics):
                 interruptible(f"evaluating {args.ref}"):
             data = service.evaluate_model(X, y, model_id=args.ref, task_type=args.task,
                                           return_predictions=True)
-        return self._emit(EvaluationResult.from_predictions(data, y, data["predictions"]), args)
+        return self._emit(EvaluationResult.from_evaluation(data, y), args)
 
     # -- %compare --------------------------------------------------------------
     @magic_arguments()

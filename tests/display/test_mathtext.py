@@ -35,8 +35,9 @@ def test_confusion_matrix_and_roc_with_dollar_class_labels(classification_eval):
     y_score = np.linspace(0, 1, 40)
     result = EvaluationResult(data, y_true=y_true, y_score=y_score, pos_label=labels[1])
     assert png_bytes(result._repr_mimebundle_())
-    fig = result.figure_
-    assert any("$" in ax.get_title() for ax in fig.axes)
+    matrix, roc = result.ax_
+    assert [t.get_text() for t in matrix.get_xticklabels()] == [plain_text(label) for label in labels]
+    assert roc.get_xlabel() == f"False Positive Rate (Positive label: {plain_text(labels[1])})"
 
 
 @pytest.mark.parametrize("bounded", [True, False])

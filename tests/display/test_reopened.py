@@ -76,7 +76,7 @@ def test_a_regression_chart_puts_the_ranked_metric_first():
     result = ComparisonResult(frame, sort_by="mae").plot()
     titles = [ax.get_title() for ax in result.figure_.axes]
     assert titles[0] == "MAE ↓ (ranked)" and len(titles) == 4
-    assert list(result.frame["model_id"]) == ["b", "a"]
+    assert list(result.frame()["model_id"]) == ["b", "a"]
 
 
 @pytest.fixture

@@ -63,8 +63,8 @@ def test_html_escapes_values_from_the_registry(train_data):
 def test_cv_result_single_scoring(cv_data):
     result = CVResult(cv_data)
     assert result.n_folds == 5
-    assert list(result.frame.columns) == ["accuracy", "fit_time", "score_time"]
-    assert list(result.frame.index) == [1, 2, 3, 4, 5]
+    assert list(result.frame().columns) == ["accuracy", "fit_time", "score_time"]
+    assert list(result.frame().index) == [1, 2, 3, 4, 5]
     text = result.to_text()
     assert "0.9600" in text and "0.13 s" in text and "10.0 ms" in text
     png_bytes(result._repr_mimebundle_())
@@ -81,7 +81,7 @@ def test_cv_result_several_scorings():
     }
     result = CVResult(data)
     assert list(result.scores) == ["r2", "neg_root_mean_squared_error"]
-    assert result.frame["neg_root_mean_squared_error"].tolist() == [-56.0, -54.0]
+    assert result.frame()["neg_root_mean_squared_error"].tolist() == [-56.0, -54.0]
     assert "neg_root_mean_squared_error -55.00 ± 1.0000" in result.to_text()
     png_bytes(result._repr_mimebundle_())
 
@@ -117,8 +117,8 @@ def test_classification_evaluation_with_roc(classification_eval):
     # Without scores there is no ROC panel: the chart is narrower.
     narrow = EvaluationResult(classification_eval).to_png()
     assert _png_width(narrow) < _png_width(wide)
-    assert result.confusion_frame.loc[1, 0] == 5
-    assert result.frame.loc["rf:1", "accuracy"] == 0.91
+    assert result.frame("confusion_matrix").loc[1, 0] == 5
+    assert result.frame().loc["rf:1", "accuracy"] == 0.91
 
 
 def test_regression_evaluation_charts(regression_eval):
@@ -134,17 +134,19 @@ def test_regression_evaluation_charts(regression_eval):
     assert "image/png" not in EvaluationResult(regression_eval)._repr_mimebundle_()
 
 
-def test_evaluation_from_estimator_computes_chart_inputs(regression_eval):
+def test_evaluation_from_estimator_computes_chart_inputs():
     from sklearn.linear_model import LinearRegression, LogisticRegression
 
     X = np.arange(40, dtype=float).reshape(20, 2)
     y = X @ [1.0, 2.0]
-    regression = EvaluationResult.from_estimator(regression_eval, LinearRegression().fit(X, y), X, y)
+    regression = EvaluationResult.from_estimator(LinearRegression().fit(X, y), X, y, model_id="lin", version=1)
     assert np.allclose(regression.y_pred, y)
+    assert regression.frame().loc["lin:1", "r2_score"] == pytest.approx(1.0)
     labels = (y > y.mean()).astype(int)
     classifier = LogisticRegression().fit(X, labels)
-    classification = EvaluationResult.from_estimator({"task_type": "classification"}, classifier, X, labels)
+    classification = EvaluationResult.from_estimator(classifier, X, labels)
     assert classification.pos_label == 1 and len(classification.y_score) == 20
+    assert classification.data["model_class"] == "LogisticRegression"
 
 
 # -- comparison -------------------------------------------------------------------
@@ -166,7 +168,7 @@ def classification_frame():
 
 def test_comparison_is_sorted_best_first_with_best_values_highlighted(classification_frame):
     result = ComparisonResult(classification_frame)
-    assert result.frame["model_id"].tolist() == ["lr", "rf", "svc"]
+    assert result.frame()["model_id"].tolist() == ["lr", "rf", "svc"]
     assert result.best == "lr:2"
     bundle = result._repr_mimebundle_()
     assert best_cells(bundle["text/html"]) == ["0.9700", "0.9600", "0.9700", "0.9700", "0.9900"]
@@ -183,7 +185,7 @@ def test_comparison_error_metrics_rank_lowest_first():
          "mse": 2900.0, "rmse": 53.85, "mae": 45.0, "r2_score": 0.47},
     ])
     result = ComparisonResult(frame, sort_by="mae")
-    assert result.frame["model_id"].tolist() == ["a", "b"]
+    assert result.frame()["model_id"].tolist() == ["a", "b"]
     html = result.to_html()
     assert sorted(best_cells(html)) == sorted(["0.4700", "53.85", "44.00", "2,900.0"])
     assert "sorted by MAE (lower is better)" in html
@@ -194,7 +196,7 @@ def test_comparison_error_metrics_rank_lowest_first():
 def test_comparison_ties_are_all_highlighted_and_broken_by_the_next_metric(classification_frame):
     classification_frame.loc[1, "accuracy"] = 0.95  # lr now ties rf on accuracy
     result = ComparisonResult(classification_frame)
-    assert result.frame["model_id"].tolist() == ["lr", "rf", "svc"]  # lr has the better precision
+    assert result.frame()["model_id"].tolist() == ["lr", "rf", "svc"]  # lr has the better precision
     assert best_cells(result.to_html()).count("0.9500") == 2
 
 
@@ -226,7 +228,7 @@ def test_comparison_names_a_winner_only_when_it_is_significantly_better(classifi
     assert tie.verdict() in tie._repr_mimebundle_()["text/html"].replace("&#x27;", "'")
     png_bytes(tie._repr_mimebundle_())
 
-    resorted = ComparisonResult(tie.frame, sort_by="roc_auc")  # the tests were of accuracy: not shown
+    resorted = ComparisonResult(tie.frame(), sort_by="roc_auc")  # the tests were of accuracy: not shown
     assert not resorted.tested and resorted.verdict() == "" and resorted.winner is None
 
 
@@ -245,7 +247,7 @@ def test_importance_shows_the_top_features_and_keeps_all():
     assert "Feature importance of lr:1 (top 3 of 5 features)" in bundle["text/plain"]
     assert "f2" in bundle["text/plain"] and "f3" not in bundle["text/plain"]
     assert "<td>-0.2000</td>" in without_styles(bundle["text/html"])
-    assert len(result.frame) == 5 and result.data == values
+    assert len(result.frame()) == 5 and result.data == values
     png_bytes(bundle, min_bytes=3000)
     with pytest.raises(ValueError):
         ImportanceResult(values, top=0)
@@ -273,7 +275,7 @@ def test_registry_table_rows_and_badges():
     assert "2025-01-02 03:04" in html and "0.9561" in html
     assert "2 model versions (search 'r')" in bundle["text/plain"]
     assert "image/png" not in bundle
-    assert list(table.frame["model_id"]) == ["rf", "<x>"]
+    assert list(table.frame()["model_id"]) == ["rf", "<x>"]
 
 
 def test_empty_registry_table():

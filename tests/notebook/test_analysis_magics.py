@@ -57,7 +57,7 @@ def test_compare_ranks_and_highlights(trained, run):
     result, cap = run(trained, "compare", "nb logreg forest X_test y_test -o cmp")  # worst first
     assert isinstance(result, ComparisonResult)
     assert trained.user_ns["cmp"] is result
-    frame = result.frame
+    frame = result.frame()
     # the reverse of the order given, so an unsorted table shows; forest and logreg tie on accuracy
     # (0.9298) and the next metric ranks the forest first
     assert list(frame["model_id"]) == ["forest", "logreg", "nb"]
@@ -76,8 +76,8 @@ def test_compare_sort_by_an_error_metric(regression_data, run):
     run(regression_data, "train", "Ridge Xr_train yr_train --id ridge -q")
     run(regression_data, "train", "DecisionTreeRegressor Xr_train yr_train --id tree -q max_depth=2 random_state=0")
     result, _ = run(regression_data, "compare", "tree ridge Xr_test yr_test --sort mae -q")
-    assert list(result.frame["model_id"]) == ["ridge", "tree"]  # not the order given
-    assert list(result.frame["mae"]) == sorted(result.frame["mae"]) and result.frame["mae"].is_unique
+    assert list(result.frame()["model_id"]) == ["ridge", "tree"]  # not the order given
+    assert list(result.frame()["mae"]) == sorted(result.frame()["mae"]) and result.frame()["mae"].is_unique
     assert "lower is better" in result.to_html()
 
 

@@ -58,8 +58,8 @@ def test_compare_cv_uses_the_recorded_folds(classification_data, run):
         run(classification_data, "train", line)
     result, cap = run(classification_data, "compare", "--cv lr nb")
     assert isinstance(result, CVComparisonResult)
-    assert result.frame.attrs["test"] == "corrected resampled t-test"
-    assert sorted(result.frame["model_id"]) == ["lr", "nb"]
+    assert result.frame().attrs["test"] == "corrected resampled t-test"
+    assert sorted(result.frame()["model_id"]) == ["lr", "nb"]
     bundle = cap.outputs[-1].data
     assert "StratifiedKFold, 5 folds" in bundle["text/plain"] and "image/png" in bundle
     assert ("No significant winner" in result.verdict()) == (result.winner is None)

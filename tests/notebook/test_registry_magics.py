@@ -23,7 +23,7 @@ def test_models_lists_the_registry(classification_data, run):
     assert ">nb</td>" in html and ">tree</td>" in html
     assert '<span class="jms-badge jms-status-saved">saved</span>' in html
     assert "2 model versions" in cap.outputs[0].data["text/plain"]
-    assert list(table.frame["model_id"]) == ["tree", "nb"]  # newest first
+    assert list(table.frame()["model_id"]) == ["tree", "nb"]  # newest first
 
 
 def test_models_shows_the_registry_browser_in_a_widget_kernel(classification_data, run, monkeypatch):
@@ -104,7 +104,7 @@ def lookalikes(classification_data, run):
 def test_models_id_lists_only_that_ids_versions(lookalikes, run):
     table, cap = run(lookalikes, "models", "--id nb")
     assert [(r["model_id"], r["version"]) for r in table.rows] == [("nb", 2), ("nb", 1)]
-    assert list(table.frame["model_id"]) == ["nb", "nb"]
+    assert list(table.frame()["model_id"]) == ["nb", "nb"]
     assert "2 model versions" in cap.outputs[0].data["text/plain"] and "id 'nb'" in table.to_text()
 
 
@@ -139,7 +139,7 @@ def test_models_where_filters_with_the_query_language(classification_data, run):
     run(classification_data, "train", "DecisionTreeClassifier X_train y_train --id tree -q random_state=0 max_depth=1")
     _magics(classification_data).service.update_model_metadata("tree", {"tags": {"team": "vision"}})
     table, _ = run(classification_data, "models", "--where \"tags.team == 'vision'\" -q")
-    assert list(table.frame["model_id"]) == ["tree"]
+    assert list(table.frame()["model_id"]) == ["tree"]
     assert "where \"tags.team == 'vision'\"" in table.to_text()
     with pytest.raises(UsageError, match="unknown column 'team'"):
         run(classification_data, "models", "--where \"team == 'vision'\" -q")

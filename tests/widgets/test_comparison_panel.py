@@ -63,7 +63,7 @@ def test_selection_shows_the_table_and_chart_and_caches_evaluations(counted, iri
     assert len(counted.calls) == 2
     assert "sorted by F1" in html_of(panel.output)  # named as in the table
     assert panel.result_.sort_by == "f1_score"
-    values = list(panel.result_.frame["f1_score"])
+    values = list(panel.result_.frame()["f1_score"])
     assert values == sorted(values, reverse=True)
 
 
@@ -77,7 +77,7 @@ def test_regression_metrics_and_lower_is_better(registry, diabetes):
     assert [label for label, _ in panel.metric.options] == ["R²", "RMSE", "MAE", "MSE"]
     panel.metric.value = "rmse"
     assert "lower is better" in html_of(panel.output)
-    values = list(panel.result_.frame["rmse"])
+    values = list(panel.result_.frame()["rmse"])
     assert values == sorted(values)
 
 
