@@ -26,7 +26,7 @@ class EvaluationResult(RichResult):
 
     Classification shows the metrics, the per-class report and the confusion
     matrix, plus a ROC curve for a binary problem when scores are given.
-    Regression shows the metrics, predicted against actual values and the
+    Regression shows the metrics, actual against predicted values and the
     residuals (when predictions are given). The charts are drawn by
     scikit-learn's :class:`~sklearn.metrics.ConfusionMatrixDisplay`,
     :class:`~sklearn.metrics.RocCurveDisplay` and
@@ -365,9 +365,10 @@ class EvaluationResult(RichResult):
         from sklearn.metrics import RocCurveDisplay, auc, roc_curve
 
         fpr, tpr, _ = roc_curve(self.y_true, self.y_score, pos_label=self.pos_label)
-        RocCurveDisplay(fpr=fpr, tpr=tpr, roc_auc=auc(fpr, tpr), pos_label=plain_text(self.pos_label)).plot(
-            ax=ax, curve_kwargs={"color": PALETTE[0], **(curve_kwargs or {})}, plot_chance_level=True,
-            chance_level_kw={"color": "grey", "linewidth": 1})
+        roc_auc = auc(fpr, tpr)
+        line = {"color": PALETTE[0], "label": f"AUC = {roc_auc:.3f}", **(curve_kwargs or {})}  # 0.996, not 1.00
+        RocCurveDisplay(fpr=fpr, tpr=tpr, roc_auc=roc_auc, pos_label=plain_text(self.pos_label)).plot(
+            ax=ax, curve_kwargs=line, plot_chance_level=True, chance_level_kw={"color": "grey", "linewidth": 1})
         ax.set_title("ROC curve", fontsize="medium")
 
     def _draw_prediction_error(self, axes: list[Axes], scatter_kwargs: Any, line_kwargs: Any) -> None:

@@ -202,7 +202,7 @@ class ModelServiceMagics(Magics):
         """Evaluate a registered model on test data: metrics and charts.
 
         Classification: metrics, confusion matrix, ROC curve (binary, with
-        probabilities). Regression: metrics, predicted vs actual, residuals.
+        probabilities). Regression: metrics, actual vs predicted, residuals.
 
         Examples::
 

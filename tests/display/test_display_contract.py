@@ -235,6 +235,7 @@ def test_from_predictions_equals_the_services_evaluation_of_a_classifier(service
     assert direct.frame().loc["logreg:1", "roc_auc"] == pytest.approx(data["roc_auc"])
     assert direct.frame("confusion_matrix").to_numpy().tolist() == data["confusion_matrix"]
     assert direct.pos_label == 1 and np.array_equal(direct.y_score, predictions["y_score"][:, 1])
+    assert direct.plot().ax_[1].lines[0].get_label() == f"AUC = {data['roc_auc']:.3f}"
 
     # As in scikit-learn: the positive class's score alone, the classes found in the labels.
     positive = EvaluationResult.from_predictions(y_test, predictions["y_pred"], y_score=predictions["y_score"][:, 1],
