@@ -16,6 +16,7 @@ import ipywidgets as widgets
 from ..exceptions import InvalidInputError
 from ..ids import validate_search
 from ..metric_names import METRIC_LABELS
+from .browser import COUNT_CAP
 from .panel_base import (
     PANEL_STYLE,
     ActionRunner,
@@ -159,8 +160,12 @@ class ComparisonPanel(TextFallbackPanel):
         """Fill the version list from the registry (keeping the chosen versions)."""
         search = validate_search(self.search.value.strip())
         registry = self.service.registry
-        rows = registry.list(search=search, limit=self.limit)
-        total = registry.count(search=search)
+        rows = registry.list(search=search, limit=self.limit + 1)  # one more: are there others?
+        more = len(rows) > self.limit
+        rows = rows[:self.limit]
+        # count the others only when there are some, and only up to a cap (not a search's every match)
+        cap = max(COUNT_CAP, self.limit)
+        total = registry.count(search=search, limit=cap + 1) if more else len(rows)
         refs = [f"{r['model_id']}:{r['version']}" for r in rows]
         keep = tuple(ref for ref in self.selected if ref in refs)
         self._updating = True
@@ -169,8 +174,8 @@ class ComparisonPanel(TextFallbackPanel):
             self.models.value = keep
         finally:
             self._updating = False
-        self.listed.value = (f"{len(rows)} of {total:,} versions listed" if total > len(rows)
-                             else f"{total:,} versions")
+        counted = f"{cap:,}+" if total > cap else f"{total:,}"
+        self.listed.value = f"{len(rows)} of {counted} versions listed" if more else f"{total:,} versions"
         self.refresh_snapshot()
 
     def _data(self) -> tuple[Any, Any]:

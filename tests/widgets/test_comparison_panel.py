@@ -201,3 +201,20 @@ def test_the_saved_view_follows_what_the_panel_shows(registry, iris):
     assert "Comparison of 2 models" in saved[1]["text/html"]
     assert "Comparison of 1 model<" in saved[-1]["text/html"] and saved[-1]["text/plain"].endswith(
         panel.result_.to_text())
+
+
+def test_the_listed_total_is_counted_up_to_a_cap_and_only_when_more_exist(registry, iris, monkeypatch):
+    from jupyter_modelservice.notebook import comparison_panel
+
+    counted = []
+    real_count = registry.registry.count
+    monkeypatch.setattr(registry.registry, "count", lambda **kw: counted.append(kw) or real_count(**kw))
+    monkeypatch.setattr(comparison_panel, "COUNT_CAP", 4)
+    panel = ComparisonPanel(registry, *iris, limit=3)
+    assert panel.listed.value == "3 of 4+ versions listed"  # 6 versions, counted no further than 5
+    assert counted == [{"search": None, "limit": 5}]
+    panel.search.value = "rf"  # 2 matches: all on screen, nothing to count
+    assert panel.listed.value == "2 versions" and len(counted) == 1
+    monkeypatch.setattr(comparison_panel, "COUNT_CAP", 10)
+    panel.search.value = ""
+    assert panel.listed.value == "3 of 6 versions listed" and counted[-1]["limit"] == 11
