@@ -45,7 +45,7 @@ def test_evaluation_ids_are_returned_as_ints_in_order(reg):
 
 
 def test_an_unknown_field_is_refused_by_name(reg):
-    with pytest.raises(InvalidInputError, match=r"Unknown evaluation field\(s\) \['score'\]"):
+    with pytest.raises(InvalidInputError, match=r"Unknown evaluation field\(s\) \['score'\]; use model_id, version, kind, task_type,"):
         reg.add_evaluation(record(score=1))
 
 

@@ -43,7 +43,7 @@ def test_get_without_a_version_is_the_highest_version(reg):
 
 
 def test_get_of_an_id_without_rows_says_list_models_shows_the_ids(reg):
-    with pytest.raises(ModelNotFoundError, match=r"No model 'rf' in the registry; list_models\(\) shows"):
+    with pytest.raises(ModelNotFoundError, match=r"No model 'rf' in the registry; list_models\(\) shows the ids that exist\.$"):
         reg.get("rf", 3)
 
 
@@ -313,6 +313,31 @@ def test_sqlite_a_read_block_does_not_hold_the_write_lock(reg, tmp_path):
     with reg.atomic(write=False):
         reg.get("rf", 1)
         assert _try_write(tmp_path / "registry.db")
+
+
+READS = {
+    "schema_version": lambda r: r.schema_version(),
+    "next_version": lambda r: r.next_version("rf"),
+    "case_conflict": lambda r: r.case_conflict("RF"),
+    "refuse_case_conflict": lambda r: r.refuse_case_conflict("other"),
+    "get": lambda r: r.get("rf", 1),
+    "latest_version": lambda r: r.latest_version("rf"),
+    "list": lambda r: r.list(),
+    "count": lambda r: r.count(),
+    "events": lambda r: r.events("rf"),
+    "evaluations": lambda r: r.evaluations("rf"),
+    "resamples": lambda r: r.resamples([1], ("accuracy", 10, 0, 1)),
+    "model_bytes": lambda r: r.model_bytes("rf", 1, "p"),
+    "has_model_bytes": lambda r: r.has_model_bytes("rf", 1, "p"),
+    "model_bytes_index": lambda r: r.model_bytes_index(),
+}
+
+
+@pytest.mark.parametrize("read", list(READS.values()), ids=list(READS))
+def test_every_read_runs_inside_a_read_only_block(reg, read):
+    reg.add_version(row())
+    with reg.atomic(write=False):
+        read(reg)
 
 
 def test_a_driver_error_inside_a_block_is_a_registry_error_naming_the_database(reg):

@@ -220,6 +220,21 @@ def test_fifty_levels_of_nesting_are_read(reg):
     assert ids(reg, "not " * 50 + "status == 'saved'") == ["a"]
 
 
+def _nested_and(levels):
+    where = "status == 'saved'"
+    for _ in range(levels):
+        where = f"model_class == 'Tree' and ({where})"
+    return where
+
+
+def test_fifty_levels_of_and_are_read(reg):
+    assert ids(reg, _nested_and(50)) == ["a"]
+
+
+def test_more_than_fifty_levels_of_and_are_refused(reg):
+    assert "nested more than 50 levels deep" in refused(reg, _nested_and(51))
+
+
 def test_more_than_fifty_levels_of_nesting_are_refused(reg):
     assert "nested more than 50 levels deep" in refused(reg, "not " * 51 + "status == 'saved'")
 
@@ -231,6 +246,10 @@ def test_more_than_fifty_levels_of_nesting_are_refused(reg):
     ("'saved' in status", "needs a column on one side"),
     ("'a' == 'a'", "needs a column on one side"),
     ("tags.team.name == 1", "needs a column on one side"),
+    ("tags['a']['b'] == 1", "needs a column on one side"),
+    ("len(status) == 1", "needs a column on one side"),
+    ("validation_score == -True", "expected a literal value"),
+    ("validation_score == +1", "expected a literal value"),
     ("status in 'saved'", "'in' takes a list of values"),
     ("status not in []", "'not in' takes a list of values"),
     ("status in ('a', None)", "None cannot be in a list"),

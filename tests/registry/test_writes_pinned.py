@@ -75,6 +75,10 @@ def test_register_returns_the_row_as_a_later_read_gives_it(reg):
     assert stored == reg.get("rf", 1)
 
 
+def test_register_returns_a_decimal_number_as_a_float(reg):
+    assert type(reg.register(row(train_score=1.0))["train_score"]) is float
+
+
 def test_register_refuses_an_unknown_status(reg):
     with pytest.raises(InvalidInputError, match="Unknown status 'deployed'"):
         reg.register(row(status="deployed"))
@@ -110,6 +114,12 @@ def test_next_version_follows_the_highest_row(reg):
         reg.add_version(row())
     reg.add_version(row("other"))
     assert reg.next_version("rf") == 4 and reg.next_version("other") == 2 and reg.next_version("new") == 1
+
+
+def test_next_version_follows_a_row_imported_without_history(reg):
+    reg.import_version(row(version=3, training_date="x", status="saved"))
+    assert reg.next_version("rf") == 4
+    assert reg.add_version(row()) == 4
 
 
 def test_next_version_skips_the_numbers_of_deleted_versions(reg):
@@ -212,8 +222,9 @@ def test_a_demotion_is_recorded_with_the_promoted_version_as_reason(reg):
 def test_promotion_leaves_the_production_versions_of_other_ids(reg):
     reg.add_version(row("a"))
     reg.add_version(row("b"))
+    reg.add_version(row("b"))
     reg.set_status("a", 1, "production")
-    reg.set_status("b", 1, "production")
+    reg.set_status("b", 2, "production")
     assert reg.get("a", 1)["status"] == "production"
 
 
@@ -303,6 +314,13 @@ def test_merge_tags_adds_changes_and_removes_none_valued_tags(reg):
     assert reg.get("rf", 1)["tags"] == {"team": "a", "owner": "me"}
 
 
+def test_merge_tags_starts_from_the_tags_of_that_version(reg):
+    reg.add_version(row(tags={"stage": "old"}))
+    reg.add_version(row(tags={"stage": "new", "extra": 1}))
+    reg.merge_tags("rf", 1, {"team": "a"})
+    assert reg.get("rf", 1)["tags"] == {"stage": "old", "team": "a"}
+
+
 def test_merge_tags_on_a_version_without_tags(reg):
     reg.add_version(row())
     reg.merge_tags("rf", 1, {"team": "a", "gone": None})
@@ -352,6 +370,12 @@ def test_update_returns_the_row_as_it_now_is(reg):
     reg.add_version(row())
     got = reg.update("rf", 1, {"status": "saved", "fit_seconds": 4.0})
     assert (got["status"], got["fit_seconds"]) == ("saved", 4.0) and got == reg.get("rf", 1)
+
+
+def test_update_returns_the_row_of_the_version_it_changed(reg):
+    reg.add_version(row())
+    reg.add_version(row())
+    assert reg.update("rf", 1, {"fit_seconds": 4.0})["version"] == 1
 
 
 def test_update_without_a_status_records_no_status_event(reg):
@@ -476,6 +500,18 @@ def test_import_events_adds_only_the_events_not_held_and_counts_them(reg):
     assert reg.import_events("rf", [EVENT, later]) == 0
 
 
+@pytest.mark.parametrize("field, other", [("version", 4), ("event", "status"), ("from_status", "saved"),
+                                          ("to_status", "saved"), ("actor", "carol"), ("at", "2021-01-01")])
+def test_import_events_counts_an_event_differing_in_one_field_as_new(reg, field, other):
+    reg.import_events("rf", [EVENT])
+    assert reg.import_events("rf", [{**EVENT, field: other}]) == 1
+
+
+def test_import_events_counts_an_event_differing_only_in_details_as_held(reg):
+    reg.import_events("rf", [EVENT])
+    assert reg.import_events("rf", [{**EVENT, "details": {"other": 1}}]) == 0
+
+
 def test_import_events_refuses_events_of_another_id(reg):
     with pytest.raises(InvalidInputError, match=r"import_events\('rf'\) got events of other model ids"):
         reg.import_events("rf", [{**EVENT, "model_id": "other"}])
@@ -575,3 +611,25 @@ def test_postgres_non_finite_numbers_in_json_are_stored_as_null(pg):
 def test_postgres_lock_needs_a_write_transaction(pg):
     with pytest.raises(RegistryError, match="lock\\('rf'\\) must run inside"):
         pg.lock("rf")
+
+
+@pytest.mark.postgres
+def test_postgres_registries_opened_together_create_the_schema_once(pg_url):  # noqa: F811
+    gate = threading.Barrier(4)
+    errors = []
+
+    def open_it():
+        gate.wait()
+        try:
+            Registry(pg_url).close()
+        except Exception as err:  # noqa: BLE001 - asserted below
+            errors.append(err)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with Registry(pg_url) as registry, registry.atomic(write=False) as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM schema_info").scalar() == 1
