@@ -208,7 +208,7 @@ def load_stream(stream: Any, file_format: str, trusted: Iterable[str] | str = ()
     if file_format == "skops":
         return loads(stream.read(), file_format, trusted, label=label)
     check_bytes(stream.peek(1 << 20), file_format, label)
-    model = _deserialize(stream, file_format, trusted)
+    model = _deserialize(stream.without_peek() if file_format == "pickle" else stream, file_format, trusted)
     stream.finish()
     return model
 

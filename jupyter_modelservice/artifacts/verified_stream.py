@@ -128,10 +128,26 @@ class VerifiedStream:
         return b"".join(parts)
 
     def readinto(self, target: bytearray | memoryview) -> int:
+        """Fill ``target`` with checked bytes (less only at the end of the file); the number copied."""
         view = memoryview(target).cast("B")
-        data = self.read(len(view))
-        view[:len(data)] = data
-        return len(data)
+        done = 0
+        while done < len(view) and (n := self._copy_into(view[done:])):
+            done += n
+        return done
+
+    def _copy_into(self, view: memoryview) -> int:
+        """Copy checked bytes of the current chunk (the next one when it is used up) into ``view``."""
+        if self._pos >= len(self._buffer) and not self._next():
+            return 0
+        n = min(len(view), len(self._buffer) - self._pos)
+        view[:n] = memoryview(self._buffer)[self._pos:self._pos + n]
+        self._pos += n
+        return n
+
+    def without_peek(self) -> _Unpeekable:
+        """The stream without ``peek``, for `pickle.load`: CPython's unpickler, given a ``peek``,
+        copies up to 128 KiB ahead on every read it makes outside a frame and reads them again."""
+        return _Unpeekable(self)
 
     def readline(self, size: int | None = -1) -> bytes:
         """Checked bytes up to and including the next newline (``size`` is not supported)."""
@@ -158,7 +174,7 @@ class VerifiedStream:
             pass
 
     def close(self) -> None:
-        """Stop the worker and close the file."""
+        """Stop the worker and close the file (again: nothing)."""
         self._stop.set()
         self._worker.join()
         self._raw.close()
@@ -168,3 +184,11 @@ class VerifiedStream:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+
+class _Unpeekable:
+    """``read``, ``readinto`` and ``readline`` of a `VerifiedStream`, and no ``peek``."""
+
+    def __init__(self, stream: VerifiedStream) -> None:
+        self.read, self.readinto, self.readline = stream.read, stream.readinto, stream.readline

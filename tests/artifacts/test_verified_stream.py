@@ -153,3 +153,16 @@ def test_digests_of_a_file_match_those_of_its_bytes(tmp_path):
     from jupyter_modelservice.artifacts.digests import file_digests
 
     assert file_digests(tmp_path / "f").chunks == Digests.of(data).chunks
+
+
+def test_readinto_fills_across_chunks_and_the_unpeekable_view_reads_the_same():
+    data = random.Random(9).randbytes(3 * LEAF + 5)
+    with _stream(data) as stream:
+        target = bytearray(2 * LEAF + 3)  # spans three chunks: filled, as a buffered file fills it
+        assert stream.readinto(target) == len(target) and bytes(target) == data[:len(target)]
+        view = stream.without_peek()
+        assert not hasattr(view, "peek")
+        assert view.read(7) == data[len(target):len(target) + 7]
+        rest = bytearray(LEAF)
+        assert view.readinto(rest) == len(data) - len(target) - 7
+        assert view.read() == b""
