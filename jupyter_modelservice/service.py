@@ -1,51 +1,48 @@
 """`ModelService`: train, cross-validate, evaluate, compare, save and reload models.
 
-The facade of the spec (``spec/ModelService.md``). It ties together the pure
-computing modules (`training`, `evaluation`, `importance`), the SQL
-`registry` and the model file store (`artifacts`). No IPython, ipywidgets or
-matplotlib here; the core never prints.
+The facade of the ModelService specification (its examples run as written in
+tests/test_spec_examples.py). It ties together the pure computing modules
+(`training`, `evaluation`, `importance`), the SQL `registry` and the model file
+store (`artifacts`). No IPython, ipywidgets or matplotlib here; the core never
+prints. Its methods live in mixins by subject: `service_training.Training`,
+`service_catalog.Catalog` (listing, metadata, archive, delete),
+`service_evaluation.EvaluationRecords` and `service_lifecycle.Lifecycle`; this
+module keeps construction, lookups, evaluation, persistence and prediction
+(about 460 lines, most of them the public methods' documentation).
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from . import probe, provenance, training
+from . import probe, training
 from .artifacts import formats
 from .artifacts.store import Store
 from .config import make_store, registry_url
 from .exceptions import (
-    IncompleteDeleteWarning,
     InvalidInputError,
     ModelNotFoundError,
-    ModelServiceWarning,
     NoModelError,
-    UnsavedModelsDroppedWarning,
 )
 from .ids import (
     ModelRef,
     ModelVersion,
-    generate_model_id,
-    generated_id_prefix,
     parse_ref,
-    validate_model_id,
-    validate_search,
 )
 from .model_files import ModelFiles
 from .parallel import ParallelConfig
 from .registry import Registry
+from .service_catalog import Catalog
 from .service_evaluation import EvaluationRecords
 from .service_lifecycle import Lifecycle
+from .service_training import Training
 
 __all__ = ["ModelService"]
 
-_UPDATABLE = ("status", "tags")
 
-
-class ModelService(EvaluationRecords, Lifecycle):
+class ModelService(Training, Catalog, EvaluationRecords, Lifecycle):
     """Train, evaluate, compare and version scikit-learn compatible models.
 
     Parameters
@@ -208,175 +205,6 @@ class ModelService(EvaluationRecords, Lifecycle):
     def _set_current(self, estimator: Any, row: dict[str, Any]) -> None:
         self.current_model = estimator
         self.model_metadata = self.files.public(row) if row else {}
-
-    # -- training ----------------------------------------------------------
-    def train_model(
-        self,
-        model_class: Any,
-        X: Any,
-        y: Any,
-        model_id: str | None = None,
-        validation_split: float = 0.2,
-        *,
-        parent: str | None = None,
-        **params: Any,
-    ) -> dict[str, Any]:
-        """Fit a model, score it on a held-out split, and register it as a new version.
-
-        Parameters
-        ----------
-        model_class : estimator class, unfitted estimator or Pipeline
-        X, y : array-like or DataFrame / Series
-            Feature names of a DataFrame are kept.
-        model_id : str, optional
-            Registry id; a new version is added when it exists. Generated when None.
-        validation_split : float, default 0.2
-            Fraction held out (stratified for classifiers); 0 trains on every row.
-        parent : str, optional
-            The version this one was retrained from (``"rf:3"``; ``"rf"`` is
-            resolved to a version); recorded for `lineage`.
-        **params
-            Estimator parameters.
-
-        Returns
-        -------
-        dict
-            ``model_id``, ``version``, ``model_class``, ``model_params``,
-            ``task_type``, ``train_score``, ``validation_score``, ``scoring``,
-            sample and feature counts, ``training_date``, ``fit_seconds``, ...
-        """
-        if model_id is not None:
-            model_id = self._new_version_id(model_id)
-        parent_ref = str(self._lookup(parent)[0]) if parent is not None else None
-        estimator = training.make_estimator(model_class, params)
-        task_type = training.infer_task(estimator, y)
-        X, y = training.check_xy(X, y, task_type)
-        seed = params.get("random_state")
-        seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
-        parts = training.split(X, y, validation_split, task_type, seed)
-        scoring = training.default_scoring(task_type)
-        scores = training.fit_and_score(estimator, parts, scoring)
-        return self._register(estimator, model_id, {
-            "task_type": task_type,
-            "training_samples": len(parts["y_train"]),
-            "validation_samples": 0 if parts["y_val"] is None else len(parts["y_val"]),
-            "feature_count": _n_features(estimator, X),
-            "feature_names": training.feature_names_of(X),
-            "scoring": scoring,
-            **scores,
-            "data_fingerprint": provenance.data_fingerprint(X, y),
-            "training_config": parts["config"],
-            "parent": parent_ref,
-            "probe": probe.inputs_from(X, rows=self.probe_rows) if self.probe_rows else None,
-        })
-
-    def register_model(
-        self,
-        estimator: Any,
-        model_id: str | None = None,
-        *,
-        X: Any = None,
-        y: Any = None,
-        task_type: str | None = None,
-    ) -> dict[str, Any]:
-        """Register an estimator fitted elsewhere as a new version (status ``trained``).
-
-        With ``X`` (and ``y``), feature count, names and the data fingerprint are
-        recorded too. The model becomes the current one; `save_model` writes it.
-        """
-        if model_id is not None:
-            model_id = self._new_version_id(model_id)
-        if not hasattr(estimator, "predict"):
-            raise InvalidInputError(
-                f"register_model needs a fitted estimator with predict(); got {type(estimator).__name__}."
-            )
-        known_width = X is not None or hasattr(estimator, "n_features_in_")
-        return self._register(estimator, model_id, {
-            "task_type": task_type or training.infer_task(estimator, y),
-            "feature_count": _n_features(estimator, X) if known_width else None,
-            "feature_names": training.feature_names_of(X) if X is not None else None,
-            "training_samples": len(y) if y is not None else None,
-            "data_fingerprint": provenance.data_fingerprint(X, y) if X is not None else None,
-            "probe": probe.inputs_from(X, rows=self.probe_rows) if X is not None and self.probe_rows else None,
-        })
-
-    def _register(self, estimator: Any, model_id: str | None, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Add a version for a fitted ``estimator``, hold it in memory and make it current."""
-        model_type = type(estimator)
-        row = {
-            "model_id": model_id,
-            "model_class": model_type.__name__,
-            "model_module": model_type.__module__,
-            "model_params": training.json_params(estimator),
-            "status": "trained",
-            "environment": provenance.environment(),
-            "source": provenance.source(),
-            **fields,
-        }
-        if model_id is None:
-            with self.registry.atomic():  # the generated id is free until this transaction ends
-                row["model_id"] = self._generated_id(model_type.__name__)
-                row = self.registry.register(row)
-        else:
-            row = self.registry.register(row)
-        version = row["version"]
-        self._hold_unsaved(ModelVersion(row["model_id"], version), estimator)
-        self._trained[row["model_id"]] = version
-        self._set_current(estimator, row)
-        return _train_result(row)
-
-    def cross_validate_model(
-        self,
-        model_class: Any,
-        X: Any,
-        y: Any,
-        cv_folds: int = 5,
-        scoring: str | Sequence[str] | None = None,
-        n_jobs: int | None = None,
-        *,
-        progress: training.ProgressCallback | None = None,
-        model_id: str | None = None,
-        **params: Any,
-    ) -> dict[str, Any]:
-        """K-fold cross-validation (stratified for classifiers).
-
-        Any scikit-learn scoring name or a list of them; folds run through the
-        active joblib backend (``joblib.parallel_config(backend="dask")`` runs
-        them on a Dask cluster). ``progress(done, total)`` is called after each
-        fold. With ``model_id`` (``"id"`` or ``"id:3"``) the fold scores are
-        recorded on that version (its ``cv_scores``, and an evaluation record
-        of kind ``"cv"`` that `compare_cv` compares).
-
-        The splitter is fixed and recorded: ``StratifiedKFold(cv_folds,
-        shuffle=True, random_state=0)`` for classifiers, ``KFold`` with the
-        same settings otherwise, so models cross-validated on the same data
-        see the same folds.
-
-        Returns
-        -------
-        dict
-            ``mean_score``, ``std_score``, ``cv_scores`` (per fold), ``scoring``,
-            ``cv_folds``, ``fit_time``, ``score_time``, ``model_class``,
-            ``model_params`` (and ``scores`` per scoring for a list), the
-            ``splitter``, ``train_sizes``, ``test_sizes``, ``folds_digest`` and
-            the ``data_fingerprint`` of ``(X, y)``.
-        """
-        ref = self._lookup(model_id)[0] if model_id is not None else None
-        estimator = training.make_estimator(model_class, params)
-        task_type = training.infer_task(estimator, y)
-        X, y = training.check_xy(X, y, task_type)
-        with self.parallel.context():
-            result = training.cross_validate(
-                estimator, X, y, cv_folds=cv_folds, scoring=scoring, task_type=task_type,
-                n_jobs=n_jobs, progress=progress,
-            )
-        result["model_class"] = type(estimator).__name__
-        result["model_params"] = training.json_params(estimator)
-        result["data_fingerprint"] = provenance.data_fingerprint(X, y)
-        if ref is not None:
-            self._record_cv(ref, X, y, result)
-            result.update(model_id=ref.model_id, version=ref.version)
-        return result
 
     # -- evaluation --------------------------------------------------------
     def evaluate_model(
@@ -606,190 +434,6 @@ class ModelService(EvaluationRecords, Lifecycle):
             )
         return getattr(self.current_model, method)
 
-    # -- registry ----------------------------------------------------------
-    def list_models(
-        self,
-        status: str | None = None,
-        model_id: str | None = None,
-        search: str | None = None,
-        order_by: str = "-training_date",
-        limit: int | None = None,
-        *,
-        offset: int = 0,
-        latest_only: bool = False,
-        where: str | None = None,
-        as_of: Any = None,
-    ) -> list[dict[str, Any]]:
-        """Registry rows (one per version) as dicts, newest first by default.
-
-        ``status`` is one of ``trained``, ``saved``, ``production``,
-        ``archived``; ``search`` matches id or class name as plain text;
-        ``order_by`` is a column, ``-`` prefixed for descending. ``where`` is
-        an expression of the registry's query language, e.g.
-        ``"validation_score >= 0.9 and (status == 'production' or tags.team == 'vision')"``:
-        columns, ``tags.NAME``, ``metrics.NAME`` (latest evaluation), comparisons,
-        ``in``, ``and``/``or``/``not``; never evaluated as Python (`QueryError`
-        names the position of anything else). ``as_of`` (a datetime, a date or
-        ISO text) shows the versions that existed then, with the status they had
-        (replayed from the history); ``status`` then filters those statuses.
-        """
-        if model_id is not None:
-            model_id = validate_model_id(model_id)
-        search = validate_search(search)
-        if as_of is None:
-            rows = self.registry.list(status=status, model_id=model_id, search=search,
-                                      order_by=order_by, limit=limit, offset=offset,
-                                      latest_only=latest_only, where=where)
-        else:
-            from . import lifecycle
-
-            kinds = ("registered", "restored", "imported", "status", "deleted")
-            rows = lifecycle.as_of(self.registry.list(model_id=model_id, search=search, order_by=order_by,
-                                                      latest_only=latest_only, where=where),
-                                   self.registry.events(model_id, kinds=kinds), as_of)
-            rows = [r for r in rows if status is None or r["status"] == status]
-            rows = rows[offset:None if limit is None else offset + limit]
-        return [self.files.public(row) for row in rows]
-
-    def get_model_metadata(self, model_id: str, version: int | None = None) -> dict[str, Any]:
-        """The registry row of ``"id"`` (latest), ``"id:3"`` or ``(id, version=3)``.
-
-        ``file_path`` opens the model file from the caller's working directory
-        (an absolute path, or a URL for an object store); ``relative_path`` is
-        the path inside ``models_directory`` that the registry stores.
-        """
-        return self.files.public(self._lookup(model_id, version)[1])
-
-    def update_model_metadata(self, model_id: str, updates: Mapping[str, Any],
-                              version: int | None = None) -> dict[str, Any]:
-        """Change ``status`` and/or ``tags`` of a version; returns the updated row.
-
-        Status changes are recorded in the history; promoting a version to
-        ``production`` demotes the id's previous production version. ``tags``
-        are merged (a value of None removes a tag).
-        """
-        unknown = set(updates) - set(_UPDATABLE)
-        if unknown:
-            raise InvalidInputError(
-                f"Cannot update {sorted(unknown)}; only {', '.join(_UPDATABLE)} can be changed "
-                "(scores and parameters belong to the training run)."
-            )
-        ref, row = self._lookup(model_id, version)
-        if "status" in updates:
-            status = updates["status"]  # checked by the registry
-            if status in ("saved", "production") and not row["file_path"]:
-                warnings.warn(
-                    f"{ref} is marked {status!r} but has no saved file; call save_model({str(ref)!r}) "
-                    "or it is lost when this session ends.",
-                    ModelServiceWarning,
-                    stacklevel=2,
-                )
-        merge = _tag_changes(updates["tags"]) if "tags" in updates else None
-        with self.files.atomic():
-            if "status" in updates:
-                self.registry.set_status(*ref, updates["status"])  # the status is checked there
-            if merge is not None:
-                self.registry.merge_tags(*ref, merge)  # merged under the write lock
-            row = self.registry.get(*ref)
-        return self._refresh(row)
-
-    _get_model_metadata = get_model_metadata
-    _update_model_metadata = update_model_metadata
-
-    def archive_model(self, model_id: str, version: int | None = None) -> int:
-        """Set status ``archived``: every version of ``"id"``, or one of ``"id:3"``.
-
-        Returns the number of versions archived. Files are kept.
-        """
-        refs = self._refs(model_id, version)
-        for ref in refs:
-            with self.files.atomic():
-                self.registry.set_status(*ref, "archived")
-                self._refresh(self.registry.get(*ref))
-        return len(refs)
-
-    def delete_model(self, model_id: str, version: int | None = None) -> int:
-        """Delete every version of ``"id"`` (or one: ``"id:3"``) and its files.
-
-        The rows go first, in one transaction that also records the files to
-        remove, then the files: an interruption leaves at most files that
-        ``modelservice gc`` (or ``verify --repair``) removes later, never a row
-        without its file. A store failure after the rows are gone is an
-        `IncompleteDeleteWarning`, not an error. Returns the number of versions deleted.
-        """
-        ref = parse_ref(model_id, version)
-        rows = self.registry.delete(ref.model_id, ref.version)
-        left: list[str] = []
-        for row in rows:
-            self._unsaved.pop(ModelVersion.of(row), None)
-            if self._trained.get(row["model_id"]) == row["version"]:
-                del self._trained[row["model_id"]]
-            if self.current_ref == f"{row['model_id']}:{row['version']}":
-                self._set_current(None, {})
-            try:
-                self.files.delete(row)
-            except OSError as err:  # ArtifactError included: the delete is recorded, gc finishes it
-                left.append(f"{row['model_id']}:{row['version']} ({err})")
-        if left:
-            warnings.warn(
-                f"Deleted {len(rows)} version(s), but the files of {'; '.join(left)} could not be "
-                "removed; `modelservice gc` (or `modelservice verify --repair`) removes them later.",
-                IncompleteDeleteWarning,
-                stacklevel=2,
-            )
-        return len(rows)
-
-    def _refs(self, model_id: str, version: int | None) -> list[ModelVersion]:
-        ref = parse_ref(model_id, version)
-        if ref.version is not None:
-            return [self._lookup(ref)[0]]
-        rows = self.registry.list(model_id=ref.model_id, order_by="version")
-        if not rows:
-            self.registry.get(ref.model_id)  # raises ModelNotFoundError
-        return [ModelVersion.of(r) for r in rows]
-
-    def _hold_unsaved(self, ref: ModelVersion, estimator: Any) -> None:
-        """Keep ``estimator`` as the only copy of the unsaved ``ref``, letting go of the oldest
-        unsaved ones beyond `max_unsaved` (with an `UnsavedModelsDroppedWarning` naming them)."""
-        self._unsaved[ref] = estimator
-        excess = len(self._unsaved) - max(int(self.max_unsaved), 1)
-        if excess <= 0:
-            return
-        dropped = list(self._unsaved)[:excess]
-        for old in dropped:
-            del self._unsaved[old]
-        names = ", ".join(map(str, dropped))
-        warnings.warn(
-            f"This session holds at most {self.max_unsaved} unsaved models (max_unsaved); it let go "
-            f"of {names}, which were never saved and can no longer be loaded, evaluated or saved. "
-            "Call save_model right after training to keep a model (or raise max_unsaved).",
-            UnsavedModelsDroppedWarning,
-            stacklevel=4,  # the user's train_model / register_model call
-        )
-
-    def _generated_id(self, class_name: str) -> str:
-        """A new id for an unnamed model (``randomforest-3``), unique in the registry.
-
-        Called inside the write transaction that registers the model: sessions
-        naming the same kind of model wait for each other, and an id that
-        ever existed (deleted since) is skipped, so its history stays its own.
-        """
-        prefix = generated_id_prefix(class_name)
-        self.registry.lock(f"{prefix}-*")
-        taken = {row["model_id"] for row in self.registry.list(search=f"{prefix}-", latest_only=True)}
-        while True:
-            model_id = generate_model_id(class_name, taken)
-            if self.registry.allocate_version(model_id, prefer=1) == 1:
-                return model_id
-            taken.add(model_id)
-
-    def _new_version_id(self, model_id: str) -> str:
-        """Check an id about to get a new version, before any work is done."""
-        model_id = validate_model_id(model_id)
-        if model_id not in self._trained:  # checked when this session trained it (and again under the lock)
-            self.registry.refuse_case_conflict(model_id)
-        return model_id
-
     def _set_values(self, ref: ModelVersion, values: Mapping[str, Any]) -> dict[str, Any]:
         """Store results (scores, metrics) on a version, with its sidecar; return the public row."""
         with self.files.atomic():
@@ -805,29 +449,6 @@ class ModelService(EvaluationRecords, Lifecycle):
         return public
 
 
-def _tag_changes(tags: Any) -> dict[str, Any]:
-    """Tag changes checked: a mapping of names to JSON values (None removes the tag)."""
-    if not isinstance(tags, Mapping):
-        raise InvalidInputError(
-            f"tags must be a dict of name → value, e.g. {{'team': 'vision'}}, not {type(tags).__name__}."
-        )
-    import json
-
-    changes = {}
-    for key, value in tags.items():
-        if not isinstance(key, str) or not key:
-            raise InvalidInputError(f"Tag names must be non-empty strings; got {key!r}.")
-        try:
-            json.dumps(value, allow_nan=True)
-        except (TypeError, ValueError) as err:
-            raise InvalidInputError(
-                f"The value of tag {key!r} cannot be stored ({err}); use text, numbers, booleans, "
-                "lists or dicts of those."
-            ) from err
-        changes[key] = value
-    return changes
-
-
 def _probe_outputs(row: Mapping[str, Any], estimator: Any) -> dict[str, Any] | None:
     """``{"probe": ...}`` with what ``estimator`` predicts on the version's probe rows, to record with
     its first save; None when there is nothing to add. A model that cannot predict them keeps no probe
@@ -841,22 +462,6 @@ def _probe_outputs(row: Mapping[str, Any], estimator: Any) -> dict[str, Any] | N
         return {"probe": None}
 
 
-def _n_features(estimator: Any, X: Any) -> int:
-    n = getattr(estimator, "n_features_in_", None)
-    if n is not None:
-        return int(n)
-    shape = getattr(X, "shape", None)
-    return int(shape[1]) if shape is not None and len(shape) > 1 else 1
-
-
 def _evaluation_result(ref: ModelVersion, row: Mapping[str, Any], metrics: Mapping[str, Any]) -> dict[str, Any]:
     """What `evaluate_model` returns: the version's identity, then the metrics."""
     return {"model_id": ref.model_id, "version": ref.version, "model_class": row["model_class"], **metrics}
-
-
-def _train_result(row: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("model_id", "version", "model_class", "model_module", "model_params", "task_type",
-            "train_score", "validation_score", "scoring", "training_samples", "validation_samples",
-            "feature_count", "feature_names", "training_date", "fit_seconds", "status",
-            "data_fingerprint", "parent")
-    return {k: row[k] for k in keys}
