@@ -34,26 +34,26 @@ def _gathered(metric, y_true, prediction, indices):
     """The metric of one model on each resample, from its arrays gathered by the indices (the old way)."""
     import numpy as np
 
-    from jupyter_modelservice.evaluation import significance
+    from jupyter_modelservice.evaluation import resampling
 
     indices = indices.indices  # the chunk of resamples `paired_comparison` shares
     y_pred = np.asarray(prediction["y_pred"])
     if metric == "accuracy":
         return (y_pred == y_true)[indices].mean(axis=1)
     if metric == "roc_auc":
-        return significance._auc_loop(y_true == prediction["classes"][1], prediction["y_score"][:, 1], indices)
+        return resampling._auc_loop(y_true == prediction["classes"][1], prediction["y_score"][:, 1], indices)
     labels, codes = np.unique(np.concatenate([y_true, y_pred]), return_inverse=True)
     k = labels.size
     pair = codes[: y_true.size] * k + codes[y_true.size:]
     offsets = (np.arange(indices.shape[0]) * k * k)[:, None]
     cm = np.bincount((pair[indices] + offsets).ravel(), minlength=indices.shape[0] * k * k)
-    return significance._weighted_from_confusions(metric, cm.reshape(indices.shape[0], k, k).astype(float))
+    return resampling._weighted_from_confusions(metric, cm.reshape(indices.shape[0], k, k).astype(float))
 
 
 def _bootstrap() -> None:
     import numpy as np
 
-    from jupyter_modelservice.evaluation import significance
+    from jupyter_modelservice.evaluation import resampling, significance
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, size=BOOT_ROWS)
@@ -66,13 +66,13 @@ def _bootstrap() -> None:
     import scipy.stats  # noqa: F401  (imported before timing: the McNemar test of accuracy needs it)
     import sklearn.metrics  # noqa: F401
 
-    real = significance._resampled
+    real = resampling.resampled
     for metric in ("accuracy", "f1_score", "roc_auc"):
         times: list[list[float]] = [[], []]
         boots: list[dict] = [{}, {}]
         for _ in range(2):  # interleaved, the best of two: the machine is shared and noisy
             for i, resampled in enumerate((real, _gathered)):
-                significance._resampled = resampled
+                resampling.resampled = resampled
                 try:
                     boot: dict = {}
                     start = time.perf_counter()
@@ -81,7 +81,7 @@ def _bootstrap() -> None:
                     times[i].append(time.perf_counter() - start)
                     boots[i] = boot
                 finally:
-                    significance._resampled = real
+                    resampling.resampled = real
         new, old = min(times[0]), min(times[1])
         assert all(np.array_equal(boots[0][m], boots[1][m], equal_nan=True) for m in predictions), metric
         print(f"{'paired bootstrap, ' + metric:<52} {new:8.3f} s  (gathered by indices {old:.3f} s, "

@@ -1,6 +1,6 @@
 """The bootstrap from resampling counts equals the bootstrap that gathers each model's rows by the indices.
 
-`significance._resampled` turns a chunk of resamples into counts (how many times each row is drawn)
+`resampling.resampled` turns a chunk of resamples into counts (how many times each row is drawn)
 and computes every metric from them. The reference below is the straightforward way it replaced:
 gather the arrays of each resample by its indices and compute the metric on them. Integer-count
 metrics (accuracy, precision, recall, F1, binary ROC AUC) must be bit-identical; the regression
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from jupyter_modelservice.evaluation import significance
+from jupyter_modelservice.evaluation import resampling, significance
 from jupyter_modelservice.evaluation.significance import paired_comparison, paired_differences
 
 EXACT = ("accuracy", "precision", "recall", "f1_score", "roc_auc")
@@ -48,7 +48,7 @@ def _reference(metric: str, y_true: np.ndarray, prediction: dict[str, Any], indi
     k = labels.size
     pair = codes[: y_true.size] * k + codes[y_true.size:]
     cm = np.stack([np.bincount(pair[rows], minlength=k * k).reshape(k, k) for rows in indices]).astype(float)
-    return significance._weighted_from_confusions(metric, cm)
+    return resampling._weighted_from_confusions(metric, cm)
 
 
 def _reference_auc(y_true: np.ndarray, prediction: dict[str, Any], indices: np.ndarray) -> np.ndarray:
@@ -59,7 +59,7 @@ def _reference_auc(y_true: np.ndarray, prediction: dict[str, Any], indices: np.n
         return np.full(indices.shape[0], np.nan)
     proba = np.asarray(proba)
     if proba.ndim != 2 or proba.shape[1] != 2 or len(classes) != 2:
-        return np.array([significance._multiclass_auc(y_true[r], proba[r], classes) for r in indices])
+        return np.array([resampling.multiclass_auc(y_true[r], proba[r], classes) for r in indices])
     out = []
     for rows in indices:
         score, positive = proba[rows, 1], y_true[rows] == classes[1]
@@ -128,20 +128,20 @@ def test_binary_metrics_equal_the_gathered_rows_bit_for_bit(metric, labels):
     y, preds = _binary(labels=labels)
     indices = _indices(y.size)
     for prediction in preds.values():
-        _assert_equal(metric, significance._resampled(metric, y, prediction, indices),
+        _assert_equal(metric, resampling.resampled(metric, y, prediction, indices),
                       _reference(metric, y, prediction, indices))
 
 
 @pytest.mark.parametrize("pair_products", [0, 100])  # the confusions by sorted pairs, then by products
 @pytest.mark.parametrize("metric", ["accuracy", "precision", "recall", "f1_score", "roc_auc"])
 def test_multiclass_metrics_equal_the_gathered_rows(metric, pair_products, monkeypatch):
-    monkeypatch.setattr(significance, "_PAIR_PRODUCTS", pair_products)
+    monkeypatch.setattr(resampling, "_PAIR_PRODUCTS", pair_products)
     y, preds = _multiclass()
     indices = _indices(y.size, resamples=20)
     lacking = np.flatnonzero(y != "dog")
     indices[4] = lacking[np.random.default_rng(4).integers(0, lacking.size, size=y.size)]  # one class absent
     for prediction in preds.values():
-        _assert_equal(metric, significance._resampled(metric, y, prediction, indices),
+        _assert_equal(metric, resampling.resampled(metric, y, prediction, indices),
                       _reference(metric, y, prediction, indices))
 
 
@@ -150,7 +150,7 @@ def test_regression_metrics_equal_the_gathered_rows_to_rounding(metric):
     y, preds = _regression()
     indices = _indices(y.size)
     for prediction in preds.values():
-        _assert_equal(metric, significance._resampled(metric, y, prediction, indices),
+        _assert_equal(metric, resampling.resampled(metric, y, prediction, indices),
                       _reference(metric, y, prediction, indices))
 
 
@@ -165,15 +165,15 @@ def test_edge_resamples_give_the_same_nan_and_infinities():
                         [0, 1, 4, 0, 1, 4, 5, 2],   # ties at 0.5 and 0.9 between the classes
                         np.arange(8)])
     for metric in EXACT:
-        _assert_equal(metric, significance._resampled(metric, y, pred, indices), _reference(metric, y, pred, indices))
-    assert np.isnan(significance._resampled("roc_auc", y, pred, indices)[:3]).all()
+        _assert_equal(metric, resampling.resampled(metric, y, pred, indices), _reference(metric, y, pred, indices))
+    assert np.isnan(resampling.resampled("roc_auc", y, pred, indices)[:3]).all()
     # regression: constant targets, with and without errors (R² is -inf, then NaN, as before)
     target = np.array([1.0, 1.0, 2.0, 3.0])
     reg = {"y_pred": np.array([1.0, 1.5, 2.0, 2.5])}
     rows = np.array([[0, 1, 0, 1], [0, 0, 0, 0], [0, 2, 3, 1]])
     for metric in ROUNDED:
-        _assert_equal(metric, significance._resampled(metric, target, reg, rows), _reference(metric, target, reg, rows))
-    r2 = significance._resampled("r2_score", target, reg, rows)
+        _assert_equal(metric, resampling.resampled(metric, target, reg, rows), _reference(metric, target, reg, rows))
+    r2 = resampling.resampled("r2_score", target, reg, rows)
     assert r2[0] == -np.inf and np.isnan(r2[1]) and np.isfinite(r2[2])
 
 
@@ -184,12 +184,12 @@ def test_scores_that_are_not_finite_keep_the_first_version_loop():
     score[[5, 9]] = np.inf
     pred = {**preds["sharp"], "y_score": np.c_[1 - score, score]}
     indices = _indices(50, resamples=10)
-    expected = significance._auc_loop(y == 1, score, indices)
-    np.testing.assert_array_equal(significance._resampled("roc_auc", y, pred, indices), expected)
+    expected = resampling._auc_loop(y == 1, score, indices)
+    np.testing.assert_array_equal(resampling.resampled("roc_auc", y, pred, indices), expected)
     # the loop and the counts agree wherever the scores are finite
     finite = preds["sharp"]
-    np.testing.assert_array_equal(significance._auc_loop(y == 1, finite["y_score"][:, 1], indices),
-                                  significance._resampled("roc_auc", y, finite, indices))
+    np.testing.assert_array_equal(resampling._auc_loop(y == 1, finite["y_score"][:, 1], indices),
+                                  resampling.resampled("roc_auc", y, finite, indices))
 
 
 def test_a_shared_chunk_gives_every_model_and_metric_its_own_values():
@@ -197,12 +197,12 @@ def test_a_shared_chunk_gives_every_model_and_metric_its_own_values():
     y, preds = _binary(seed=6)
     cache: dict = {}
     for indices in (_indices(y.size, 7, seed=7), _indices(y.size, 7, seed=8), _indices(y.size, 3, seed=9)):
-        chunk = significance._Resamples(indices, cache)
+        chunk = resampling.Resamples(indices, cache)
         for metric in EXACT + ROUNDED:
             for prediction in preds.values():
                 pred = {**prediction, "y_pred": prediction["y_pred"].astype(float)} if metric in ROUNDED \
                     else prediction
-                _assert_equal(metric, significance._resampled(metric, y, pred, chunk),
+                _assert_equal(metric, resampling.resampled(metric, y, pred, chunk),
                               _reference(metric, y, pred, indices))
 
 
@@ -224,7 +224,7 @@ def test_paired_comparison_equals_the_gather_path(data, metric, monkeypatch):
     monkeypatch.setattr(significance, "_CHUNK_CELLS", y.size * 45)  # chunks of 45 resamples, the last of 20
     boot: dict = {}
     got, test = paired_comparison(y, preds, metric, values, n_bootstrap=200, random_state=5, bootstrap=boot)
-    monkeypatch.setattr(significance, "_resampled", _reference)
+    monkeypatch.setattr(resampling, "resampled", _reference)
     ref_boot: dict = {}
     expected, ref_test = paired_comparison(y, preds, metric, values, n_bootstrap=200, random_state=5,
                                            bootstrap=ref_boot)
@@ -250,7 +250,7 @@ def test_paired_differences_equal_the_gather_path(monkeypatch):
     values_a, values_b = ({m: _values(m, y, {"x": p})["x"] for m in metrics} for p in (a, b))
     monkeypatch.setattr(significance, "_CHUNK_CELLS", y.size * 70)
     got = paired_differences(y, a, b, values_a, values_b, metrics, n_bootstrap=150, random_state=11)
-    monkeypatch.setattr(significance, "_resampled", _reference)
+    monkeypatch.setattr(resampling, "resampled", _reference)
     expected = paired_differences(y, a, b, values_a, values_b, metrics, n_bootstrap=150, random_state=11)
     assert [d.metric for d in got] == [d.metric for d in expected] == metrics
     for g, e in zip(got, expected):
@@ -267,5 +267,5 @@ def test_targets_of_one_class_give_nan_roc_auc_as_the_reference(label):
     pred = {"y_pred": (score > 0.5).astype(int), "y_score": np.c_[1 - score, score], "classes": [0, 1]}
     indices = _indices(12, resamples=5)
     for metric in EXACT:
-        _assert_equal(metric, significance._resampled(metric, y, pred, indices), _reference(metric, y, pred, indices))
-    assert np.isnan(significance._resampled("roc_auc", y, pred, indices)).all()
+        _assert_equal(metric, resampling.resampled(metric, y, pred, indices), _reference(metric, y, pred, indices))
+    assert np.isnan(resampling.resampled("roc_auc", y, pred, indices)).all()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from jupyter_modelservice.evaluation import significance
+from jupyter_modelservice.evaluation import resampling
 from jupyter_modelservice.evaluation.significance import mcnemar_exact, paired_comparison, paired_differences
 
 
@@ -50,7 +50,7 @@ def test_bootstrap_values_given_are_used_and_new_ones_returned(monkeypatch):
     kept: dict = {}
     first, _ = paired_comparison(y, {"a": a, "b": b}, "f1_score", values, n_bootstrap=200, bootstrap=kept)
     assert set(kept) == {"a", "b"} and kept["a"].shape == (200,)
-    monkeypatch.setattr(significance, "_resampled", lambda *args: pytest.fail("resampled again"))
+    monkeypatch.setattr(resampling, "resampled", lambda *args: pytest.fail("resampled again"))
     again, _ = paired_comparison(y, {"a": a, "b": b}, "f1_score", values, n_bootstrap=200, bootstrap=dict(kept))
     assert repr(again) == repr(first)  # exact floats; NaN p-value of the best
     monkeypatch.undo()

@@ -107,14 +107,14 @@ def test_a_second_comparison_reuses_the_stored_predictions_and_gives_the_same_ta
 
 
 def test_bootstrap_values_are_kept_and_reused_whatever_the_other_models(two, data, monkeypatch):
-    from jupyter_modelservice.evaluation import significance
+    from jupyter_modelservice.evaluation import resampling, significance
 
     _, X_te, _, y_te = data
     two.train_model(CountingLR, *data[::2], model_id="c", C=0.1)
     two.compare_models(["a", "b"], X_te, y_te, metric="f1_score", n_bootstrap=300, random_state=4)
     calls = []
-    real = significance._resampled
-    monkeypatch.setattr(significance, "_resampled", lambda m, y, p, i: calls.append(m) or real(m, y, p, i))
+    real = resampling.resampled
+    monkeypatch.setattr(resampling, "resampled", lambda m, y, p, i: calls.append(m) or real(m, y, p, i))
     mixed = two.compare_models(["c", "a"], X_te, y_te, metric="f1_score", n_bootstrap=300, random_state=4)
     assert calls == ["f1_score"]  # c only (one chunk of resamples at 171 rows); a's values were kept
     predictions = {f"{m}:1": two.evaluate_model(X_te, y_te, m, return_predictions=True)["predictions"]

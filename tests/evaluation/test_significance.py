@@ -8,7 +8,7 @@ from scipy.stats import binomtest
 from scipy.stats import t as student_t
 from sklearn.metrics import r2_score, roc_auc_score
 
-from jupyter_modelservice.evaluation import significance
+from jupyter_modelservice.evaluation import resampling
 from jupyter_modelservice.evaluation.significance import corrected_ttest, holm, mcnemar_exact, paired_comparison
 
 
@@ -93,21 +93,21 @@ def test_resampled_metrics_equal_scikit_learn_on_the_same_resamples():
     score = np.round(np.clip(y * 0.3 + rng.random(120) * 0.8, 0, 1), 1)  # rounded: many ties
     pred = {"y_pred": (score > 0.5).astype(int), "y_score": np.c_[1 - score, score], "classes": [0, 1]}
     indices = rng.integers(0, 120, size=(20, 120))
-    auc = significance._resampled("roc_auc", y, pred, indices)
+    auc = resampling.resampled("roc_auc", y, pred, indices)
     assert auc == pytest.approx([roc_auc_score(y[r], score[r]) for r in indices], rel=1e-12)
     from sklearn.metrics import f1_score, precision_score, recall_score
 
     y3 = rng.integers(0, 3, size=120)
     p3 = {"y_pred": np.where(rng.random(120) < 0.6, y3, rng.integers(0, 4, size=120))}  # a class y lacks
     for name, func in (("precision", precision_score), ("recall", recall_score), ("f1_score", f1_score)):
-        got = significance._resampled(name, y3, p3, indices)
+        got = resampling.resampled(name, y3, p3, indices)
         expected = [func(y3[r], p3["y_pred"][r], average="weighted", zero_division=0) for r in indices]
         assert got == pytest.approx(expected, rel=1e-12), name
-    acc = significance._resampled("accuracy", y, pred, indices)
+    acc = resampling.resampled("accuracy", y, pred, indices)
     assert acc == pytest.approx([np.mean(pred["y_pred"][r] == y[r]) for r in indices])
     yr = rng.normal(size=120)
     reg = {"y_pred": yr + rng.normal(size=120)}
-    r2 = significance._resampled("r2_score", yr, reg, indices)
+    r2 = resampling.resampled("r2_score", yr, reg, indices)
     assert r2 == pytest.approx([r2_score(yr[r], reg["y_pred"][r]) for r in indices], rel=1e-10)
 
 

@@ -15,7 +15,7 @@ from scipy.stats import binomtest, norm
 from scipy.stats import t as student_t
 from sklearn import metrics as skm
 
-from jupyter_modelservice.evaluation import significance
+from jupyter_modelservice.evaluation import resampling, significance
 from jupyter_modelservice.evaluation.significance import (
     PairedResult,
     corrected_ttest,
@@ -122,7 +122,7 @@ def test_regression_errors_on_each_resample_equal_scikit_learn(metric, func):
     y = rng.normal(size=40)
     pred = {"y_pred": y + rng.normal(scale=0.7, size=40)}
     indices = rng.integers(0, 40, size=(25, 40))
-    got = significance._resampled(metric, y, pred, indices)
+    got = resampling.resampled(metric, y, pred, indices)
     assert got.shape == (25,)
     assert got == pytest.approx([func(y[r], pred["y_pred"][r]) for r in indices], rel=1e-12)
 
@@ -135,7 +135,7 @@ def test_r2_of_a_resample_with_constant_targets_is_not_finite_and_silent():
                         [0, 2, 3, 1]])  # an ordinary resample
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got = significance._resampled("r2_score", y, pred, indices)
+        got = resampling.resampled("r2_score", y, pred, indices)
     assert not np.isfinite(got[0]) and not np.isfinite(got[1])
     assert got[2] == pytest.approx(skm.r2_score(y[indices[2]], pred["y_pred"][indices[2]]), rel=1e-12)
 
@@ -152,18 +152,18 @@ def test_weighted_precision_recall_f1_on_edge_resamples_equal_scikit_learn():
                          ("f1_score", skm.f1_score)):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            got = significance._resampled(metric, y, pred, indices)
+            got = resampling.resampled(metric, y, pred, indices)
         expected = [func(y[r], pred["y_pred"][r], average="weighted", zero_division=0) for r in indices]
         assert got == pytest.approx(expected, rel=1e-12, abs=1e-15), metric
     # and by hand, the second resample is perfect
-    assert significance._resampled("precision", y, pred, indices[1:2])[0] == 1.0
-    assert significance._resampled("recall", y, pred, indices[1:2])[0] == 1.0
+    assert resampling.resampled("precision", y, pred, indices[1:2])[0] == 1.0
+    assert resampling.resampled("recall", y, pred, indices[1:2])[0] == 1.0
 
 
 def test_roc_auc_without_probabilities_is_nan_for_every_resample():
     y = np.array([0, 1, 0, 1, 1])
     indices = np.random.default_rng(0).integers(0, 5, size=(3, 5))
-    got = significance._resampled("roc_auc", y, {"y_pred": y}, indices)
+    got = resampling.resampled("roc_auc", y, {"y_pred": y}, indices)
     assert got.shape == (3,) and got.dtype == float and np.isnan(got).all()
 
 
@@ -171,7 +171,7 @@ def test_roc_auc_with_probabilities_but_no_classes_is_nan():
     y = np.array([0, 1, 0, 1, 1, 0])
     score = np.array([0.1, 0.8, 0.3, 0.7, 0.6, 0.2])
     indices = np.random.default_rng(1).integers(0, 6, size=(4, 6))
-    got = significance._resampled("roc_auc", y, {"y_pred": y, "y_score": np.c_[1 - score, score]}, indices)
+    got = resampling.resampled("roc_auc", y, {"y_pred": y, "y_score": np.c_[1 - score, score]}, indices)
     assert got.shape == (4,) and np.isnan(got).all()
 
 
@@ -180,7 +180,7 @@ def test_roc_auc_of_a_one_dimensional_score_equals_scikit_learn():
     y = rng.integers(0, 2, size=60)
     score = np.clip(y * 0.3 + rng.random(60) * 0.8, 0, 1)
     indices = rng.integers(0, 60, size=(10, 60))
-    got = significance._resampled("roc_auc", y, {"y_pred": y, "y_score": score, "classes": [0, 1]}, indices)
+    got = resampling.resampled("roc_auc", y, {"y_pred": y, "y_score": score, "classes": [0, 1]}, indices)
     assert got == pytest.approx([skm.roc_auc_score(y[r], score[r]) for r in indices], rel=1e-12)
 
 
@@ -191,7 +191,7 @@ def test_roc_auc_of_a_resample_with_one_class_is_nan_and_silent():
     indices = np.array([[1, 2, 4, 1, 2], [0, 1, 2, 3, 4]])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got = significance._resampled("roc_auc", y, pred, indices)
+        got = resampling.resampled("roc_auc", y, pred, indices)
     assert np.isnan(got[0])
     assert got[1] == pytest.approx(skm.roc_auc_score(y, score), rel=1e-12)
 
@@ -215,7 +215,7 @@ def test_multiclass_roc_auc_equals_scikit_learn_weighted_one_vs_rest():
     indices[3] = without_c[rng.integers(0, without_c.size, size=80)]  # a resample lacking a class
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got = significance._resampled("roc_auc", y, pred, indices)
+        got = resampling.resampled("roc_auc", y, pred, indices)
     expected = [skm.roc_auc_score(y[r], proba[r], multi_class="ovr", average="weighted", labels=["a", "b", "c"])
                 if len(set(y[r])) == 3 else float("nan") for r in indices]
     assert np.isnan(got[3]) and np.isnan(expected[3])
@@ -229,7 +229,7 @@ def test_multiclass_roc_auc_is_nan_when_the_classes_are_not_the_labels_of_y():
     pred = {"y_pred": proba.argmax(axis=1), "y_score": proba, "classes": [0, 1, 2]}  # y holds "a", "b", "c"
     indices = np.random.default_rng(6).integers(0, 80, size=(3, 80))
     assert all(len(set(y[r])) == 3 for r in indices)
-    assert np.isnan(significance._resampled("roc_auc", y, pred, indices)).all()
+    assert np.isnan(resampling.resampled("roc_auc", y, pred, indices)).all()
 
 
 # -- the bootstrap p-value ---------------------------------------------------------------------------
@@ -394,8 +394,8 @@ def test_a_model_without_a_value_is_left_out_of_the_test(three_classifiers):
         assert math.isnan(poor.value) and math.isnan(poor.p_value) and poor.tied_with_best is False
         assert math.isnan(poor.ci_low) and math.isnan(poor.ci_high)
         assert math.isnan(results["good"].p_value) and results["good"].tied_with_best  # the best of the rest
-        boot = significance._resampled("roc_auc", y, preds["good"], _resamples(200, 200))
-        boot_fair = significance._resampled("roc_auc", y, preds["fair"], _resamples(200, 200))
+        boot = resampling.resampled("roc_auc", y, preds["good"], _resamples(200, 200))
+        boot_fair = resampling.resampled("roc_auc", y, preds["fair"], _resamples(200, 200))
         # one other model: Holm leaves its p-value as it is
         assert results["fair"].p_value == pytest.approx(
             _bootstrap_p(values["good"] - values["fair"], boot - boot_fair), rel=1e-9)
