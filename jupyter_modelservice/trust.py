@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .exceptions import ArtifactIntegrityError, UnverifiedModelError
+from .formatting import format_timestamp
 from .ids import ModelVersion
 
 __all__ = ["UNVERIFIED", "VERIFIED", "confirm", "origin", "refuse_unverified"]
@@ -46,7 +47,7 @@ def origin(registry: Any, row: Mapping[str, Any]) -> str:
         else:
             continue
         signature = _SIGNATURE.get(details.get("signature") or "")
-        when = str(event.get("at") or "")[:19].replace("T", " ")
+        when = format_timestamp(str(event.get("at") or ""))
         return f"{text} by {event.get('actor')} at {when}" + (f"; {signature}" if signature else "")
     return "its record did not come from a save in this registry"
 

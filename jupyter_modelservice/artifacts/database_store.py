@@ -40,6 +40,7 @@ from datetime import datetime
 from typing import IO, Any, Protocol
 
 from ..exceptions import ArtifactError, InvalidInputError, ModelTooLargeError
+from ..formatting import format_bytes
 from ..redaction import redact_url
 from .digests import Digests
 from .store import Staged, check_relpath
@@ -111,10 +112,6 @@ def max_bytes_setting(value: Any = None) -> int:
             "store (a shared folder or an s3:// URL as models_directory)."
         )
     return value
-
-
-def _size(nbytes: int) -> str:
-    return f"{nbytes / 2**20:.1f} MiB" if nbytes >= 2**20 else f"{nbytes:,} bytes"
 
 
 @dataclass(frozen=True)
@@ -231,7 +228,7 @@ class DatabaseStore:
     def _too_large(self, relpath: str, nbytes: int) -> ModelTooLargeError:
         model_id, version = self._model_key(relpath)
         return ModelTooLargeError(
-            f"{model_id}:{version} ({relpath}) is larger than {_size(self.max_bytes)}, the limit of "
+            f"{model_id}:{version} ({relpath}) is larger than {format_bytes(self.max_bytes)}, the limit of "
             f"models kept in the registry database (models_directory={DATABASE_STORE!r}); nothing "
             "was written. Keep models this large in a file store that the team shares instead: "
             "models_directory='s3://bucket/models' (any fsspec URL) or a folder every member can "

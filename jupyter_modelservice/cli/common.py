@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ENV_DB_URL, is_remote
+from ..formatting import format_bytes
 from ..redaction import redact_url
 from ..registry.engine import finite
 
@@ -55,23 +56,12 @@ def score(value: Any) -> str:
 def file_cell(row: dict[str, Any]) -> str:
     state = row.get("artifact_state")
     if state == "ready":
-        return f"{row.get('file_format')} {size(row.get('file_bytes'))}"
+        return f"{row.get('file_format')} {format_bytes(row.get('file_bytes'))}"
     if state == "pending":
         return "save incomplete"
     if state == "removed":
         return "removed by gc"
     return "-"
-
-
-def size(n: Any) -> str:
-    if n is None:
-        return "?"
-    n = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"  # pragma: no cover
 
 
 # -- opening the registry -------------------------------------------------------

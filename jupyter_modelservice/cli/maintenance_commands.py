@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from ..config import is_database_store
-from .common import Failure, db_type, emit_json, open_service, size
+from ..formatting import format_bytes
+from .common import Failure, db_type, emit_json, open_service
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -28,7 +29,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for note in report.notes:
         print(f"note: {note.message}")
     counts = report.counts
-    summary = (f"{counts['rows']} rows, {counts['files']} files, {size(counts['bytes_hashed'])} hashed: "
+    summary = (f"{counts['rows']} rows, {counts['files']} files, {format_bytes(counts['bytes_hashed'])} hashed: "
                + ("OK" if report.ok else f"{len(report.problems)} problem(s) "
                   + ", ".join(f"{k}={n}" for k, n in sorted(report.kinds().items()))))
     print(summary)
@@ -51,10 +52,10 @@ def cmd_gc(args: argparse.Namespace) -> int:
         return 0
     verb = "would remove" if args.dry_run else "removed"
     for item in report.of("removed"):
-        print(f"{verb} {item.path} ({size(item.bytes)}): {item.message}")
+        print(f"{verb} {item.path} ({format_bytes(item.bytes)}): {item.message}")
     for item in report.of("kept"):
         print(f"kept {item.path}: {item.message}")
-    print(f"{len(report.of('removed'))} file(s), {size(report.total_bytes('removed'))} "
+    print(f"{len(report.of('removed'))} file(s), {format_bytes(report.total_bytes('removed'))} "
           + ("would be freed (dry run)" if args.dry_run else "freed"))
     return 0
 
@@ -91,7 +92,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         emit_json(manifest)
     else:
         print(f"exported {manifest['model_id']}:{manifest['version']} ({manifest['file_format']}, "
-              f"{size(manifest['bytes'])}, sha256 {manifest['sha256'][:12]}…) to {manifest['archive']}")
+              f"{format_bytes(manifest['bytes'])}, sha256 {manifest['sha256'][:12]}…) to {manifest['archive']}")
     return 0
 
 

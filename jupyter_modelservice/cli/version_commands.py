@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from contextlib import closing
 from typing import Any
 
+from ..formatting import format_timestamp
 from ..registry.engine import finite
 from .common import (
     Failure,
@@ -39,7 +40,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("No models" + (" match." if args.status or args.search or args.where else " in the registry."))
         return 0
     body = [(f"{r['model_id']}:{r['version']}", r["status"], r["model_class"], score(r.get("validation_score")),
-             file_cell(r), (r.get("training_date") or "")[:19].replace("T", " ")) for r in rows]
+             file_cell(r), format_timestamp(r.get("training_date") or "")) for r in rows]
     print(table(body, ("REF", "STATUS", "CLASS", "VAL SCORE", "FILE", "TRAINED (UTC)")))
     return 0
 
@@ -82,7 +83,7 @@ def print_version(row: dict[str, Any], history: list[dict[str, Any]], *, details
     print("history")
     for event in history:
         change = f"{event['from_status'] or '-'} -> {event['to_status'] or '-'}"
-        line = f"  {event['at'][:19].replace('T', ' ')}  {event['event']:<12} {change:<24} {event['actor']}"
+        line = f"  {format_timestamp(event['at'])}  {event['event']:<12} {change:<24} {event['actor']}"
         if details and event.get("details"):
             line += "  " + json.dumps(finite(event["details"]), sort_keys=True, default=str)
         print(line)

@@ -7,11 +7,12 @@ goes through :func:`html.escape` (see :func:`esc`).
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
 from typing import Any
+
+from ..formatting import count, format_timestamp, format_value
 
 __all__ = [
     "INLINE",
@@ -28,7 +29,6 @@ __all__ = [
     "text_table",
 ]
 
-MISSING = "—"
 
 #: Layout that must hold without the package stylesheet: a notebook opened untrusted (its
 #: ``<style>`` is removed), GitHub, some HTML exports. Inline styles beat the stylesheet, so only
@@ -45,62 +45,6 @@ INLINE = {
     # The best value of a column stays marked without the stylesheet (its green background is there).
     "best": "font-weight:700",
 }
-
-
-def count(n: int, noun: str) -> str:
-    """``"1 model"``, ``"3 models"``."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def format_value(value: Any, digits: int = 4) -> str:
-    """Format one cell: floats to ``digits`` decimals (fewer from 10 up), None as a dash.
-
-    Parameters
-    ----------
-    value : Any
-        The value to show.
-    digits : int, default 4
-        Decimals for floats smaller than 10 in magnitude; larger ones get 2,
-        and 1 from 1000 up.
-
-    Returns
-    -------
-    str
-
-    Examples
-    --------
-    >>> format_value(0.956140350877193)
-    '0.9561'
-    >>> format_value(54.7), format_value(2900.17337)
-    ('54.70', '2,900.2')
-    >>> format_value(None)
-    '—'
-    """
-    if value is None:
-        return MISSING
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) or type(value).__name__.startswith("float"):
-        value = float(value)
-        if math.isnan(value):
-            return MISSING
-        if abs(value) >= 1000:
-            return f"{value:,.1f}"
-        if abs(value) >= 10:
-            return f"{value:.2f}"
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def format_timestamp(value: Any, seconds: bool = True) -> Any:
-    """``2024-05-01T12:34:56.789+00:00`` → ``2024-05-01 12:34:56`` (other values unchanged).
-
-    >>> format_timestamp("2024-05-01T12:34:56.789+00:00", seconds=False)
-    '2024-05-01 12:34'
-    """
-    if isinstance(value, str) and len(value) >= 19 and value[10] == "T":
-        return value[:10] + " " + value[11:19 if seconds else 16]
-    return value
 
 
 def esc(value: Any) -> str:

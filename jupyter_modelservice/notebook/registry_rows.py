@@ -11,7 +11,8 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..display.tables import INLINE, css, format_value, html_kv_table, html_row, html_section, html_table
+from ..display.tables import INLINE, css, html_kv_table, html_row, html_section, html_table
+from ..formatting import format_timestamp, format_value
 from ..metric_names import CLASSIFICATION_METRICS, METRIC_LABELS, REGRESSION_METRICS
 
 __all__ = ["details_html", "differing_params", "short_date", "table_lines"]
@@ -25,9 +26,7 @@ def _fit(text: str, width: int) -> str:
 
 def short_date(value: Any) -> str:
     """``2024-05-01T12:34:56.789+00:00`` → ``2024-05-01 12:34``; other values formatted."""
-    if isinstance(value, str) and len(value) >= 16 and value[10] == "T":
-        return value[:10] + " " + value[11:16]
-    return format_value(value)
+    return format_value(format_timestamp(value, seconds=False))
 
 
 #: (title, row → cell text, max width, right-aligned) of the table columns.
@@ -104,7 +103,7 @@ def _section(title: str, items: Mapping[str, Any], wrap: bool = False) -> str:
 
 def _history(history: Sequence[Mapping[str, Any]], last: int = 8) -> str:
     rows = [
-        [str(e.get("at") or "")[:19].replace("T", " "), e.get("event"),
+        [format_timestamp(str(e.get("at") or "")), e.get("event"),
          f"{e.get('from_status') or '—'} → {e.get('to_status') or '—'}", e.get("actor")]
         for e in list(history)[-last:]
     ]
