@@ -16,9 +16,10 @@ from IPython.core.magic_arguments import argument, kwds, magic_arguments
 
 from ..display import DiffResult, ReproductionResult
 from .interrupts import interruptible
-from .magics import _output_options, _parse, _user_errors
+from .magic_output import output_options, present
 from .owned import OwnedMagics
 from .resolve import lookup
+from .usage import parse_line, user_errors
 
 __all__ = ["DiffMagics"]
 
@@ -37,7 +38,7 @@ class DiffMagics(OwnedMagics):
                    "the metric differences with their paired bootstrap intervals")
     @argument("--refresh", action="store_true",
               help="predict again even when both versions were already evaluated on these data")
-    @_output_options
+    @output_options
     @no_var_expand
     @line_magic
     def diff(self, line: str) -> DiffResult:
@@ -51,16 +52,16 @@ class DiffMagics(OwnedMagics):
             %diff scaled_logreg forest X_test y_test
             %diff ridge:1 ridge:2 X_new
         """
-        args = _parse(self.diff, line)
+        args = parse_line(self.diff, line)
         if len(args.data) > 2:
             raise UsageError(f"Expected %diff A B [X [y]], got {len(args.data)} data variables; see %diff?.")
         namespace = self.owner.user_ns
         X = lookup(args.data[0], namespace, "X") if args.data else None
         y = lookup(args.data[1], namespace, "y") if len(args.data) > 1 else None
-        with _user_errors(f"Cannot diff {args.a} and {args.b}", service=self.owner.service, refs=[args.a, args.b]), \
+        with user_errors(f"Cannot diff {args.a} and {args.b}", service=self.owner.service, refs=[args.a, args.b]), \
                 interruptible(f"comparing {args.a} and {args.b}"):
             data = self.owner.service.diff(args.a, args.b, X, y, refresh=args.refresh)
-        return self.owner._emit(DiffResult(data), args)
+        return present(self.shell, DiffResult(data), args)
 
     @magic_arguments()
     @kwds(usage="%(prog)s REF X y [options]")
@@ -70,7 +71,7 @@ class DiffMagics(OwnedMagics):
     @argument("--atol", type=float, default=1e-9,
               help="largest difference of a predicted number or probability still counted as equal "
                    "(default 1e-9)")
-    @_output_options
+    @output_options
     @no_var_expand
     @line_magic
     def reproduce(self, line: str) -> ReproductionResult:
@@ -85,10 +86,10 @@ class DiffMagics(OwnedMagics):
 
             %reproduce forest X_train y_train
         """
-        args = _parse(self.reproduce, line)
+        args = parse_line(self.reproduce, line)
         namespace = self.owner.user_ns
         X, y = lookup(args.X, namespace, "X"), lookup(args.y, namespace, "y")
-        with _user_errors(f"Cannot reproduce {args.ref}", service=self.owner.service, refs=[args.ref]), \
+        with user_errors(f"Cannot reproduce {args.ref}", service=self.owner.service, refs=[args.ref]), \
                 interruptible(f"reproducing {args.ref}"):
             data = self.owner.service.reproduce(args.ref, X, y, atol=args.atol)
-        return self.owner._emit(ReproductionResult(data), args)
+        return present(self.shell, ReproductionResult(data), args)

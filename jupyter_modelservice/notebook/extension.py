@@ -12,11 +12,13 @@ __all__ = ["load_ipython_extension", "unload_ipython_extension"]
 
 _REGISTRY_KEY = "ModelServiceMagics"
 #: Magics classes registered beside the main one, sharing its service (by registry key).
-_COMPANIONS = ("DiffMagics", "TrainingMagics")
+_COMPANIONS = ("AnalysisMagics", "DiffMagics", "TrainingMagics")
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Register :class:`~jupyter_modelservice.notebook.magics.ModelServiceMagics` (and ``%diff``) on ``ipython``."""
+    """Register :class:`~jupyter_modelservice.notebook.magics.ModelServiceMagics` on ``ipython``, and
+    the magics that share its service (`_COMPANIONS`)."""
+    from .analysis_magics import AnalysisMagics
     from .diff_magics import DiffMagics
     from .magics import ModelServiceMagics
     from .training_magics import TrainingMagics
@@ -26,9 +28,8 @@ def load_ipython_extension(ipython: Any) -> None:
         return
     magics = ModelServiceMagics(ipython)
     ipython.register_magics(magics)
-    for companion in (DiffMagics, TrainingMagics):
+    for companion in (AnalysisMagics, DiffMagics, TrainingMagics):
         ipython.register_magics(plain_help(companion)(ipython, magics))  # `%diff?` as `%train?`: no "::"
-    ipython.events.register("post_run_cell", magics.forget_echoes)
 
 
 def _unregister(ipython: Any, key: str) -> Any:
@@ -49,11 +50,5 @@ def unload_ipython_extension(ipython: Any) -> None:
     magics = _unregister(ipython, _REGISTRY_KEY)
     for key in _COMPANIONS:
         _unregister(ipython, key)
-    if magics is None:
-        return
-    try:
-        ipython.events.unregister("post_run_cell", magics.forget_echoes)
-    except ValueError:  # already unregistered
-        pass
-    magics.forget_echoes()
-    magics.close()
+    if magics is not None:
+        magics.close()

@@ -13,13 +13,13 @@ __all__ = ["OwnedMagics"]
 
 
 class OwnedMagics(Magics):
-    """Magics that use the service and the result display of ``owner``.
+    """Magics that use the service of ``owner``.
 
     Parameters
     ----------
     shell : InteractiveShell
     owner : ModelServiceMagics
-        The extension's main magics: their service and result display are used.
+        The extension's main magics, whose service (created on first use) is shared.
     """
 
     def __init__(self, shell: Any, owner: ModelServiceMagics) -> None:

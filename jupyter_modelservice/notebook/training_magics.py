@@ -1,7 +1,7 @@
 """``%train`` and ``%cv``: fit or cross-validate a model from a line (or a cell) of the notebook.
 
 Registered beside :class:`~jupyter_modelservice.notebook.magics.ModelServiceMagics`,
-whose service, ``-q`` / ``-o NAME`` handling and error wording they share.
+whose service they use; ``-q`` / ``-o NAME`` and the error wording are those of every magic.
 A failed or interrupted ``%train`` leaves nothing half-done: the version it
 registered is saved only after its cross-validation, and removed again when
 something stops it before (see :mod:`.interrupts`).
@@ -18,11 +18,11 @@ from IPython.core.magic_arguments import argument, kwds, magic_arguments
 from ..display import CVResult, TrainResult
 from ..ids import parse_ref
 from .interrupts import MagicInterrupted, rollback_version
-from .magics import _output_options, _parse, _user_errors
+from .magic_output import output_options, present
 from .owned import OwnedMagics
 from .progress import progress_bar
 from .resolve import evaluate_cell, lookup, parse_params, resolve_estimator, split_params
-from .usage import check_params, default_params, plain_help, usage_line
+from .usage import check_params, default_params, parse_line, plain_help, usage_line, user_errors
 
 __all__ = ["TrainingMagics"]
 
@@ -63,7 +63,7 @@ class TrainingMagics(OwnedMagics):
     @argument("--from", dest="parent", metavar="REF",
               help="retrain the class and parameters of version REF (id or id:N) on X y: %%train --from rf:3 "
                    "X y; the new version records REF as its parent and is added to REF's id unless --id")
-    @_output_options
+    @output_options
     @no_var_expand
     @line_cell_magic
     def train(self, line: str, cell: str | None = None) -> TrainResult:
@@ -83,7 +83,7 @@ class TrainingMagics(OwnedMagics):
 
             %train --from rf:3 X_new y_new          # rf:3's class and parameters, new data: rf:N+1
         """
-        args = _parse(self.train, line)
+        args = parse_line(self.train, line)
         if args.scoring and not args.folds:  # before the cell runs
             raise UsageError("--scoring applies to cross-validation: add --folds K (e.g. --folds 5).")
         estimator, X, y, params, names = self._model_and_data(args.words, cell, "train", parent=args.parent)
@@ -92,7 +92,7 @@ class TrainingMagics(OwnedMagics):
         data: dict[str, Any] | None = None
         stage, kept = "while training", None  # kept: what the finished version is ("saved", "registered")
         try:
-            with _user_errors("Training failed", names=names):
+            with user_errors("Training failed", names=names):
                 data = service.train_model(estimator, X, y, model_id=model_id, parent=args.parent,
                                            validation_split=args.validation_split, **params)
             ref = f"{data['model_id']}:{data['version']}"
@@ -103,7 +103,7 @@ class TrainingMagics(OwnedMagics):
                                           model_id=ref, names=names, quiet=args.quiet)
             if not args.no_save:
                 stage = "while saving"
-                with _user_errors(f"Saving {ref} failed"):
+                with user_errors(f"Saving {ref} failed"):
                     service.save_model(data["model_id"], save_format=args.format, version=data["version"])
                 row = service.model_metadata  # the trained version is current; save_model updated it
                 data.update({k: row[k] for k in ("status", "file_format", "file_path")})
@@ -121,7 +121,7 @@ class TrainingMagics(OwnedMagics):
             if data is not None and not kept:
                 self._undo(data, kept)
             raise
-        return self.owner._emit(result, args)
+        return present(self.shell, result, args)
 
     def _undo(self, data: dict[str, Any] | None, kept: str | None) -> str:
         """Roll back the version a failed %train registered but did not finish; say what is left."""
@@ -140,7 +140,7 @@ class TrainingMagics(OwnedMagics):
     @argument("--scoring", metavar="S",
               help="scikit-learn scoring(s), comma separated (default accuracy / r2)")
     @argument("--n-jobs", type=int, metavar="N", help="folds run in parallel (-1: every core)")
-    @_output_options
+    @output_options
     @no_var_expand
     @line_cell_magic
     def cv(self, line: str, cell: str | None = None) -> CVResult:
@@ -151,7 +151,7 @@ class TrainingMagics(OwnedMagics):
             %cv RandomForestClassifier X y --folds 10 n_estimators=100
             %cv LogisticRegression X y --scoring accuracy,f1_weighted max_iter=5000
         """
-        args = _parse(self.cv, line)
+        args = parse_line(self.cv, line)
         estimator, X, y, params, names = self._model_and_data(args.words, cell, "cv")
         try:
             result = self._cross_validate(estimator, X, y, args.folds, args.scoring, args.n_jobs, params,
@@ -159,7 +159,7 @@ class TrainingMagics(OwnedMagics):
         except KeyboardInterrupt as interrupt:
             where = str(interrupt) if isinstance(interrupt, MagicInterrupted) else "Interrupted"
             raise MagicInterrupted(f"{where}; nothing was recorded.") from None
-        return self.owner._emit(result, args)
+        return present(self.shell, result, args)
 
     def _cross_validate(self, estimator: Any, X: Any, y: Any, folds: int, scoring: str | None,
                         n_jobs: int | None, params: dict[str, Any], model_id: str | None = None,
@@ -168,7 +168,7 @@ class TrainingMagics(OwnedMagics):
         if scoring and "," in scoring:
             scorings = [s.strip() for s in scoring.split(",") if s.strip()]
         service = self.owner.service
-        with _user_errors("Cross-validation failed", names=names), \
+        with user_errors("Cross-validation failed", names=names), \
                 progress_bar(folds, "Cross-validation", "folds", shell=self.shell, quiet=quiet) as bar:
             try:
                 data = service.cross_validate_model(estimator, X, y, cv_folds=folds, scoring=scorings,
@@ -216,7 +216,7 @@ class TrainingMagics(OwnedMagics):
         X = lookup(positionals[-2], namespace, "X")
         y = lookup(positionals[-1], namespace, "y")
         if parent is not None:  # the stored version, which train_model clones unfitted
-            with _user_errors(f"Cannot retrain {parent}", service=self.owner.service, refs=[parent]):
+            with user_errors(f"Cannot retrain {parent}", service=self.owner.service, refs=[parent]):
                 estimator = self.owner.service.get_model(parent)
         elif cell is not None:  # the user's code runs once the cheap checks passed
             estimator = evaluate_cell(cell, namespace)

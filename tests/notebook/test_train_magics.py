@@ -99,21 +99,6 @@ def test_quiet_and_output_variable(classification_data, run):
     assert classification_data.user_ns["nb_result"] is result
 
 
-def test_a_magic_on_the_last_line_is_displayed_once(classification_data):
-    from IPython.utils.capture import capture_output
-
-    with capture_output() as cap:
-        res = classification_data.run_cell("%train GaussianNB X_train y_train --id nb")
-    assert res.success
-    assert len(cap.outputs) == 1
-    assert "Trained" not in cap.stdout  # the displayhook did not echo the returned result
-    assert isinstance(res.result, TrainResult)
-    # Once the cell is over, the result displays normally again.
-    with capture_output() as cap:
-        classification_data.run_cell("_")
-    assert "Trained nb:1" in cap.stdout
-
-
 def test_cv_does_not_register_anything(classification_data, run, tmp_path):
     result, cap = run(classification_data, "cv",
                       "RandomForestClassifier X_train y_train --folds 4 n_estimators=5 random_state=0")
