@@ -177,6 +177,8 @@ def evaluate_cell(source: str, namespace: dict[str, Any]) -> Any:
     """Run a cell body in the notebook namespace and return the value of its last expression.
 
     Statements before the last line run first, so a body may import what it uses.
+    ``source`` is Python: a cell magic passes its body through ``shell.transform_cell``
+    first, so that IPython syntax (``!ls``, ``%time``, ``x = %sx ...``) works in it.
 
     Raises
     ------

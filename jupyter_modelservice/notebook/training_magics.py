@@ -218,8 +218,9 @@ class TrainingMagics(OwnedMagics):
         if parent is not None:  # the stored version, which train_model clones unfitted
             with user_errors(f"Cannot retrain {parent}", service=self.owner.service, refs=[parent]):
                 estimator = self.owner.service.get_model(parent)
-        elif cell is not None:  # the user's code runs once the cheap checks passed
-            estimator = evaluate_cell(cell, namespace)
+        elif cell is not None:  # the user's code runs once the cheap checks passed, as IPython code
+            assert self.shell is not None, "a registered magic has its shell"
+            estimator = evaluate_cell(self.shell.transform_cell(cell), namespace)
         else:
             estimator = resolve_estimator(positionals[0], namespace)
         check_params(estimator, params)

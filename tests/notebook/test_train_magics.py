@@ -77,6 +77,23 @@ def test_cell_form_trains_the_built_estimator(classification_data, run):
     assert "make_pipeline" in classification_data.user_ns  # the cell ran in the notebook namespace
 
 
+def test_cell_bodies_are_ipython_code(classification_data, run):
+    """A %%train / %%cv body goes through IPython's input transformation: shell escapes and line
+    magics work in it, also on the line that builds the estimator."""
+    cell = (
+        "from sklearn.tree import DecisionTreeClassifier\n"
+        "depth = !echo 2\n"
+        "names = %who_ls\n"
+        "DecisionTreeClassifier(max_depth=int(depth[0]), random_state=0)\n"
+    )
+    result, _ = run(classification_data, "train", "X_train y_train --id tree -q", cell)
+    assert result.data["model_params"]["max_depth"] == 2
+    assert classification_data.user_ns["depth"] == ["2"] and "X_train" in classification_data.user_ns["names"]
+    cv, cap = run(classification_data, "cv", "X_train y_train --folds 3 -q",
+                  "%time DecisionTreeClassifier(max_depth=1, random_state=0)\n")
+    assert cv.n_folds == 3 and "Wall time" in cap.stdout
+
+
 def test_model_from_a_variable_a_dotted_path_and_params_from_variables(classification_data, run):
     from sklearn.tree import DecisionTreeClassifier
 
