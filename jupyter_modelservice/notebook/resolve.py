@@ -147,30 +147,57 @@ def _import_path(path: str) -> Any:
 def parse_params(items: Sequence[str], namespace: Mapping[str, Any]) -> dict[str, Any]:
     """``["n_estimators=100", "criterion='gini'", "cv=folds"]`` → a dict of parameters.
 
-    Values are Python literals (:func:`ast.literal_eval`) or names of
-    notebook variables.
+    The items are read as the keyword arguments of one call (one :func:`ast.parse`);
+    each value is a Python literal (:func:`ast.literal_eval`, nested containers
+    included) or the name of a notebook variable.
 
-    >>> parse_params(["n_estimators=100", "criterion='gini'", "class_weight=None"], {})
-    {'n_estimators': 100, 'criterion': 'gini', 'class_weight': None}
+    >>> parse_params(["n_estimators=100", "criterion='gini'", "class_weight={0: 1, 1: 3}"], {})
+    {'n_estimators': 100, 'criterion': 'gini', 'class_weight': {0: 1, 1: 3}}
     """
-    params: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
+    pairs = [item.partition("=") for item in items]
+    texts: dict[str, str] = {}
+    for item, (key, sep, text) in zip(items, pairs):
         if not sep or not key.isidentifier() or keyword.iskeyword(key):
             raise UsageError(f"Expected key=value, got {item!r} (for example n_estimators=100).")
-        if key in params:
+        if key in texts:
             raise UsageError(f"Parameter {key!r} is given twice.")
+        if not text.strip():
+            raise _bad_value(key, text)
+        texts[key] = text
+    # each value alone in its parentheses, a comment after it ending with its line
+    source = "_(" + ", ".join(f"{key}=({text}\n)" for key, text in texts.items()) + ")"
+    try:
+        call = ast.parse(source, mode="eval").body
+    except SyntaxError:
+        raise _bad_item(texts) from None
+    assert isinstance(call, ast.Call) and not call.args  # only keywords: a positional one cannot follow them
+    params: dict[str, Any] = {}
+    for kw in call.keywords:
+        key, text = str(kw.arg), texts[str(kw.arg)]
         try:
-            params[key] = ast.literal_eval(text)
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as err:
-            if text.isidentifier() and text in namespace:
-                params[key] = namespace[text]
+            params[key] = ast.literal_eval(kw.value)
+        except (ValueError, TypeError, MemoryError, RecursionError) as err:
+            if isinstance(kw.value, ast.Name) and kw.value.id in namespace:
+                params[key] = namespace[kw.value.id]
             else:
-                raise UsageError(
-                    f"Bad value in {item!r}: use a Python literal such as 100, 0.5, 'gini', None "
-                    f"or (64, 32), or the name of a notebook variable (quote text: {key}='{text}')."
-                ) from err
+                raise _bad_value(key, text) from err
     return params
+
+
+def _bad_item(texts: Mapping[str, str]) -> UsageError:
+    """The error naming the first ``key=value`` pair whose value Python cannot read."""
+    for key, text in texts.items():
+        try:
+            ast.parse(f"_({key}=({text}\n))", mode="eval")  # also a value closing its parenthesis: a=1), (2
+        except SyntaxError:
+            return _bad_value(key, text)
+    return UsageError(f"Cannot read the parameters {' '.join(k + '=' + t for k, t in texts.items())!r}: "
+                      "write them as key=value, e.g. n_estimators=100 max_depth=3.")
+
+
+def _bad_value(key: str, text: str) -> UsageError:
+    return UsageError(f"Bad value in {key + '=' + text!r}: use a Python literal such as 100, 0.5, 'gini', "
+                      f"None or (64, 32), or the name of a notebook variable (quote text: {key}='{text}').")
 
 
 def evaluate_cell(source: str, namespace: dict[str, Any]) -> Any:

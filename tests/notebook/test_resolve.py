@@ -55,3 +55,29 @@ def test_evaluate_cell_runs_statements_then_returns_the_last_expression():
     ns: dict = {}
     assert evaluate_cell("import math\nx = 2\nmath.sqrt(x * 8)", ns) == 4.0
     assert ns["x"] == 2
+
+
+def test_parse_params_nested_literals_and_names():
+    items = ["class_weight={0: 1, 1: 3}", "sizes=(64, 32)", "grid=[{'a': (1, 2)}, None]", "scaler=s",
+             "pair=1,", "neg=-1e-3", "text='a=b, c'", "last=3  # a comment"]
+    params = parse_params(items, {"s": "the scaler"})
+    assert params == {"class_weight": {0: 1, 1: 3}, "sizes": (64, 32), "grid": [{"a": (1, 2)}, None],
+                      "scaler": "the scaler", "pair": (1,), "neg": -1e-3, "text": "a=b, c", "last": 3}
+    assert parse_params([], {}) == {}
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        (["n=5", "depth=(3", "m=1"], r"Bad value in 'depth=\(3'"),
+        (["n=5", "depth=maxdepth"], r"Bad value in 'depth=maxdepth'.*quote text: depth='maxdepth'"),
+        (["n=5", "w={0: weight}"], r"Bad value in 'w=\{0: weight\}'"),  # names only as a whole value
+        (["n=5", "m=1), (2"], r"'m=1\), \(2'"),
+        (["n=5", "n=6"], r"Parameter 'n' is given twice"),
+        (["n=5", "lambda=1"], r"Expected key=value, got 'lambda=1'"),
+        (["n="], r"Bad value in 'n='"),
+    ],
+)
+def test_parse_params_errors_name_the_bad_pair(items, message):
+    with pytest.raises(UsageError, match=message):
+        parse_params(items, {"weight": 2})
