@@ -88,6 +88,9 @@ class RegistryBrowser(BrowserActions, TextFallbackPanel):
         Initial status filter; None shows every status.
     order_by : str, default "-training_date"
         Initial sort: one of the ``order_by`` values of :data:`SORTS`.
+    query : bool, default True
+        Read the first page now. False builds and wires the panel without
+        touching the registry; `query` reads it later.
 
     Attributes
     ----------
@@ -113,7 +116,7 @@ class RegistryBrowser(BrowserActions, TextFallbackPanel):
     def __init__(self, service: ModelService | None = None, *,
                  namespace: dict[str, Any] | None = None, page_size: int = 15,
                  search: str = "", status: str | None = None,
-                 order_by: str = "-training_date", model_id: str | None = None) -> None:
+                 order_by: str = "-training_date", model_id: str | None = None, query: bool = True) -> None:
         if page_size < 1:
             raise InvalidInputError(f"page_size must be at least 1, got {page_size}.")
         statuses = [value for _, value in STATUS_FILTERS if value != "all"]
@@ -139,14 +142,31 @@ class RegistryBrowser(BrowserActions, TextFallbackPanel):
         self._compared: tuple[str, ...] = ()  # the versions in the comparison on screen
         self._updating = False
 
+        super().__init__(children=self._build(search, status or "all", order_by))
+        self.add_class("jms-browser")
+        self.add_class("jms-panel")
+        self._wire()
+        if query:
+            self.query()
+
+    def query(self) -> None:
+        """Read the page on screen from the registry (`refresh`), reporting an error on the status
+        line instead of raising (what the panel does on every change)."""
+        with self.actions.run(clear=False):
+            self.refresh()
+
+    def _build(self, search: str, status: str, order_by: str) -> list[widgets.Widget]:
+        """Create the controls (as attributes) and return the panel's rows of them; no registry read."""
+        page_size = self.page_size
         w = widgets
+
         def fixed(width: str | None = None, **layout: Any) -> widgets.Layout:
             # a control keeps its size in a wrapping toolbar (a button its whole label)
             return w.Layout(width=width or "auto", flex="0 0 auto", **layout)
 
-        self.search = w.Text(value=search or "", placeholder="id or class, or e.g. validation_score > 0.9",
+        self.search = w.Text(value=search, placeholder="id or class, or e.g. validation_score > 0.9",
                              continuous_update=False, description="Search", layout=fixed("300px"))
-        self.status_filter = w.Dropdown(options=STATUS_FILTERS, value=status or "all",
+        self.status_filter = w.Dropdown(options=STATUS_FILTERS, value=status,
                                         description="Status", layout=fixed("210px"))
         self.sort = w.Dropdown(options=SORTS, value=order_by, description="Sort by", layout=fixed("300px"))
         self.refresh_button = w.Button(description="Refresh", icon="refresh", layout=fixed())
@@ -184,7 +204,7 @@ class RegistryBrowser(BrowserActions, TextFallbackPanel):
         )
         # The list scrolls sideways inside its own box; its width follows its text (see refresh).
         self.listing = w.VBox([self.header, self.table], layout=w.Layout(overflow="auto hidden"))
-        super().__init__(children=[
+        return [
             w.HTML(PANEL_STYLE),
             w.HBox([self.search, self.status_filter, self.sort, self.refresh_button], layout=w.Layout(**TOOLBAR)),
             self.listing,
@@ -195,10 +215,10 @@ class RegistryBrowser(BrowserActions, TextFallbackPanel):
             self.message,
             self.details,
             self.comparison,
-        ])
-        self.add_class("jms-browser")
-        self.add_class("jms-panel")
+        ]
 
+    def _wire(self) -> None:
+        """Connect the controls to their handlers."""
         for control in (self.search, self.status_filter, self.sort):
             control.observe(self._on_filter, names="value")
         self.table.observe(self._on_select, names="value")
@@ -212,8 +232,6 @@ class RegistryBrowser(BrowserActions, TextFallbackPanel):
         self.confirm_button.on_click(self._on_confirm)
         self.cancel_button.on_click(lambda _: self._cancel_pending(say="Cancelled."))
         self.compare_button.on_click(self._on_compare)
-        with self.actions.run(clear=False):
-            self.refresh()
 
     # -- display -----------------------------------------------------------
     def to_text(self) -> str:
@@ -316,14 +334,11 @@ class RegistryBrowser(BrowserActions, TextFallbackPanel):
 
     # -- handlers ------------------------------------------------------------
     def _on_filter(self, change: dict[str, Any]) -> None:
-        with self.actions.run(clear=False):
-            self.page = 0
-            self.refresh()
+        self._navigate(0)
 
     def _navigate(self, page: int) -> None:
-        with self.actions.run(clear=False):
-            self.page = page
-            self.refresh()
+        self.page = page
+        self.query()
 
     def _on_select(self, change: dict[str, Any]) -> None:
         if self._updating:

@@ -488,3 +488,17 @@ def test_the_saved_view_follows_the_registry_after_a_delete(registry, namespace)
         browser.confirm_button.click()
     saved = [o.data["text/html"] for o in cap.outputs if 'class="jms-snapshot"' in o.data.get("text/html", "")]
     assert ">knn</td>" in saved[0] and ">knn</td>" not in saved[-1] and ">rf</td>" in saved[-1]
+
+
+def test_built_without_a_first_query_then_queried(registry, namespace, monkeypatch):
+    """Building and wiring the panel reads nothing from the registry; `query` reads the page."""
+    calls = []
+    monkeypatch.setattr(registry.registry, "list", lambda *a, **k: calls.append(k) or [])
+    browser = RegistryBrowser(registry, namespace=namespace, query=False, search="rf", status="saved")
+    assert calls == [] and browser.rows_ == [] and browser.table.options == ()
+    assert (browser.search.value, browser.status_filter.value) == ("rf", "saved")
+    monkeypatch.undo()
+    browser.query()
+    assert refs(browser) == ["rf:2", "rf:1"]
+    browser.status_filter.value = "all"  # wired: a change queries again
+    assert refs(browser) == ["rf:2", "rf:1"] and browser.page_label.value == "page 1 of 1 (2 versions)"
