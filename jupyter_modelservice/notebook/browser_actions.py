@@ -166,7 +166,8 @@ class BrowserActions:
                 y = lookup(y_name, self.namespace, "y")
                 from ..display import ComparisonResult
 
-                frame = compare_with_progress(self.service, refs, X, y, self.actions.progress)
+                frame = compare_with_progress(self.service, refs, X, y,
+                                              self.actions.progress(len(refs), "Evaluating", "models"))
                 result = ComparisonResult(frame)
                 self._show_comparison(result, refs)
                 self.actions.say(f"Compared {len(refs)} version(s) on {x_name}/{y_name}: "

@@ -226,8 +226,9 @@ class ComparisonPanel(TextFallbackPanel):
             self._cached_data = (X, y)
         missing = [ref for ref in refs if ref not in self._cache]
         if missing:  # the status line counts every version compared, the cached ones done already
-            frame = compare_with_progress(self.service, missing, X, y, self.actions.progress,
-                                          done=len(refs) - len(missing), total=len(refs))
+            frame = compare_with_progress(self.service, missing, X, y,
+                                          self.actions.progress(len(refs), "Evaluating", "models"),
+                                          done=len(refs) - len(missing))
             for row in frame.to_dict(orient="records"):
                 self._cache[f"{row['model_id']}:{row['version']}"] = row
         frame = comparison_frame([self._cache[ref] for ref in refs])

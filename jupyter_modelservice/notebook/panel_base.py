@@ -1,4 +1,4 @@
-"""Plumbing shared by the widget panels: running actions, writing outputs, progress.
+"""Plumbing shared by the widget panels: running actions, writing outputs, progress on the status line.
 
 Panels write into ``Output`` widgets by setting their ``outputs`` (streams and
 MIME bundles), which a test reads directly and a real JupyterLab renders; no
@@ -21,7 +21,7 @@ import ipywidgets as widgets
 from IPython.core.error import UsageError
 
 from ..exceptions import ModelServiceError
-from .progress import TextProgress
+from .progress import Progress, StatusProgress
 
 if TYPE_CHECKING:
     from ..service import ModelService
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = [
     "PANEL_STYLE",
     "ActionRunner",
-    "OutputLine",
     "TextFallbackPanel",
     "compare_with_progress",
     "notebook_service",
@@ -124,10 +123,9 @@ class ActionRunner:
         """Add ``line`` under the status line (a warning of the same action)."""
         self.message.outputs += (_stream("stderr", line),)
 
-    @property
-    def progress(self) -> OutputLine:
-        """A stream for a `TextProgress` whose line is the status line while it runs."""
-        return OutputLine(self.message)
+    def progress(self, total: int, description: str, unit: str = "steps") -> StatusProgress:
+        """A progress object whose line is the status line while it runs, and ends as its summary."""
+        return StatusProgress(total, description, unit, say=self.say)
 
     @contextmanager
     def run(self, clear: bool = True) -> Iterator[None]:
@@ -170,38 +168,16 @@ def _stream(name: str, text: str) -> dict[str, str]:
     return {"output_type": "stream", "name": name, "text": text.rstrip("\n") + "\n"}
 
 
-class OutputLine:
-    """A text stream that keeps only the latest line in an ``Output`` widget.
-
-    Lets a :class:`~jupyter_modelservice.notebook.progress.TextProgress` (which
-    rewrites its line with ``\\r``) report inside a panel: the Output always
-    holds one stream output, the current line, and ends with the summary.
-    """
-
-    def __init__(self, out: widgets.Output) -> None:
-        self.out = out
-
-    def write(self, text: str) -> int:
-        line = text.rsplit("\r", 1)[-1].strip()
-        if line:
-            self.out.outputs = ({"output_type": "stream", "name": "stdout", "text": line + "\n"},)
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-
 def compare_with_progress(service: ModelService, refs: Sequence[str], X: Any, y: Any,
-                          line: OutputLine, *, done: int = 0, total: int | None = None) -> Any:
-    """``service.compare_models`` with a models-done / elapsed-time status line.
+                          progress: Progress, *, done: int = 0) -> Any:
+    """``service.compare_models`` reporting to ``progress`` (a progress object, used as a context).
 
-    ``done`` versions of ``total`` are already evaluated (cached): the line
-    counts every version compared, not only those evaluated now.
+    ``done`` versions of ``progress.total`` are already evaluated (cached): the
+    line counts every version compared, not only those evaluated now.
     """
-    total = len(refs) + done if total is None else total
-    with TextProgress(total, "Evaluating", "models", stream=line) as bar:
-        bar(done, total)
-        return service.compare_models(list(refs), X, y, progress=lambda n, _: bar(done + n, total))
+    with progress as bar:
+        bar(done, bar.total)
+        return service.compare_models(list(refs), X, y, progress=lambda n, _: bar(done + n, bar.total))
 
 
 #: Styles of the panels (``.jms-panel``): monospace lists, and disabled buttons that look disabled

@@ -9,7 +9,8 @@ after each unit of work, and a context manager that ends as a one-line summary::
 
 In a Jupyter kernel with ipywidgets it is an ``IntProgress`` and a ``Label``
 that end as a line of text (what a saved notebook keeps); elsewhere (terminal
-IPython, no ipywidgets) a line of text rewritten in place. An interrupt
+IPython, no ipywidgets) a line of text rewritten in place; inside a widget
+panel, the panel's status line (`StatusProgress`). An interrupt
 (``KeyboardInterrupt``) erases the progress: the magic says in one line what
 was kept.
 """
@@ -19,13 +20,14 @@ from __future__ import annotations
 import importlib.util
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["SilentProgress", "TextProgress", "WidgetProgress", "in_widget_kernel", "progress_bar"]
+__all__ = ["Progress", "SilentProgress", "StatusProgress", "TextProgress", "WidgetProgress", "in_widget_kernel", "progress_bar"]
 
 
-class _Progress:
-    """Shared bookkeeping: counts, elapsed time and the context-manager protocol."""
+class Progress:
+    """A progress object: counts, elapsed time and the context-manager protocol; subclasses draw it."""
 
     def __init__(self, total: int, description: str, unit: str) -> None:
         self.total = total
@@ -63,7 +65,7 @@ class _Progress:
             self.closed = True
             self._close("", True)
 
-    def __enter__(self) -> _Progress:
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -79,7 +81,7 @@ class _Progress:
         raise NotImplementedError
 
 
-class SilentProgress(_Progress):
+class SilentProgress(Progress):
     """Progress that counts and shows nothing (a magic run with ``-q``)."""
 
     def _update(self) -> None:
@@ -97,7 +99,7 @@ class TextStream(Protocol):
     def flush(self) -> None: ...
 
 
-class TextProgress(_Progress):
+class TextProgress(Progress):
     """Progress as one line of text on ``stream``, rewritten with ``\\r``.
 
     Parameters
@@ -130,7 +132,33 @@ class TextProgress(_Progress):
         self._write(line, end="\n")  # an empty line (erase) leaves the cursor where the line began
 
 
-class WidgetProgress(_Progress):
+class StatusProgress(Progress):
+    """Progress as a widget panel's status line: each update replaces the line, the summary ends it.
+
+    Parameters
+    ----------
+    total : int
+    description : str
+    unit : str, default "steps"
+    say : callable
+        Makes its one argument the status line (``ActionRunner.say``).
+    """
+
+    def __init__(self, total: int, description: str, unit: str = "steps", *,
+                 say: Callable[[str], None]) -> None:
+        super().__init__(total, description, unit)
+        self._say = say
+        self._update()
+
+    def _update(self) -> None:
+        self._say(f"{self.description}: {self._status()}")
+
+    def _close(self, line: str, failed: bool) -> None:
+        if line:  # erased: the action's own line (its error) replaces the progress
+            self._say(line)
+
+
+class WidgetProgress(Progress):
     """Progress as an ``ipywidgets.IntProgress`` with a ``Label``, ending as a line of text.
 
     At the end the output is replaced by the summary as plain text (with the
@@ -181,7 +209,7 @@ def in_widget_kernel(shell: Any) -> bool:
 
 
 def progress_bar(total: int, description: str, unit: str = "steps", *, shell: Any = None,
-                 quiet: bool = False) -> _Progress:
+                 quiet: bool = False) -> Progress:
     """A widget progress bar in a Jupyter kernel with ipywidgets, a text line elsewhere.
 
     Parameters

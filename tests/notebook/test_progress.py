@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 from IPython.utils.capture import capture_output
 
-from jupyter_modelservice.notebook.progress import TextProgress, WidgetProgress, progress_bar
+from jupyter_modelservice.notebook.progress import StatusProgress, TextProgress, WidgetProgress, progress_bar
 
 
 def test_text_progress_rewrites_one_line_and_ends_with_a_summary():
@@ -75,3 +75,15 @@ def test_widgets_in_a_kernel_text_elsewhere(shell):
     assert isinstance(widget, WidgetProgress)
     with capture_output():
         widget.finish()
+
+
+def test_status_progress_replaces_a_panels_line_and_ends_with_the_summary():
+    lines: list[str] = []
+    with StatusProgress(3, "Evaluating", "models", say=lines.append) as bar:
+        bar(1, 3)
+        bar(3, 3)
+    assert lines[:3] == ["Evaluating: 0/3 models", "Evaluating: 1/3 models", "Evaluating: 3/3 models"]
+    assert lines[-1].startswith("Evaluating · 3/3 models · ") and len(lines) == 4
+    with pytest.raises(KeyboardInterrupt), StatusProgress(2, "Evaluating", "models", say=lines.append):
+        raise KeyboardInterrupt
+    assert lines[-1] == "Evaluating: 0/2 models"  # erased: the action's own line follows

@@ -502,3 +502,21 @@ def test_built_without_a_first_query_then_queried(registry, namespace, monkeypat
     assert refs(browser) == ["rf:2", "rf:1"]
     browser.status_filter.value = "all"  # wired: a change queries again
     assert refs(browser) == ["rf:2", "rf:1"] and browser.page_label.value == "page 1 of 1 (2 versions)"
+
+
+def test_compare_reports_progress_through_a_progress_object(browser, monkeypatch):
+    from jupyter_modelservice.notebook.progress import StatusProgress
+
+    made = []
+    make = browser.actions.progress
+
+    def recorded(total, description, unit="steps"):
+        made.append(make(total, description, unit))
+        return made[-1]
+
+    monkeypatch.setattr(browser.actions, "progress", recorded)
+    select(browser, "knn:1", "lr:1")
+    browser.compare_button.click()
+    [bar] = made
+    assert isinstance(bar, StatusProgress) and bar.closed and (bar.done, bar.total) == (2, 2)
+    assert stream_text(browser.message).startswith("Compared 2 version(s)")

@@ -218,3 +218,14 @@ def test_the_listed_total_is_counted_up_to_a_cap_and_only_when_more_exist(regist
     monkeypatch.setattr(comparison_panel, "COUNT_CAP", 10)
     panel.search.value = ""
     assert panel.listed.value == "3 of 6 versions listed" and counted[-1]["limit"] == 11
+
+
+def test_progress_counts_the_cached_versions_as_done(registry, iris, monkeypatch):
+    panel = ComparisonPanel(registry, *iris)
+    panel.models.value = ("rf:2",)
+    made = []
+    make = panel.actions.progress
+    monkeypatch.setattr(panel.actions, "progress", lambda *a: made.append(make(*a)) or made[-1])
+    panel.models.value = ("rf:2", "lr:1")
+    [bar] = made
+    assert (bar.description, bar.done, bar.total, bar.closed) == ("Evaluating", 2, 2, True)
