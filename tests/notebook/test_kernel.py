@@ -157,3 +157,23 @@ def test_an_interrupt_during_cross_validation_says_one_line_and_leaves_nothing(k
         row = service.get_model_metadata("slow")
         assert row["status"] == "saved" and row["cv_scores"]["cv_folds"] == 3
         assert json.loads(json.dumps(row["source"]))["cell_id"] == "again"
+
+
+def test_a_result_reaches_the_front_end_once(kernel):
+    """The cell's value as one execute_result (Out[n]); an assigned result as one display_data."""
+    _, client = kernel
+    reply, _ = execute(client, SETUP, "setup")
+    assert reply["status"] == "ok", reply
+
+    def shown(code):
+        reply, messages = execute(client, code)
+        assert reply["status"] == "ok", reply
+        return [(m["msg_type"], "text/html" in m["content"]["data"]) for m in messages
+                if m["msg_type"] in ("execute_result", "display_data")]
+
+    assert shown("%train GaussianNB X y --id nb") == [("execute_result", True)]
+    assert shown("r = %train GaussianNB X y --id nb") == [("display_data", True)]
+    assert shown("%train GaussianNB X y --id nb -q") == []
+    # mid-cell by the magic; the browser (the cell's value) shows itself: the widget, then its saved view
+    assert shown("%train GaussianNB X y --id nb\n%models --id nb") == [
+        ("display_data", True), ("display_data", False), ("display_data", True)]
