@@ -13,7 +13,14 @@ import sqlalchemy as sa
 from jupyter_modelservice.exceptions import QueryError
 from jupyter_modelservice.registry import Registry
 from jupyter_modelservice.registry.where import looks_like_query, parse_where
-from tests.integration.conftest import pg_database, pg_url  # noqa: F401 - fixtures used by name
+from tests.integration.conftest import (  # noqa: F401 - fixtures used by name
+    PG_ADMIN_URL,
+    _libpq,
+    _sqlalchemy,
+    _with_database,
+    pg_database,
+    pg_url,
+)
 
 ROWS = [
     {"model_id": "a", "model_class": "Tree", "status": "saved", "validation_score": 0.9, "train_score": 1.0,
@@ -170,6 +177,33 @@ def test_text_is_ordered_by_code_point_whatever_the_columns_collation(both):
     assert ids(both, "model_class >= 'a'") == ["c"]
 
 
+@pytest.fixture
+def icu_database(pg_database):  # noqa: F811 - the imported fixture
+    """A URL of a database whose default collation is ICU's root locale ('a' < 'B' < 'b')."""
+    import uuid
+
+    import psycopg
+
+    name = f"ms_icu_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_libpq(PG_ADMIN_URL), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'und' "
+                      "LOCALE 'C.UTF-8'")
+    try:
+        yield _sqlalchemy(_with_database(PG_ADMIN_URL, name))
+    finally:
+        with psycopg.connect(_libpq(PG_ADMIN_URL), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.postgres
+def test_postgres_tag_text_is_ordered_by_code_point_whatever_the_databases_collation(icu_database):
+    with Registry(icu_database) as registry:
+        for team in ("Bx", "a", "b"):
+            registry.add_version({"model_id": team.lower() + "1", "model_class": "X", "tags": {"team": team}})
+        assert ids(registry, "tags.team < 'a'") == ["bx1"]
+        assert ids(registry, "model_class >= 'X' and tags.team >= 'a'") == ["a1", "b1"]
+
+
 def test_text_columns_compare_exactly(reg):
     assert ids(reg, "model_class == 'tree'") == []
     assert ids(reg, "model_class == 'Tree'") == ["a"]
@@ -275,6 +309,28 @@ def test_what_is_outside_the_language_is_refused_saying_why(reg, where, message)
     assert message in refused(reg, where)
 
 
+@pytest.mark.parametrize("where, fragment", [
+    ("status == 'a' and status", "status"),
+    ("status == 'a' and status is None", "status is None"),
+    ("status == 'a' and 'x' == 'y'", "'x'"),
+    ("status == 'a' and status in 'saved'", "'saved'"),
+    ("status == 'a' and status in ('a', None)", "('a', None)"),
+    ("status == 'a' and tags.n in (1, 'a')", "(1, 'a')"),
+    ("status == 'a' and validation_score > None", "None"),
+    ("status == 'a' and tags.ok < True", "True"),
+    ("status == 'a' and status == saved", "saved"),
+    ("status == 'a' and owner == 1", "owner"),
+    ("status == 'a' and tags == 1", "tags"),
+    ("status == 'a' and params.a == 1", "params.a"),
+    ("status == 'a' and tags[1] == 1", "tags[1]"),
+    ("status == 'a' and tags['a b'] == 1", "tags['a b']"),
+    ("status == 'a' and status == 1", "status"),
+])
+def test_the_error_names_the_fragment_that_is_wrong_and_its_position(reg, where, fragment):
+    position = where.index(fragment, len("status == 'a' and ")) + 1
+    assert refused(reg, where).startswith(f"At position {position} ({fragment!r}) of the where expression: ")
+
+
 def test_a_key_of_100_characters_is_read(reg):
     assert ids(reg, "tags['" + "k" * 100 + "'] == 1") == []
 
@@ -288,7 +344,8 @@ def test_the_error_names_the_fragment_that_is_wrong(reg):
 
 
 def test_the_error_for_an_unknown_column_lists_the_columns(reg):
-    assert "use one of model_id, model_class," in refused(reg, "owner == 'me'")
+    message = refused(reg, "owner == 'me'")
+    assert "use one of model_id, model_class," in message and message.endswith(", tags.NAME or metrics.NAME.")
 
 
 # -- looks_like_query ------------------------------------------------------------------------------
