@@ -309,26 +309,59 @@ def test_what_is_outside_the_language_is_refused_saying_why(reg, where, message)
     assert message in refused(reg, where)
 
 
-@pytest.mark.parametrize("where, fragment", [
-    ("status == 'a' and status", "status"),
-    ("status == 'a' and status is None", "status is None"),
-    ("status == 'a' and 'x' == 'y'", "'x'"),
-    ("status == 'a' and status in 'saved'", "'saved'"),
-    ("status == 'a' and status in ('a', None)", "('a', None)"),
-    ("status == 'a' and tags.n in (1, 'a')", "(1, 'a')"),
-    ("status == 'a' and validation_score > None", "None"),
-    ("status == 'a' and tags.ok < True", "True"),
-    ("status == 'a' and status == saved", "saved"),
-    ("status == 'a' and owner == 1", "owner"),
-    ("status == 'a' and tags == 1", "tags"),
-    ("status == 'a' and params.a == 1", "params.a"),
-    ("status == 'a' and tags[1] == 1", "tags[1]"),
-    ("status == 'a' and tags['a b'] == 1", "tags['a b']"),
-    ("status == 'a' and status == 1", "status"),
+#: The query language's columns, in the order its messages list them.
+COLUMNS = ("model_id, model_class, model_module, task_type, scoring, training_date, status, file_format, "
+           "file_sha256, artifact_state, data_fingerprint, parent, trust, version, training_samples, "
+           "validation_samples, feature_count, train_score, validation_score, file_bytes, fit_seconds")
+
+
+@pytest.mark.parametrize("where, fragment, message", [
+    ("status", "status", "expected a comparison such as validation_score >= 0.9, joined with and / or / not."),
+    ("status is None", "status is None",
+     "Is is not a comparison of the query language; use ==, !=, <, <=, >, >=, in or not in."),
+    ("'x' == 'y'", "'x'", "a comparison needs a column on one side (e.g. status, tags.team, metrics.accuracy); "
+                          f"columns are {COLUMNS}."),
+    ("'x' not in status", "'x'", "a comparison needs a column on one side (e.g. status, tags.team, "
+                                 f"metrics.accuracy); columns are {COLUMNS}."),
+    ("status in 'saved'", "'saved'", "'in' takes a list of values, e.g. ('saved', 'production')."),
+    ("status in ('a', None)", "('a', None)", "None cannot be in a list; use x == None."),
+    ("tags.n in (1, 'a')", "(1, 'a')", "the values of a list must be all text or all numbers."),
+    ("validation_score > None", "None", "None can only be compared with == or != (is it missing?)."),
+    ("tags.ok < True", "True", "True and False can only be compared with == or !=."),
+    ("status == saved", "saved", "expected a literal value: 'text' in quotes, a number, True, False or None "
+                                 "(names of notebook variables are not looked up)."),
+    ("owner == 1", "owner", f"unknown column 'owner'; use one of {COLUMNS}, tags.NAME or metrics.NAME."),
+    ("tags == 1", "tags", "name one entry: tags.NAME."),
+    ("params.a == 1", "params.a", "only tags.NAME and metrics.NAME have entries, not params."),
+    ("tags[1] == 1", "tags[1]", "write tags['name'] with the name in quotes."),
+    ("tags['a b'] == 1", "tags['a b']", "tags names may use letters, digits, '_', '.' and '-'."),
+    ("status == 1", "status", "status holds text; compare it with text in quotes."),
+    ("validation_score == 'a'", "validation_score", "validation_score holds number; compare it with a number."),
 ])
-def test_the_error_names_the_fragment_that_is_wrong_and_its_position(reg, where, fragment):
-    position = where.index(fragment, len("status == 'a' and ")) + 1
-    assert refused(reg, where).startswith(f"At position {position} ({fragment!r}) of the where expression: ")
+def test_each_refusal_names_the_fragment_at_fault_its_position_and_the_fix(reg, where, fragment, message):
+    text = "status == 'a' and " + where
+    position = text.index(fragment, len("status == 'a' and ")) + 1
+    assert refused(reg, text) == f"At position {position} ({fragment!r}) of the where expression: {message}"
+
+
+@pytest.mark.parametrize("where, message", [
+    ("", 'The where expression is empty; write e.g. "validation_score >= 0.9".'),
+    ("status == '" + "x" * 1989 + "'", "The where expression is 2001 characters long; at most 2000."),
+])
+def test_the_refusals_of_the_whole_text_say_what_to_write(reg, where, message):
+    assert refused(reg, where) == message
+
+
+def test_a_syntax_error_says_how_to_write_the_expression(reg):
+    message = refused(reg, "status == == 'a'")
+    assert message.startswith("Cannot read the where expression at position 11: ")
+    assert message.endswith(". Write comparisons joined by and / or, e.g. \"status == 'production'\".")
+
+
+def test_the_nesting_limit_names_the_level_it_stopped_at(reg):
+    fragment = "status == 'saved'"
+    assert refused(reg, "not " * 51 + fragment) == (
+        f"At position {4 * 51 + 1} ({fragment!r}) of the where expression: nested more than 50 levels deep.")
 
 
 def test_a_key_of_100_characters_is_read(reg):
