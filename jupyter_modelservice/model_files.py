@@ -45,6 +45,10 @@ from .trust import refuse_unverified
 
 __all__ = ["ENV_ALLOW_PICKLE", "FILE_COLUMNS", "SAVE_STARTED", "ModelFiles", "pickle_allowed"]
 
+#: Columns kept for the registry's own use, left out of public rows and history: the chunk digests
+#: (up to 64 of them) only serve the check of a load.
+_INTERNAL = frozenset({"file_chunks"})
+
 #: Environment variable of a team's pickle policy: ``0`` refuses joblib/pickle files.
 ENV_ALLOW_PICKLE = "MODELSERVICE_ALLOW_PICKLE"
 _POLICY = f"allow_pickle=False, or {ENV_ALLOW_PICKLE}=0 in the environment"
@@ -84,7 +88,8 @@ class ModelFiles:
         before = {k: row[k] for k in FILE_COLUMNS}
         # a replaced file is recorded, so that `verify --repair` can put it back on the database's word
         replacing: tuple[str, dict[str, Any]] | None = (
-            ("resave", {"previous": before}) if before["artifact_state"] == "ready" else None)
+            ("resave", {"previous": {k: v for k, v in before.items() if k not in _INTERNAL}})
+            if before["artifact_state"] == "ready" else None)
         # the event dates the pending state: `verify --repair` leaves a young pending row alone
         started = replacing or (SAVE_STARTED, {"path": relpath, "sha256": staged.sha256})
         model_id, version = ref
@@ -153,19 +158,24 @@ class ModelFiles:
                 f".save_model({str(ref)!r}, save_format='skops')."
             )
         label = f"The file of {ref} ({row['file_path']})"
-        if row.get("file_chunks") and self.store.streams:
+        if row.get("file_chunks") and isinstance(row.get("file_bytes"), int) and self.store.streams:
             chunks = ChunkDigests.from_text(row["file_chunks"])
             with self._reading(ref, row):
                 raw = self.store.open(row["file_path"])
             try:
                 with VerifiedStream(raw, chunks, row["file_bytes"], label) as stream:
                     estimator = formats.load_stream(stream, file_format, trusted, label=label)
-            except ChunkMismatchError as mismatch:
+            except ChunkMismatchError:
                 try:
                     self.read_bytes(ref, row)
                 except ArtifactIntegrityError as err:  # names the registered and the found sha256
                     raise err from None
-                raise mismatch
+                raise ArtifactIntegrityError(
+                    f"{label} does not match the digests registered for its chunks, though a second read "
+                    "matches its registered sha256: it changed while it was read, or the registry's record "
+                    "of it is inconsistent. It was not loaded; load it again, and run `modelservice "
+                    "verify` if this persists."
+                ) from None
         else:
             estimator = formats.loads(self.read_bytes(ref, row), file_format, trusted, label=label)
         self._check_behaviour(ref, row, estimator)
@@ -247,7 +257,8 @@ class ModelFiles:
         is where it sits in the store (the registry keeps only the relative path, so the
         models folder can move)."""
         relpath = row.get("file_path")
-        return {**row, "file_path": self.store.location(relpath) if relpath else None,
+        public = {k: v for k, v in row.items() if k not in _INTERNAL}
+        return {**public, "file_path": self.store.location(relpath) if relpath else None,
                 "relative_path": relpath}
 
     @contextmanager

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -113,10 +114,10 @@ class Digests:
         digests.update(data)
         return digests
 
-    def update(self, data: bytes | bytearray | memoryview) -> None:
-        self._sha256.update(data)
-        self._blake3.update(data)
-        view = memoryview(data).cast("B")
+    def update(self, data: bytes | bytearray | memoryview | pickle.PickleBuffer) -> None:
+        view = memoryview(data).cast("B")  # bytes of any buffer (pickle 5 writes array buffers as such)
+        self._sha256.update(view)
+        self._blake3.update(view)
         while len(view):
             take = min(len(view), LEAF - self._in_leaf)
             self._leaf.update(view[:take])

@@ -55,6 +55,7 @@ class VerifiedStream:
         self._buffer: bytes = b""
         self._pos = 0
         self._done = False
+        self._error: BaseException | None = None
         self._stop = threading.Event()
         self._ready: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=1)
         self._worker = threading.Thread(target=self._check_chunks, name="verified-stream", daemon=True)
@@ -68,18 +69,26 @@ class VerifiedStream:
             for index in range(expected):
                 wanted = min(chunk_size, self._size - index * chunk_size)
                 last = index == expected - 1
-                chunk = self._raw.read(wanted + 1 if last else wanted)  # the last one: is there more?
+                chunk = self._read(wanted + 1 if last else wanted)  # the last one: is there more?
                 if len(chunk) > wanted:
                     raise self._mismatch("it is longer than registered")
                 if not self._chunks.check(index, chunk):
                     raise self._mismatch(f"chunk {index + 1} of {expected} differs")
                 if not self._put(chunk):
                     return
-            if not expected and self._raw.read(1):
+            if not expected and self._read(1):
                 raise self._mismatch("it is longer than registered")
             self._put(_END)
         except BaseException as err:  # noqa: BLE001 - handed to the reader, raised there
             self._put(err)
+
+    def _read(self, size: int) -> bytes:
+        """``size`` bytes of the file, fewer only at its end (a stream may return less per read)."""
+        parts: list[bytes] = []
+        while size > 0 and (part := self._raw.read(size)):
+            parts.append(part)
+            size -= len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _put(self, item: bytes | BaseException) -> bool:
         while not self._stop.is_set():
@@ -99,11 +108,13 @@ class VerifiedStream:
     # -- reader ------------------------------------------------------------------
     def _next(self) -> bool:
         """Move to the next checked chunk; False at the end of the file."""
+        if self._error is not None:  # a failed stream stays failed: it never reads as a clean end
+            raise self._error
         if self._done:
             return False
         item = self._ready.get()
         if isinstance(item, BaseException):
-            self._done = True
+            self._error = item
             raise item
         if len(item) == 0:
             self._done = True

@@ -144,11 +144,13 @@ class RichResult:
             self.plot()
         if self.figure_ is None:
             return None
+        # (a subfigure's ``figure`` is its top figure, a figure's itself: get_figure(root=True) needs
+        # matplotlib 3.10)
         if self.__dict__.get("_own_figure"):
-            return self.figure_.get_figure(root=True)
+            return self.figure_.figure
         axes = self._new_axes()  # plot() drew on axes of the user's: the PNG gets a figure of its own
         self._draw(axes, **self._plot_kwargs)
-        return axes[0].get_figure(root=True)
+        return axes[0].figure.figure
 
     def to_html(self) -> str:
         """The HTML repr: a ``<div class="jms">`` with the stylesheet, body and chart."""

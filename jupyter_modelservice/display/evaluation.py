@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from inspect import signature
 from typing import TYPE_CHECKING, Any
 
 from ..metric_names import METRIC_LABELS, metrics_for
@@ -147,7 +148,7 @@ class EvaluationResult(RichResult):
                                          f"there are {len(classes)} classes: pass predict_proba's "
                                          "(n_samples, n_classes) output instead.")
                     proba = np.column_stack([1 - proba, proba])
-        data = evaluate_predictions(y_true, y_pred, task, y_score=proba, classes=list(classes or []))
+        data = evaluate_predictions(y_true, y_pred, task, y_score=proba, classes=[] if classes is None else list(classes))
         data = {"model_id": model_id, "version": version, "model_class": model_class, **data}
         return cls._with_chart_inputs(data, y_true, y_pred, proba, classes)
 
@@ -208,7 +209,7 @@ class EvaluationResult(RichResult):
         """The result with what its charts need: the predictions (regression), the positive class's score (binary)."""
         if data.get("task_type") == "regression":
             return cls(data, y_true=y_true, y_pred=y_pred)
-        classes = list(classes or [])
+        classes = [] if classes is None else list(classes)
         if len(classes) == 2 and proba is not None:
             return cls(data, y_true=y_true, y_score=proba[:, 1], pos_label=classes[1])
         return cls(data)
@@ -367,8 +368,10 @@ class EvaluationResult(RichResult):
         fpr, tpr, _ = roc_curve(self.y_true, self.y_score, pos_label=self.pos_label)
         roc_auc = auc(fpr, tpr)
         line = {"color": PALETTE[0], "label": f"AUC = {roc_auc:.3f}", **(curve_kwargs or {})}  # 0.996, not 1.00
+        # scikit-learn 1.7 takes the line's options as curve_kwargs, earlier versions as keywords
+        style = {"curve_kwargs": line} if "curve_kwargs" in signature(RocCurveDisplay.plot).parameters else line
         RocCurveDisplay(fpr=fpr, tpr=tpr, roc_auc=roc_auc, pos_label=plain_text(self.pos_label)).plot(
-            ax=ax, curve_kwargs=line, plot_chance_level=True, chance_level_kw={"color": "grey", "linewidth": 1})
+            ax=ax, plot_chance_level=True, chance_level_kw={"color": "grey", "linewidth": 1}, **style)
         ax.set_title("ROC curve", fontsize="medium")
 
     def _draw_prediction_error(self, axes: list[Axes], scatter_kwargs: Any, line_kwargs: Any) -> None:

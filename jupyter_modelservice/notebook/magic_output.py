@@ -60,7 +60,7 @@ def ipython_shows_the_value(shell: Any) -> bool:
         body = ast.parse(cell).body
     except SyntaxError:
         return False
-    if not body or DisplayHook.semicolon_at_end_of_expression(cell):
+    if not body or _ends_with_semicolon(cell):
         return False
     mode, last = shell.ast_node_interactivity, body[-1]
     shown_types: tuple[type[ast.stmt], ...] = (ast.Expr,)
@@ -74,6 +74,12 @@ def ipython_shows_the_value(shell: Any) -> bool:
     line = caller.f_lineno
     return any(node.lineno <= line <= (node.end_lineno or node.lineno) and _calls_a_magic(node)
                for node in shown)
+
+
+def _ends_with_semicolon(cell: str) -> bool:
+    """Whether a trailing ``;`` silences the cell's value (IPython's own test where it has one)."""
+    check = getattr(DisplayHook, "semicolon_at_end_of_expression", None)
+    return bool(check(cell)) if check is not None else cell.rstrip().endswith(";")
 
 
 def _calls_a_magic(node: ast.stmt) -> bool:
@@ -92,4 +98,7 @@ def _cell_frame(shell: Any) -> FrameType | None:
     caller = None if frame is None else frame.f_back
     if caller is None or caller.f_code.co_name != "<module>" or caller.f_globals is not shell.user_ns:
         return None
+    runner = caller.f_back  # the cell's own code runs in the shell's run_code; a cell magic's body
+    if runner is None or runner.f_code.co_name != "run_code" or runner.f_locals.get("self") is not shell:
+        return None  # (%%time, %%train) runs elsewhere, and IPython does not display its values
     return caller

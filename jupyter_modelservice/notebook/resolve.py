@@ -170,7 +170,10 @@ def parse_params(items: Sequence[str], namespace: Mapping[str, Any]) -> dict[str
         call = ast.parse(source, mode="eval").body
     except SyntaxError:
         raise _bad_item(texts) from None
-    assert isinstance(call, ast.Call) and not call.args  # only keywords: a positional one cannot follow them
+    # a value may close its own parentheses and add keywords or more code (a=1), b=(2): refused
+    if (not isinstance(call, ast.Call) or call.args
+            or [kw.arg for kw in call.keywords] != list(texts)):
+        raise _bad_item(texts)
     params: dict[str, Any] = {}
     for kw in call.keywords:
         key, text = str(kw.arg), texts[str(kw.arg)]
@@ -187,9 +190,11 @@ def parse_params(items: Sequence[str], namespace: Mapping[str, Any]) -> dict[str
 def _bad_item(texts: Mapping[str, str]) -> UsageError:
     """The error naming the first ``key=value`` pair whose value Python cannot read."""
     for key, text in texts.items():
-        try:
-            ast.parse(f"_({key}=({text}\n))", mode="eval")  # also a value closing its parenthesis: a=1), (2
+        try:  # alone, a value must still be one keyword (not a=1), b=(2 nor a=1))+_((2)
+            call = ast.parse(f"_({key}=({text}\n))", mode="eval").body
         except SyntaxError:
+            return _bad_value(key, text)
+        if not isinstance(call, ast.Call) or call.args or [kw.arg for kw in call.keywords] != [key]:
             return _bad_value(key, text)
     return UsageError(f"Cannot read the parameters {' '.join(k + '=' + t for k, t in texts.items())!r}: "
                       "write them as key=value, e.g. n_estimators=100 max_depth=3.")

@@ -166,3 +166,42 @@ def test_readinto_fills_across_chunks_and_the_unpeekable_view_reads_the_same():
         rest = bytearray(LEAF)
         assert view.readinto(rest) == len(data) - len(target) - 7
         assert view.read() == b""
+
+
+def test_a_source_returning_short_reads_is_read_whole():
+    data = random.Random(10).randbytes(3 * LEAF + 17)
+
+    class Trickle(io.BytesIO):  # a network stream: at most 64 KiB per read
+        def read(self, size=-1):
+            return super().read(min(size, 1 << 16) if size is not None and size >= 0 else 1 << 16)
+
+    stream = VerifiedStream(Trickle(data), ChunkDigests.from_text(Digests.of(data).chunks), len(data), "f")
+    with stream:
+        assert stream.read() == data
+        stream.finish()
+
+
+def test_a_failed_stream_stays_failed():
+    data = random.Random(11).randbytes(2 * LEAF)
+    changed = bytearray(data)
+    changed[LEAF + 1] ^= 1
+    with _stream(bytes(changed), Digests.of(data).chunks) as stream:
+        assert stream.read(LEAF) == data[:LEAF]
+        for attempt in (lambda: stream.read(1), lambda: stream.read(1), stream.finish, lambda: stream.peek(1)):
+            with pytest.raises(ChunkMismatchError):  # never an end of file after the error
+                attempt()
+
+
+def test_digests_take_the_buffers_pickle_writes():
+    import hashlib
+    import pickle
+
+    import numpy as np
+
+    array = np.arange(300_000, dtype=np.float64)
+    buffer = pickle.PickleBuffer(array)
+    digests = Digests()
+    digests.update(buffer)  # protocol 5 hands a writer its arrays' buffers, typed float64
+    raw = array.tobytes()
+    assert (digests.sha256, digests.blake3, digests.chunks) == (
+        hashlib.sha256(raw).hexdigest(), blake3.blake3(raw).hexdigest(), Digests.of(raw).chunks)

@@ -357,3 +357,16 @@ def test_class_labels_in_the_delegated_charts_stay_literal(classification_eval):
     assert [t.get_text() for t in matrix.get_yticklabels()] == [plain_text("$x$"), "b"]
     assert plain_text("$x$") in roc.get_ylabel()
     assert png_bytes(result._repr_mimebundle_())
+
+
+def test_from_predictions_takes_an_estimators_classes_array(binary_split):
+    from sklearn.linear_model import LogisticRegression
+
+    X_train, X_test, y_train, y_test = binary_split
+    model = LogisticRegression(max_iter=5000).fit(X_train, y_train)
+    score = model.predict_proba(X_test)
+    as_array = EvaluationResult.from_predictions(y_test, model.predict(X_test), y_score=score,
+                                                 classes=model.classes_)  # a NumPy array, as sklearn keeps it
+    as_list = EvaluationResult.from_predictions(y_test, model.predict(X_test), y_score=score,
+                                                classes=list(model.classes_))
+    _same_evaluation(as_array, as_list)

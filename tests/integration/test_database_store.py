@@ -409,3 +409,23 @@ def test_two_processes_share_models_through_the_database_alone(where, small_data
         for param, proba in seen.values():
             np.testing.assert_allclose(proba, expected[param])
         assert {param for param, _ in seen.values()} == {0.1, 10.0}  # each loaded the other's model too
+
+
+@pytest.mark.parametrize("save_format", ["pickle", "joblib"])
+def test_a_model_holding_a_large_array_saves_and_loads_back(where, save_format):
+    """pickle protocol 5 hands the writer a large array as a PickleBuffer of float64 (not bytes):
+    the store hashes it as the bytes it holds."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20_000, 8)), rng.integers(0, 2, 20_000)  # the fitted model keeps X: 1.3 MB
+    with ModelService(**where, allow_pickle=True) as svc:
+        svc.train_model(KNeighborsClassifier, X, y, model_id="knn", validation_split=0)
+        expected = svc.predict(X[:50])
+        assert svc.save_model("knn", save_format=save_format)
+        row = svc.get_model_metadata("knn")
+        data = svc.store.read_bytes(row["relative_path"])
+        assert row["file_sha256"] == hashlib.sha256(data).hexdigest() and len(data) > 1_000_000
+    with ModelService(**where, allow_pickle=True) as fresh:
+        fresh.load_model("knn")
+        np.testing.assert_array_equal(fresh.predict(X[:50]), expected)

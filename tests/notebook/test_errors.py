@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
@@ -101,3 +103,11 @@ def test_in_a_cell_the_error_is_one_paragraph_without_traceback(classification_d
     assert isinstance(result.error_in_exec, UsageError)
     assert "UsageError: Unknown model 'RandomForestClassifer'" in cap.stderr
     assert "Traceback" not in cap.stderr and "Traceback" not in cap.stdout
+
+
+@pytest.mark.parametrize("item", ["a=1), b=(2", "a=1), **x, c=(2", "a=1))+_((2", "a=(1"])
+def test_a_value_that_reaches_past_its_own_pair_is_a_usage_error_naming_it(item):
+    from jupyter_modelservice.notebook.resolve import parse_params
+
+    with pytest.raises(UsageError, match=re.escape(f"Bad value in {item!r}")):
+        parse_params(["n_estimators=10", item], {})

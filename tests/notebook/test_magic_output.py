@@ -77,3 +77,11 @@ def test_ipythons_interactivity_setting_is_followed(classification_data, monkeyp
 def test_a_trailing_semicolon_silences_the_value_but_not_the_magic(classification_data):
     _, displayed, echoed = run_cell(classification_data, f"x = 1\n{TRAIN} --id nb\n1;", store_history=True)
     assert len(displayed) == 1 and echoed == 0
+
+
+@pytest.mark.parametrize("cell", [f"%%time\n{TRAIN} --id nb\nx = 1", f"%%time\nx = 1\n{TRAIN} --id nb"])
+def test_a_magic_in_a_cell_magics_body_shows_its_result(classification_data, cell):
+    """The body of %%time is not the cell IPython displays values of: the magic shows its own
+    result (%%time may also return the body's last value as the cell's value)."""
+    res, displayed, echoed = run_cell(classification_data, cell)
+    assert len(displayed) == 1 and displayed[0].data["text/plain"].startswith("Trained nb")
