@@ -110,6 +110,9 @@ def _version_1(path):
             registry.import_version({"model_id": model_id, "version": 1, "model_class": "X", "status": "saved",
                                      "training_date": "2020-01-01T00:00:00", "file_path": f"{model_id}/v1"},
                                     events)
+        # a later version of the same id, saved here: it stays trusted
+        registry.import_version({"model_id": "restored_from_sidecar", "version": 2, "model_class": "X",
+                                 "status": "saved", "training_date": "2020-01-02T00:00:00"})
     con = sqlite3.connect(path)
     with con:
         downgrade(con, 1)
@@ -133,6 +136,10 @@ def test_a_version_1_registry_is_upgraded_to_the_current_version(upgraded):
 def test_the_upgrade_marks_versions_restored_from_a_sidecar_or_imported_from_an_archive_unverified(upgraded,
                                                                                                   model_id):
     assert upgraded.get(model_id, 1)["trust"] == HISTORIES[model_id][1]
+
+
+def test_the_upgrade_leaves_the_other_versions_of_that_id_trusted(upgraded):
+    assert upgraded.get("restored_from_sidecar", 2)["trust"] is None
 
 
 def test_the_upgrade_adds_the_probe_and_the_blake3_columns(upgraded):

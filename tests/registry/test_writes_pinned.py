@@ -226,6 +226,8 @@ def test_promotion_leaves_the_production_versions_of_other_ids(reg):
     reg.set_status("a", 1, "production")
     reg.set_status("b", 2, "production")
     assert reg.get("a", 1)["status"] == "production"
+    assert history(reg, "b") == [(1, "registered", None, "trained"), (2, "registered", None, "trained"),
+                                 (2, "status", "trained", "production")]
 
 
 def test_a_status_other_than_production_demotes_nothing(reg):
