@@ -7,16 +7,7 @@ from jupyter_modelservice.exceptions import InvalidInputError, ModelNotFoundErro
 from jupyter_modelservice.registry import Registry
 from jupyter_modelservice.registry.schema import SCHEMA_VERSION
 
-
-@pytest.fixture
-def reg(tmp_path):
-    registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
-    yield registry
-    registry.close()
-
-
-def row(model_id="rf", **extra):
-    return {"model_id": model_id, "model_class": "RandomForestClassifier", **extra}
+from .helpers import row
 
 
 def test_versions_are_allocated_per_id(reg):

@@ -17,21 +17,7 @@ from jupyter_modelservice.registry import Registry, engine
 from jupyter_modelservice.registry.schema import SCHEMA_VERSION
 from tests.integration.conftest import pg_database, pg_url  # noqa: F401 - fixtures used by name
 
-
-@pytest.fixture
-def reg(tmp_path):
-    registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
-    yield registry
-    registry.close()
-
-
-def row(model_id="rf", **extra):
-    return {"model_id": model_id, "model_class": "RandomForestClassifier", **extra}
-
-
-def refs(rows):
-    return [(r["model_id"], r["version"]) for r in rows]
-
+from .helpers import refs, row
 
 # -- get / latest / missing ------------------------------------------------------------------------
 

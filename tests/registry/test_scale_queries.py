@@ -12,14 +12,9 @@ from jupyter_modelservice.registry import Registry
 from jupyter_modelservice.registry.schema import SCHEMA_VERSION, SORT_INDEXES
 from tests.old_schema import downgrade
 
+from .helpers import refs
+
 INDEXES = {index.name for index in SORT_INDEXES}
-
-
-@pytest.fixture
-def reg(tmp_path):
-    registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
-    yield registry
-    registry.close()
 
 
 @pytest.fixture
@@ -32,10 +27,6 @@ def filled(reg):
         reg.add_version({"model_id": model_id, "model_class": cls, "status": status,
                          "validation_score": 0.5 + 0.05 * reg.next_version(model_id)})
     return reg
-
-
-def refs(rows):
-    return [(r["model_id"], r["version"]) for r in rows]
 
 
 def test_count_with_a_limit_stops_there(filled):

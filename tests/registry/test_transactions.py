@@ -7,16 +7,7 @@ import pytest
 from jupyter_modelservice.exceptions import InvalidInputError, ModelNotFoundError, RegistryError
 from jupyter_modelservice.registry import Registry
 
-
-@pytest.fixture
-def reg(tmp_path):
-    registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
-    yield registry
-    registry.close()
-
-
-def row(model_id="rf", **extra):
-    return {"model_id": model_id, "model_class": "RandomForestClassifier", **extra}
+from .helpers import row
 
 
 class Boom(Exception):

@@ -23,12 +23,7 @@ from jupyter_modelservice.registry import Registry
 from jupyter_modelservice.registry.engine import advisory_key
 from tests.integration.conftest import _libpq, pg_database, pg_url  # noqa: F401 - fixtures used by name
 
-
-@pytest.fixture
-def reg(tmp_path):
-    registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
-    yield registry
-    registry.close()
+from .helpers import row
 
 
 @pytest.fixture
@@ -36,10 +31,6 @@ def pg(pg_url):  # noqa: F811 - the imported fixture
     registry = Registry(pg_url)
     yield registry
     registry.close()
-
-
-def row(model_id="rf", **extra):
-    return {"model_id": model_id, "model_class": "RandomForestClassifier", **extra}
 
 
 def history(registry, model_id="rf"):
