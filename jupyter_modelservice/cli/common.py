@@ -29,8 +29,15 @@ class Failure(Exception):
 
 
 # -- output -------------------------------------------------------------------
+def echo(text: object = "", *, err: bool = False, end: str = "\n") -> None:
+    """Write ``text`` as a line of the command's output (on stderr with ``err``), flushed."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(f"{text}{end}")
+    stream.flush()
+
+
 def emit_json(data: Any) -> None:
-    print(json.dumps(finite(data), indent=2, sort_keys=True, default=str))
+    echo(json.dumps(finite(data), indent=2, sort_keys=True, default=str))
 
 
 def emit_json_rows(rows: Iterable[dict[str, Any]]) -> None:

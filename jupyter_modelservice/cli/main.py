@@ -13,7 +13,7 @@ from ..config import ENV_DB_URL
 from ..exceptions import InvalidInputError, InvalidModelIdError, ModelServiceError
 from ..redaction import scrub_secrets
 from . import maintenance_commands, version_commands
-from .common import PROG, Failure, UsageError
+from .common import PROG, Failure, UsageError, echo
 
 __all__ = ["build_parser", "main"]
 
@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             error(f"the registry database failed: {_one_line(err)}")
             status = 1
     for warning in caught:
-        print(f"{PROG}: warning: {scrub_secrets(str(warning.message), *urls)}", file=sys.stderr)
+        echo(f"{PROG}: warning: {scrub_secrets(str(warning.message), *urls)}", err=True)
     return status
 
 
@@ -170,7 +170,7 @@ def _silence_stdout() -> None:
 
 
 def _error(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    echo(f"{PROG}: error: {message}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..config import is_database_store
 from ..formatting import format_bytes
-from .common import Failure, db_type, emit_json, open_service
+from .common import Failure, db_type, echo, emit_json, open_service
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -23,22 +22,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return 0 if report.ok else 1
     if repaired is not None:
         for item in [*repaired.changes, *repaired.notes]:
-            print(f"repaired: {item.message}")
+            echo(f"repaired: {item.message}")
     for problem in report.problems:
-        print(f"{problem.kind}: {problem.message}")
+        echo(f"{problem.kind}: {problem.message}")
     for note in report.notes:
-        print(f"note: {note.message}")
+        echo(f"note: {note.message}")
     counts = report.counts
     summary = (f"{counts['rows']} rows, {counts['files']} files, {format_bytes(counts['bytes_hashed'])} hashed: "
                + ("OK" if report.ok else f"{len(report.problems)} problem(s) "
                   + ", ".join(f"{k}={n}" for k, n in sorted(report.kinds().items()))))
-    print(summary)
+    echo(summary)
     if not report.ok and not args.repair and any(p.kind in ("incomplete_save", "missing_sidecar", "stale_sidecar")
                                                  for p in report.problems):
-        print("run `modelservice verify --repair` to finish interrupted saves and rewrite sidecars")
+        echo("run `modelservice verify --repair` to finish interrupted saves and rewrite sidecars")
     for problem in report.problems:
         if problem.kind == "unverified":
-            print(f"check where {problem.ref} came from, then confirm it: modelservice trust {problem.ref}")
+            echo(f"check where {problem.ref} came from, then confirm it: modelservice trust {problem.ref}")
     return 0 if report.ok else 1
 
 
@@ -52,10 +51,10 @@ def cmd_gc(args: argparse.Namespace) -> int:
         return 0
     verb = "would remove" if args.dry_run else "removed"
     for item in report.of("removed"):
-        print(f"{verb} {item.path} ({format_bytes(item.bytes)}): {item.message}")
+        echo(f"{verb} {item.path} ({format_bytes(item.bytes)}): {item.message}")
     for item in report.of("kept"):
-        print(f"kept {item.path}: {item.message}")
-    print(f"{len(report.of('removed'))} file(s), {format_bytes(report.total_bytes('removed'))} "
+        echo(f"kept {item.path}: {item.message}")
+    echo(f"{len(report.of('removed'))} file(s), {format_bytes(report.total_bytes('removed'))} "
           + ("would be freed (dry run)" if args.dry_run else "freed"))
     return 0
 
@@ -69,15 +68,15 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         emit_json(report.to_dict())
         return 0 if report.ok else 1
     for item in report.of("added"):
-        print(f"restored {item.ref}" + (f" as unverified: check it, then `modelservice trust {item.ref}`"
+        echo(f"restored {item.ref}" + (f" as unverified: check it, then `modelservice trust {item.ref}`"
                                         if item.details.get("trust") == "unverified" else " (signed with the team key)"))
     for item in report.of("conflict"):
-        print(f"conflict {item.ref}: {item.message}")
+        echo(f"conflict {item.ref}: {item.message}")
     for item in report.of("refused"):
-        print(f"refused {item.message}")
+        echo(f"refused {item.message}")
     for note in report.of("no_sidecars"):
-        print(note.message)
-    print(f"{len(report.of('added'))} version(s) restored ({len(report.of('unverified'))} unverified), "
+        echo(note.message)
+    echo(f"{len(report.of('added'))} version(s) restored ({len(report.of('unverified'))} unverified), "
           f"{len(report.of('present'))} already present, {len(report.of('conflict'))} conflict(s), "
           f"{len(report.of('refused'))} sidecar(s) refused")
     return 0 if report.ok else 1
@@ -91,7 +90,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(manifest)
     else:
-        print(f"exported {manifest['model_id']}:{manifest['version']} ({manifest['file_format']}, "
+        echo(f"exported {manifest['model_id']}:{manifest['version']} ({manifest['file_format']}, "
               f"{format_bytes(manifest['bytes'])}, sha256 {manifest['sha256'][:12]}…) to {manifest['archive']}")
     return 0
 
@@ -111,9 +110,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         result = {**imported.details, "ref": imported.ref}
         how = ("" if result["kept_version"] else " (as a new version)" if args.as_new_version
                else f" (version {result['original'].rsplit(':', 1)[1]} was taken)")
-        print(f"imported {result['original']} as {result['ref']}{how}, sha256 verified")
+        echo(f"imported {result['original']} as {result['ref']}{how}, sha256 verified")
         if result["trust"] == "unverified":
-            print(f"{result['ref']} is unverified: check where it came from, then "
+            echo(f"{result['ref']} is unverified: check where it came from, then "
                   f"`modelservice trust {result['ref']}`")
     return 0
 
@@ -133,7 +132,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         with ModelService(db_type(args.to), directory, db_url=args.to) as target:
             result = migrate_registry(source, target, copy_files=copy_files, progress=progress)
     if progress is not None and progress.shown:
-        print(file=sys.stderr)
+        echo(err=True)
     if args.json:
         emit_json(result)
     else:
@@ -141,7 +140,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             if isinstance(value, list):
                 value = f"{len(value)}" + (f" ({', '.join(map(str, value[:10]))}{', …' if len(value) > 10 else ''})"
                                            if value else "")
-            print(f"{key}: {value}")
+            echo(f"{key}: {value}")
     return 0 if result["ok"] else 1
 
 
@@ -151,5 +150,5 @@ class _ProgressLine:
     shown = False
 
     def __call__(self, done: int, total: int) -> None:
-        print(f"\rmigrated {done}/{total}", end="", file=sys.stderr, flush=True)
+        echo(f"\rmigrated {done}/{total}", end="", err=True)
         self.shown = True

@@ -15,6 +15,7 @@ from .common import (
     Failure,
     UsageError,
     confirmed,
+    echo,
     emit_json,
     emit_json_rows,
     file_cell,
@@ -37,11 +38,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         emit_json(rows)
         return 0
     if not rows:
-        print("No models" + (" match." if args.status or args.search or args.where else " in the registry."))
+        echo("No models" + (" match." if args.status or args.search or args.where else " in the registry."))
         return 0
     body = [(f"{r['model_id']}:{r['version']}", r["status"], r["model_class"], score(r.get("validation_score")),
              file_cell(r), format_timestamp(r.get("training_date") or "")) for r in rows]
-    print(table(body, ("REF", "STATUS", "CLASS", "VAL SCORE", "FILE", "TRAINED (UTC)")))
+    echo(table(body, ("REF", "STATUS", "CLASS", "VAL SCORE", "FILE", "TRAINED (UTC)")))
     return 0
 
 
@@ -61,7 +62,7 @@ def cmd_card(args: argparse.Namespace) -> int:
 
     with open_service(args) as service:
         ref = parse_ref(args.ref)
-        print(service.model_card(ref.model_id, ref.version))
+        echo(service.model_card(ref.model_id, ref.version))
     return 0
 
 
@@ -79,14 +80,14 @@ def print_version(row: dict[str, Any], history: list[dict[str, Any]], *, details
         if value is None or value == {} or value == []:
             continue
         text = json.dumps(finite(value), sort_keys=True, default=str) if isinstance(value, (dict, list)) else value
-        print(f"{key.ljust(width)}  {text}")
-    print("history")
+        echo(f"{key.ljust(width)}  {text}")
+    echo("history")
     for event in history:
         change = f"{event['from_status'] or '-'} -> {event['to_status'] or '-'}"
         line = f"  {format_timestamp(event['at'])}  {event['event']:<12} {change:<24} {event['actor']}"
         if details and event.get("details"):
             line += "  " + json.dumps(finite(event["details"]), sort_keys=True, default=str)
-        print(line)
+        echo(line)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -116,7 +117,7 @@ def cmd_trust(args: argparse.Namespace) -> int:
             if args.json:
                 emit_json({"ref": ref, "trusted": True, "changed": False})
             else:
-                print(f"{ref} is already trusted: it was saved through this registry or confirmed before")
+                echo(f"{ref} is already trusted: it was saved through this registry or confirmed before")
             return 0
         where = origin(service.registry, row)
         if args.json:
@@ -124,8 +125,8 @@ def cmd_trust(args: argparse.Namespace) -> int:
                 raise Failure(f"{ref} was not confirmed: with --json, pass --yes to confirm it")
         else:
             print_version(row, history, details=True)
-            print(f"origin  {where}")
-            print(f"Trusting {ref} lets load_model deserialize its file (sha256 {row.get('file_sha256')}); "
+            echo(f"origin  {where}")
+            echo(f"Trusting {ref} lets load_model deserialize its file (sha256 {row.get('file_sha256')}); "
                   "a pickle or joblib file can run any code when loaded. Confirm only a model whose "
                   "source you know.")
             if not args.yes and not confirmed(f"Trust {ref}? [y/N] "):
@@ -135,5 +136,5 @@ def cmd_trust(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"ref": ref, "trusted": True, "changed": True, "origin": where, "row": trusted})
     else:
-        print(f"{ref} is now trusted")
+        echo(f"{ref} is now trusted")
     return 0
