@@ -194,8 +194,7 @@ def loads(data: bytes, file_format: str, trusted: Iterable[str] | str = (), *,
     return _deserialize(data, file_format, trusted)
 
 
-def load_stream(stream: Any, file_format: str, trusted: Iterable[str] | str = (), *,
-                label: str = "The model file") -> Any:
+def load_stream(stream: Any, file_format: str, trusted: Iterable[str] | str = (), *, label: str) -> Any:
     """Deserialize a model file from ``stream``, a `verified_stream.VerifiedStream` of it.
 
     Like `loads`, for a file that is checked while it is read: the recorded format

@@ -8,7 +8,6 @@ unpickled. Teams that never want pickle get ``allow_pickle=False`` /
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import pickle
@@ -27,6 +26,7 @@ from jupyter_modelservice import (
     UntrustedTypesError,
 )
 from jupyter_modelservice.artifacts import formats
+from jupyter_modelservice.artifacts.digests import Digests
 
 
 class Payload:
@@ -40,12 +40,14 @@ class Payload:
 
 
 def _replace_file(models, model_id, data, suffix):
-    """Put ``data`` in place of the saved file and record its sha256, as an import would."""
+    """Put ``data`` in place of the saved file and record its digests, as an import would (so a load
+    checks it chunk by chunk, and finds every byte as registered)."""
     path = models / model_id / f"v1.{suffix}"
     path.write_bytes(data)
+    digests = Digests.of(data)
     with ModelService(models_directory=models) as admin:
-        admin.registry.update(model_id, 1, {"file_sha256": hashlib.sha256(data).hexdigest(),
-                                            "file_bytes": len(data)})
+        admin.registry.update(model_id, 1, {"file_sha256": digests.sha256, "file_bytes": len(data),
+                                            "file_blake3": digests.blake3, "file_chunks": digests.chunks})
 
 
 @pytest.fixture
@@ -64,7 +66,8 @@ def test_a_pickle_registered_as_skops_is_refused_before_any_reader_runs(saved, t
     marker = tmp_path / "unpickled"
     _replace_file(saved, "skops", pickle.dumps(Payload(marker)), "skops")
     with ModelService(models_directory=saved) as fresh:
-        with pytest.raises(ArtifactIntegrityError, match=r"registered as skops.*pickle") as info:
+        with pytest.raises(ArtifactIntegrityError,
+                           match=r"The file of skops:1 \(skops/v1.skops\) is registered as skops.*pickle") as info:
             fresh.get_model("skops")
         assert not isinstance(info.value, UntrustedTypesError)
         with pytest.raises(ArtifactIntegrityError):
@@ -82,7 +85,7 @@ def test_bytes_of_another_format_than_recorded_are_refused(saved, recorded, suff
     data = (saved / foreign / f"v1.{formats.EXTENSIONS[foreign]}").read_bytes()
     _replace_file(saved, recorded, data, suffix)
     with ModelService(models_directory=saved) as fresh:
-        with pytest.raises(ArtifactIntegrityError, match=f"registered as {recorded}"):
+        with pytest.raises(ArtifactIntegrityError, match=f"The file of {recorded}:1 .* is registered as {recorded}"):
             fresh.get_model(recorded)
 
 
