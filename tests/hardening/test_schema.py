@@ -18,6 +18,7 @@ from sklearn.dummy import DummyClassifier
 from jupyter_modelservice import ModelService, RegistryError, SchemaVersionError
 from jupyter_modelservice.cli import main
 from jupyter_modelservice.registry import database, schema
+from tests.threads import errors_in_threads
 
 NOW = schema.SCHEMA_VERSION
 
@@ -130,26 +131,17 @@ def test_a_newer_registry_is_refused_untouched_naming_both_versions(old_registry
 
 def test_processes_opening_an_old_registry_together_upgrade_it_once(old_registry, monkeypatch):
     runs = []
-    gate = threading.Barrier(4)
 
     def counted(conn):
         runs.append(threading.get_ident())
         _add_owner(conn)
 
     _pretend_version(monkeypatch, NOW + 1, {NOW: counted})
-    errors = []
 
-    def open_it():
+    def open_it(gate):
         gate.wait()
-        try:
-            ModelService(models_directory=old_registry).close()
-        except Exception as err:  # noqa: BLE001 - asserted below
-            errors.append(err)
+        ModelService(models_directory=old_registry).close()
 
-    threads = [threading.Thread(target=open_it) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    errors = errors_in_threads(open_it, 4)
     assert not errors and len(runs) == 1
     assert _state(old_registry / "registry.db")[1] == NOW + 1

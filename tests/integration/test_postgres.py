@@ -21,6 +21,7 @@ from jupyter_modelservice.registry import Registry
 from jupyter_modelservice.registry import database as database_module
 from jupyter_modelservice.registry.schema import SCHEMA_VERSION, schema_info
 from tests.old_schema import downgrade
+from tests.threads import errors_in_threads
 
 from .processes import run_together
 
@@ -234,30 +235,21 @@ def test_a_version_1_registry_gets_the_trust_column(pg_url):
 @pytest.mark.postgres
 def test_versions_allocated_under_the_lock_never_collide(pg_url):
     """Threads (each its own transaction) import versions of one id at once, all asking for number 1."""
-    import threading
 
     from jupyter_modelservice.registry.engine import utcnow
 
-    got, errors = [], []
-    start = threading.Barrier(6)
+    got = []
 
-    def importer() -> None:
-        try:
-            with Registry(pg_url) as reg:
-                start.wait(timeout=60)
-                for _ in range(5):
-                    with reg.atomic():
-                        version = reg.allocate_version("shared", prefer=1)
-                        assert reg.import_version({"model_id": "shared", "version": version, "model_class": "X",
-                                                   "training_date": utcnow(), "status": "saved"})
-                    got.append(version)
-        except Exception as err:  # noqa: BLE001 - asserted on below
-            errors.append(repr(err))
+    def importer(start) -> None:
+        with Registry(pg_url) as reg:
+            start.wait(timeout=60)
+            for _ in range(5):
+                with reg.atomic():
+                    version = reg.allocate_version("shared", prefer=1)
+                    assert reg.import_version({"model_id": "shared", "version": version, "model_class": "X",
+                                               "training_date": utcnow(), "status": "saved"})
+                got.append(version)
 
-    threads = [threading.Thread(target=importer) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    errors = errors_in_threads(importer, 6, timeout=120)
     assert errors == []
     assert sorted(got) == list(range(1, 31))

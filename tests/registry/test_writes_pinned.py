@@ -22,6 +22,7 @@ from jupyter_modelservice.exceptions import (
 from jupyter_modelservice.registry import Registry
 from jupyter_modelservice.registry.engine import advisory_key
 from tests.integration.conftest import _libpq, pg_database, pg_url  # noqa: F401 - fixtures used by name
+from tests.threads import errors_in_threads
 
 from .helpers import row
 
@@ -608,21 +609,11 @@ def test_postgres_lock_needs_a_write_transaction(pg):
 
 @pytest.mark.postgres
 def test_postgres_registries_opened_together_create_the_schema_once(pg_url):  # noqa: F811
-    gate = threading.Barrier(4)
-    errors = []
-
-    def open_it():
+    def open_it(gate):
         gate.wait()
-        try:
-            Registry(pg_url).close()
-        except Exception as err:  # noqa: BLE001 - asserted below
-            errors.append(err)
+        Registry(pg_url).close()
 
-    threads = [threading.Thread(target=open_it) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    errors = errors_in_threads(open_it, 4)
     assert errors == []
     with Registry(pg_url) as registry, registry.atomic(write=False) as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM schema_info").scalar() == 1
