@@ -159,27 +159,31 @@ class ModelFiles:
             )
         label = f"The file of {ref} ({row['file_path']})"
         if row.get("file_chunks") and isinstance(row.get("file_bytes"), int) and self.store.streams:
-            chunks = ChunkDigests.from_text(row["file_chunks"])
-            with self._reading(ref, row):
-                raw = self.store.open(row["file_path"])
-            try:
-                with VerifiedStream(raw, chunks, row["file_bytes"], label) as stream:
-                    estimator = formats.load_stream(stream, file_format, trusted, label=label)
-            except ChunkMismatchError:
-                try:
-                    self.read_bytes(ref, row)
-                except ArtifactIntegrityError as err:  # names the registered and the found sha256
-                    raise err from None
-                raise ArtifactIntegrityError(
-                    f"{label} does not match the digests registered for its chunks, though a second read "
-                    "matches its registered sha256: it changed while it was read, or the registry's record "
-                    "of it is inconsistent. It was not loaded; load it again, and run `modelservice "
-                    "verify` if this persists."
-                ) from None
+            estimator = self._load_streamed(ref, row, trusted, label)
         else:
             estimator = formats.loads(self.read_bytes(ref, row), file_format, trusted, label=label)
         self._check_behaviour(ref, row, estimator)
         return estimator
+
+    def _load_streamed(self, ref: ModelVersion, row: Mapping[str, Any], trusted: Iterable[str], label: str) -> Any:
+        """Deserialize the file of ``ref`` as `VerifiedStream` hands out its checked chunks."""
+        chunks = ChunkDigests.from_text(row["file_chunks"])
+        with self._reading(ref, row):
+            raw = self.store.open(row["file_path"])
+        try:
+            with VerifiedStream(raw, chunks, row["file_bytes"], label) as stream:
+                return formats.load_stream(stream, row["file_format"], trusted, label=label)
+        except ChunkMismatchError:
+            try:
+                self.read_bytes(ref, row)
+            except ArtifactIntegrityError as err:  # names the registered and the found sha256
+                raise err from None
+            raise ArtifactIntegrityError(
+                f"{label} does not match the digests registered for its chunks, though a second read "
+                "matches its registered sha256: it changed while it was read, or the registry's record "
+                "of it is inconsistent. It was not loaded; load it again, and run `modelservice "
+                "verify` if this persists."
+            ) from None
 
     def _check_behaviour(self, ref: ModelVersion, row: Mapping[str, Any], estimator: Any) -> None:
         """Under other library versions than at save, predict the version's probe again: the same
