@@ -12,66 +12,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import (
-    ArtifactError,
-    ArtifactIntegrityError,
-    EnvironmentMismatchWarning,
-    IncompatibleModelsError,
-    IncompleteDeleteWarning,
-    InvalidInputError,
-    InvalidModelIdError,
-    MissingArtifactWarning,
-    ModelNotFoundError,
-    ModelServiceError,
-    ModelServiceWarning,
-    ModelTooLargeError,
-    NoImportanceWarning,
-    NoModelError,
-    PickleNotAllowedError,
-    PromotionRefusedError,
-    QueryError,
-    RegistryError,
-    SchemaVersionError,
-    StoreError,
-    UnsavedModelsDroppedWarning,
-    UntrustedTypesError,
-    UnverifiedModelError,
-)
+from . import exceptions
+from .exceptions import *  # noqa: F403  (every exception and warning, listed in exceptions.__all__)
 
 if TYPE_CHECKING:
     from .service import ModelService
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ArtifactError",
-    "ArtifactIntegrityError",
-    "EnvironmentMismatchWarning",
-    "IncompleteDeleteWarning",
-    "IncompatibleModelsError",
-    "InvalidInputError",
-    "InvalidModelIdError",
-    "MissingArtifactWarning",
-    "ModelNotFoundError",
-    "ModelService",
-    "ModelServiceError",
-    "ModelServiceWarning",
-    "ModelTooLargeError",
-    "NoImportanceWarning",
-    "NoModelError",
-    "PickleNotAllowedError",
-    "PromotionRefusedError",
-    "QueryError",
-    "RegistryError",
-    "SchemaVersionError",
-    "StoreError",
-    "UnsavedModelsDroppedWarning",
-    "UntrustedTypesError",
-    "UnverifiedModelError",
-    "__version__",
-    "load_ipython_extension",
-    "unload_ipython_extension",
-]
+__all__ = ["ModelService", "__version__", "load_ipython_extension", "unload_ipython_extension"]
+__all__ += exceptions.__all__
 
 
 def __getattr__(name: str) -> Any:

@@ -5,9 +5,10 @@ file sizes, counts. Pure text (no HTML): the HTML tables, the registry browser a
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["MISSING", "count", "format_bytes", "format_timestamp", "format_value"]
+__all__ = ["MISSING", "aligned", "count", "format_bytes", "format_timestamp", "format_value"]
 
 #: What a missing value (None, NaN) reads as.
 MISSING = "—"
@@ -85,3 +86,14 @@ def format_bytes(n: Any) -> str:
         if size < 1024 or unit == "GiB":
             break
     return f"{size:.1f} {unit}"
+
+
+def aligned(lines: Sequence[Sequence[str]], align: str) -> list[str]:
+    """Text cells padded into columns two spaces apart, one ``"l"`` or ``"r"`` per column in ``align``.
+
+    >>> aligned([["model", "score"], ["rf", "0.95"]], "lr")
+    ['model  score', 'rf      0.95']
+    """
+    widths = [max(len(line[j]) for line in lines) for j in range(len(align))]
+    return ["  ".join(text.rjust(w) if a == "r" else text.ljust(w) for text, w, a in zip(line, widths, align)).rstrip()
+            for line in lines]

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..columns import Column, cells
 from ..config import ENV_DB_URL, is_remote
-from ..formatting import format_bytes
+from ..formatting import aligned
 from ..redaction import redact_url
 from ..registry.engine import finite
 
@@ -50,25 +50,10 @@ def emit_json_rows(rows: Iterable[dict[str, Any]]) -> None:
     write("\n]\n" if opened else "[]\n")
 
 
-def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in [header, *rows]]
-    return "\n".join(lines)
-
-
-def score(value: Any) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
-
-
-def file_cell(row: dict[str, Any]) -> str:
-    state = row.get("artifact_state")
-    if state == "ready":
-        return f"{row.get('file_format')} {format_bytes(row.get('file_bytes'))}"
-    if state == "pending":
-        return "save incomplete"
-    if state == "removed":
-        return "removed by gc"
-    return "-"
+def table(columns: Sequence[Column], rows: Iterable[Any]) -> str:
+    """``rows`` in ``columns`` (`jupyter_modelservice.columns`), titles in capitals, aligned with spaces."""
+    body = [[column.title.upper() for column in columns], *cells(columns, rows)]
+    return "\n".join(aligned(body, "".join(column.align for column in columns)))
 
 
 # -- opening the registry -------------------------------------------------------

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from contextlib import closing
 from typing import Any
 
+from ..columns import CLI_LIST, pick
 from ..formatting import format_timestamp
 from ..registry.engine import finite
 from .common import (
@@ -18,9 +19,7 @@ from .common import (
     echo,
     emit_json,
     emit_json_rows,
-    file_cell,
     open_service,
-    score,
     table,
 )
 
@@ -40,9 +39,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not rows:
         echo("No models" + (" match." if args.status or args.search or args.where else " in the registry."))
         return 0
-    body = [(f"{r['model_id']}:{r['version']}", r["status"], r["model_class"], score(r.get("validation_score")),
-             file_cell(r), format_timestamp(r.get("training_date") or "")) for r in rows]
-    echo(table(body, ("REF", "STATUS", "CLASS", "VAL SCORE", "FILE", "TRAINED (UTC)")))
+    echo(table(pick(CLI_LIST), rows))
     return 0
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure, SubFigure
 
-__all__ = ["RichResult", "drawing_options"]
+__all__ = ["FrameResult", "RichResult", "drawing_options"]
 
 
 class RichResult:
@@ -187,6 +187,21 @@ class RichResult:
     def __repr__(self) -> str:
         summary = self.summary()
         return f"<{type(self).__name__}{' ' + summary if summary else ''}>"
+
+
+class FrameResult(RichResult):
+    """A result held as one DataFrame, one row per model: :meth:`frame` copies it, ``data`` lists its rows."""
+
+    _frame: pd.DataFrame
+
+    def frame(self) -> pd.DataFrame:
+        """The rows shown, best first (a copy; ``attrs`` say how they were computed)."""
+        return self._frame.copy()
+
+    @property
+    def data(self) -> list[dict[str, Any]]:
+        """The rows as dictionaries, best first."""
+        return self._frame.to_dict(orient="records")
 
 
 def _as_axes(ax: Any) -> list[Axes]:

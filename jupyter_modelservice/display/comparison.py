@@ -7,7 +7,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ..metric_names import METRIC_LABELS, higher_is_better, metrics_for
-from .base import RichResult
+from .base import FrameResult
 from .figures import PALETTE, plain_text
 from .tables import count, html_table, text_table
 
@@ -36,7 +36,7 @@ def metric_columns(frame: pd.DataFrame) -> list[str]:
     return [m for m in metrics_for(task) if m in frame.columns and frame[m].notna().any()]
 
 
-class ComparisonResult(RichResult):
+class ComparisonResult(FrameResult):
     """A table of model versions and their test metrics, best first.
 
     The best value of each metric column is highlighted (the smallest for error
@@ -84,22 +84,12 @@ class ComparisonResult(RichResult):
         self._frame = frame.reset_index(drop=True)
         self._frame.attrs = attrs
 
-    def frame(self) -> pd.DataFrame:
-        """The comparison, sorted best first, with a fresh index (a copy; ``attrs`` say how it was tested)."""
-        return self._frame.copy()
-
-    @property
-    def data(self) -> list[dict[str, Any]]:
-        """The rows as dictionaries, best first."""
-        return self._frame.to_dict(orient="records")
-
     @property
     def best(self) -> str | None:
         """``"model_id:version"`` of the best row, or None for an empty comparison."""
         if self._frame.empty:
             return None
-        row = self._frame.iloc[0]
-        return f"{row['model_id']}:{row['version']}" if "version" in row else str(row["model_id"])
+        return row_ref(self._frame.iloc[0])
 
     @property
     def tested(self) -> bool:
@@ -133,15 +123,7 @@ class ComparisonResult(RichResult):
         attrs = self._frame.attrs
         label = METRIC_LABELS.get(self.sort_by or "", self.sort_by)
         n, test, alpha = attrs.get("n_samples"), attrs.get("test"), attrs.get("alpha", 0.05)
-        rest = self._frame.iloc[1:]
-        if self.winner is not None:
-            worst = _p(rest["p_value"].max())
-            bound = f"p {worst}" if worst.startswith("<") else f"p ≤ {worst}"
-            return (f"Best: {self.winner} by {label}, significantly better than every other model "
-                    f"({test}, Holm-adjusted {bound}, n = {n}).")
-        tied = [f"{r.model_id}:{r.version} (p = {_p(r.p_value)})" for r in rest.itertuples() if r.tied_with_best]
-        return (f"No significant winner by {label}: {self.best} is statistically tied with "
-                f"{', '.join(tied)} ({test}, Holm-adjusted, alpha = {alpha:g}, n = {n}).")
+        return verdict(self._frame, self.winner, by=label, how=f"{test}, Holm-adjusted, n = {n}", alpha=alpha)
 
     def best_cells(self) -> dict[str, list[int]]:
         """Row positions holding the best value of each metric column (several on a tie)."""
@@ -283,6 +265,27 @@ class ComparisonResult(RichResult):
         below = np.nan_to_num(values - self._frame["ci_low"].astype(float).to_numpy()).clip(min=0)
         above = np.nan_to_num(self._frame["ci_high"].astype(float).to_numpy() - values).clip(min=0)
         return np.vstack([below, above])
+
+
+def verdict(frame: pd.DataFrame, winner: str | None, *, by: str | None, how: str, alpha: float) -> str:
+    """The sentence under a comparison: the significant winner, or the versions tied with the best.
+
+    ``frame`` is sorted best first and has ``p_value`` and ``tied_with_best`` (the
+    other versions against the best); ``how`` names the test and the data.
+    """
+    rest = frame.iloc[1:]
+    if winner is not None:
+        worst = _p(rest["p_value"].max())
+        bound = f"p {worst}" if worst.startswith("<") else f"p ≤ {worst}"
+        return f"Best: {winner} by {by}, significantly better than every other model ({how}, {bound})."
+    tied = ", ".join(f"{row_ref(r)} (p = {_p(r['p_value'])})" for _, r in rest.iterrows() if r["tied_with_best"])
+    return (f"No significant winner by {by}: {row_ref(frame.iloc[0])} is statistically tied with {tied} "
+            f"({how}, alpha = {alpha:g}).")
+
+
+def row_ref(row: Any) -> str:
+    """``"model_id:version"`` of a comparison row (its ``model_id`` when it has no version)."""
+    return f"{row['model_id']}:{row['version']}" if "version" in row else str(row["model_id"])
 
 
 def _p(value: Any) -> str:

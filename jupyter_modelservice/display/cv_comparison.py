@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from .base import RichResult
-from .comparison import _p
+from .base import FrameResult
+from .comparison import _p, row_ref, verdict
 from .figures import PALETTE, plain_text
 from .tables import count, html_table, text_table
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["CVComparisonResult"]
 
 
-class CVComparisonResult(RichResult):
+class CVComparisonResult(FrameResult):
     """Mean CV score per model version, best first, with the corrected resampled t-test against the best.
 
     Names a winner only when it is significantly better than every other
@@ -37,15 +37,6 @@ class CVComparisonResult(RichResult):
     def __init__(self, frame: pd.DataFrame) -> None:
         self._frame = frame
 
-    def frame(self) -> pd.DataFrame:
-        """The comparison, best first: mean and std of the CV score, fold scores, p-values (a copy)."""
-        return self._frame.copy()
-
-    @property
-    def data(self) -> list[dict[str, Any]]:
-        """The rows as dictionaries, best first."""
-        return self._frame.to_dict(orient="records")
-
     @property
     def scoring(self) -> str:
         return str(self._frame.attrs.get("metric", "score"))
@@ -53,7 +44,7 @@ class CVComparisonResult(RichResult):
     @property
     def best(self) -> str | None:
         """``"model_id:version"`` of the best mean score."""
-        return None if self._frame.empty else _ref(self._frame.iloc[0])
+        return None if self._frame.empty else row_ref(self._frame.iloc[0])
 
     @property
     def winner(self) -> str | None:
@@ -65,7 +56,7 @@ class CVComparisonResult(RichResult):
     @property
     def tied(self) -> list[str]:
         """The versions statistically tied with the best one (the best one first)."""
-        return [_ref(r) for _, r in self._frame.iterrows() if r["tied_with_best"]]
+        return [row_ref(r) for _, r in self._frame.iterrows() if r["tied_with_best"]]
 
     def verdict(self) -> str:
         """One sentence: is the best version significantly better, or which ones tie with it?"""
@@ -74,15 +65,7 @@ class CVComparisonResult(RichResult):
         attrs = self._frame.attrs
         how = (f"{attrs.get('test')}, Holm-adjusted, k = {attrs.get('n_folds')} folds, "
                f"n_train = {attrs.get('n_train')}, n_test = {attrs.get('n_test')}")
-        rest = self._frame.iloc[1:]
-        if self.winner is not None:
-            worst = _p(rest["p_value"].max())
-            bound = f"p {worst}" if worst.startswith("<") else f"p ≤ {worst}"
-            return (f"Best: {self.winner} by mean {self.scoring}, significantly better than every other model "
-                    f"({how}, {bound}).")
-        tied = [f"{_ref(r)} (p = {_p(r['p_value'])})" for _, r in rest.iterrows() if r["tied_with_best"]]
-        return (f"No significant winner by mean {self.scoring}: {self.best} is statistically tied with "
-                f"{', '.join(tied)} ({how}, alpha = {attrs.get('alpha', 0.05):g}).")
+        return verdict(self._frame, self.winner, by=f"mean {self.scoring}", how=how, alpha=attrs.get("alpha", 0.05))
 
     def summary(self) -> str:
         if len(self._frame) > 1 and self.winner is None:
@@ -124,7 +107,7 @@ class CVComparisonResult(RichResult):
 
     def _draw(self, axes: list[Axes], **kwargs: Any) -> None:
         ax = axes[0]
-        labels = [plain_text(_ref(r)) for _, r in self._frame.iterrows()]
+        labels = [plain_text(row_ref(r)) for _, r in self._frame.iterrows()]
         scores = [list(s) for s in self._frame["fold_scores"]]
         for k, fold_scores in enumerate(scores):
             ax.scatter([k] * len(fold_scores), fold_scores,
@@ -138,6 +121,3 @@ class CVComparisonResult(RichResult):
             ax.set_ylim(0.0, 1.0)  # from 0: small differences must not look decisive
         ax.set_ylabel(plain_text(f"{self.scoring} per fold"))
         ax.set_title(plain_text(f"CV {self.scoring}: folds (dots), mean ± std"), fontsize="medium")
-
-def _ref(row: Any) -> str:
-    return f"{row['model_id']}:{row['version']}"

@@ -6,28 +6,14 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..columns import REGISTRY_TABLE, Column, cells, pick
 from .base import RichResult
-from .tables import format_timestamp, format_value, html_kv_table, html_table, text_kv_table, text_table
+from .tables import html_kv_table, html_table, status_badge, text_kv_table, text_table
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["RegistryTable", "ServiceConfig"]
-
-#: (row key, column title) of the registry table, in order.
-COLUMNS = (
-    ("model_id", "model"),
-    ("version", "version"),
-    ("model_class", "class"),
-    ("task_type", "task"),
-    ("status", "status"),
-    ("scoring", "scoring"),
-    ("train_score", "train"),
-    ("validation_score", "validation"),
-    ("training_date", "trained"),
-    ("file_format", "format"),
-)
-
 
 class RegistryTable(RichResult):
     """Registered model versions, one row each.
@@ -62,17 +48,9 @@ class RegistryTable(RichResult):
 
         return pd.DataFrame(self.rows)
 
-    def _columns(self) -> list[tuple[str, str]]:
-        return [(key, title) for key, title in COLUMNS if any(key in r for r in self.rows)]
-
-    def _cells(self) -> tuple[list[str], list[list[Any]]]:
-        columns = self._columns()
-        headers = [title for _, title in columns]
-        rows = [
-            [format_timestamp(r.get(key), seconds=False) if key == "training_date" else r.get(key) for key, _ in columns]
-            for r in self.rows
-        ]
-        return headers, rows
+    def _cells(self) -> tuple[list[Column], list[str], list[list[str]]]:
+        columns = pick(REGISTRY_TABLE, self.rows)
+        return columns, [c.title for c in columns], cells(columns, self.rows)
 
     def _title(self) -> str:
         count = len(self.rows)
@@ -85,28 +63,20 @@ class RegistryTable(RichResult):
     def to_text(self) -> str:
         if not self.rows:
             return f"{self._title()}: no model versions match."
-        headers, rows = self._cells()
-        align = "".join("r" if h in ("version", "train", "validation") else "l" for h in headers)
-        return f"{self._title()}\n{text_table(headers, rows, align=align)}"
+        columns, headers, rows = self._cells()
+        return f"{self._title()}\n{text_table(headers, rows, align=''.join(c.align for c in columns))}"
 
     def _html_body(self, chart: str) -> str:
         title = f'<div class="jms-title">{html.escape(self._title())}</div>'
         if not self.rows:
             return title + '<div class="jms-muted">No model versions match.</div>'
-        headers, rows = self._cells()
-        if "status" in headers:
-            j = headers.index("status")
-            for row in rows:
-                status = format_value(row[j])
-                row[j] = (
-                    f'<span class="jms-badge jms-status-{html.escape(status, quote=True)}">'
-                    f"{html.escape(status)}</span>"
-                )
-            raw = [j]
-        else:
-            raw = []
-        align = "".join("r" if h in ("version", "train", "validation") else "l" for h in headers)
-        return title + html_table(headers, rows, align=align, raw_columns=raw)
+        columns, headers, rows = self._cells()
+        keys = [c.key for c in columns]
+        raw = [keys.index("status")] if "status" in keys else []
+        for row in rows:
+            for j in raw:
+                row[j] = status_badge(row[j])
+        return title + html_table(headers, rows, align="".join(c.align for c in columns), raw_columns=raw)
 
 
 class ServiceConfig(RichResult):

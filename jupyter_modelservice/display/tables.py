@@ -12,7 +12,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from ..formatting import count, format_timestamp, format_value
+from ..formatting import aligned, count, format_timestamp, format_value
 
 __all__ = [
     "INLINE",
@@ -25,6 +25,7 @@ __all__ = [
     "html_row",
     "html_section",
     "html_table",
+    "status_badge",
     "text_kv_table",
     "text_table",
 ]
@@ -99,19 +100,10 @@ def text_table(
         [format_value(v) + ("*" if (i, j) in marked else "") for j, v in enumerate(row)]
         for i, row in enumerate(rows)
     ]
-    n = len(headers)
-    align = align or "l" + "r" * (n - 1)
-    widths = [max([len(str(headers[j]))] + [len(r[j]) for r in cells]) for j in range(n)]
-
-    def line(values: Sequence[str]) -> str:
-        parts = [
-            v.ljust(w) if a == "l" else v.rjust(w) for v, w, a in zip(values, widths, align)
-        ]
-        return "  ".join(parts).rstrip()
-
-    out = [line([str(h) for h in headers]), line(["-" * w for w in widths])]
-    out.extend(line(r) for r in cells)
-    return "\n".join(out)
+    align = align or "l" + "r" * (len(headers) - 1)
+    header = [str(h) for h in headers]
+    widths = [max([len(header[j])] + [len(r[j]) for r in cells]) for j in range(len(header))]
+    return "\n".join(aligned([header, ["-" * w for w in widths], *cells], align))
 
 
 def text_kv_table(items: Mapping[str, Any]) -> str:
@@ -174,6 +166,11 @@ def html_table(
         + "".join(body)
         + "</tbody></table>"
     )
+
+
+def status_badge(status: str) -> str:
+    """A version's status as a coloured badge (escaped HTML)."""
+    return f'<span class="jms-badge jms-status-{html.escape(status, quote=True)}">{html.escape(status)}</span>'
 
 
 def html_kv_table(items: Mapping[str, Any], *, wrap: bool = False) -> str:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from ..columns import pick
 from ..exceptions import InvalidInputError
 from ..ids import validate_search
 from ..metric_names import METRIC_LABELS
@@ -26,7 +27,6 @@ from .panel_base import (
     show_rich,
     user_namespace,
 )
-from .registry_rows import short_date
 from .resolve import lookup
 
 if TYPE_CHECKING:
@@ -36,11 +36,14 @@ if TYPE_CHECKING:
 __all__ = ["ComparisonPanel"]
 
 
+_OPTION = ("ref", "model_class", "status", "validation_score", "training_date")
+
+
 def _option_label(row: Mapping[str, Any]) -> str:
-    score = row.get("validation_score")
-    score_text = f"validation {score:.4f}" if isinstance(score, float) else "no validation score"
-    return (f"{row['model_id']}:{row['version']} · {row['model_class']} · {row['status']} · "
-            f"{score_text} · {short_date(row.get('training_date'))}")
+    """``rf:2 · RandomForestClassifier · saved · validation 0.9561 · 2026-05-01 12:34``"""
+    ref, model_class, status, score, date = (c.text(row) for c in pick(_OPTION))
+    score = f"validation {score}" if row.get("validation_score") is not None else "no validation score"
+    return " · ".join((ref, model_class, status, score, date))
 
 
 class ComparisonPanel(TextFallbackPanel):

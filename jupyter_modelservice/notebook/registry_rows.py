@@ -11,35 +11,18 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..display.tables import INLINE, css, html_kv_table, html_row, html_section, html_table
-from ..formatting import format_timestamp, format_value
+from ..columns import BROWSER_LIST, COLUMNS, DETAILS, FILE_DETAILS, Column, cells, fit, pick
+from ..display.tables import INLINE, css, html_kv_table, html_row, html_section, html_table, status_badge
+from ..formatting import aligned, format_timestamp, format_value
 from ..metric_names import CLASSIFICATION_METRICS, METRIC_LABELS, REGRESSION_METRICS
 
-__all__ = ["details_html", "differing_params", "short_date", "table_lines"]
+__all__ = ["details_html", "differing_params", "table_lines"]
 
 _NBSP = "\u00a0"  # padding that a <select> does not collapse
 
 
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def short_date(value: Any) -> str:
-    """``2024-05-01T12:34:56.789+00:00`` → ``2024-05-01 12:34``; other values formatted."""
-    return format_value(format_timestamp(value, seconds=False))
-
-
-#: (title, row → cell text, max width, right-aligned) of the table columns.
-_COLUMNS = (
-    ("model", lambda r: str(r["model_id"]), 28, False),
-    ("ver", lambda r: str(r["version"]), 5, True),
-    ("class", lambda r: str(r["model_class"]), 28, False),
-    ("status", lambda r: str(r["status"]), 10, False),
-    ("train", lambda r: format_value(r.get("train_score")), 9, True),
-    ("validation", lambda r: format_value(r.get("validation_score")), 10, True),
-    ("trained", lambda r: short_date(r.get("training_date")), 16, False),
-    ("differs", lambda r: r.get("_differs", ""), 36, False),
-)
+#: The column naming the parameters that tell the versions of one id apart.
+_DIFFERS = Column("differs", "differs", lambda r: str(r.get("_differs", "")), width=36)
 
 
 def differing_params(rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -66,7 +49,7 @@ def differing_params(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def _short(value: Any) -> str:
     text = format_value(value) if isinstance(value, float) else repr(value) if isinstance(value, str) else str(value)
-    return _fit(text, 16)
+    return fit(text, 16)
 
 
 def table_lines(rows: Sequence[Mapping[str, Any]]) -> tuple[str, list[str]]:
@@ -75,16 +58,11 @@ def table_lines(rows: Sequence[Mapping[str, Any]]) -> tuple[str, list[str]]:
     The last column, ``differs``, names the parameters that tell the versions of one id apart.
     """
     rows = [{**r, "_differs": d} for r, d in zip(rows, differing_params(rows))]
-    columns = _COLUMNS if any(r["_differs"] for r in rows) else _COLUMNS[:-1]
-    cells = [[_fit(get(r), cap) for _, get, cap, _ in columns] for r in rows]
-    widths = [max([len(title)] + [len(c[j]) for c in cells]) for j, (title, *_) in enumerate(columns)]
-
-    def line(values: Sequence[str]) -> str:
-        parts = [v.rjust(w) if right else v.ljust(w)
-                 for v, w, (_, _, _, right) in zip(values, widths, columns)]
-        return "  ".join(parts).rstrip().replace(" ", _NBSP)
-
-    return line([title for title, *_ in columns]), [line(c) for c in cells]
+    columns = [*pick(BROWSER_LIST), *([_DIFFERS] if any(r["_differs"] for r in rows) else [])]
+    body = [[c.title for c in columns], *([fit(text, c.width) for text, c in zip(line, columns)]
+                                          for line in cells(columns, rows))]
+    lines = [line.replace(" ", _NBSP) for line in aligned(body, "".join(c.align for c in columns))]
+    return lines[0], lines[1:]
 
 
 def _flat(value: Any) -> str:
@@ -116,6 +94,10 @@ def _history(history: Sequence[Mapping[str, Any]], last: int = 8) -> str:
 _TEST_METRICS = (*CLASSIFICATION_METRICS, *REGRESSION_METRICS)
 
 
+def _items(keys: Sequence[str], row: Mapping[str, Any]) -> dict[str, str]:
+    return {column.title: column.text(row) for column in pick(keys) if row.get(column.key) is not None}
+
+
 def details_html(row: Mapping[str, Any], history: Sequence[Mapping[str, Any]] = (),
                  lineage: Sequence[str] = ()) -> str:
     """The details of one registry row as scoped, escaped HTML; ``lineage`` is the chain of
@@ -123,10 +105,9 @@ def details_html(row: Mapping[str, Any], history: Sequence[Mapping[str, Any]] = 
     ref = f"{row['model_id']}:{row['version']}"
     status = str(row.get("status"))
     title = (f'<div class="jms-title">{html.escape(ref)} — {html.escape(str(row["model_class"]))} '
-             f'<span class="jms-badge jms-status-{html.escape(status, quote=True)}">'
-             f"{html.escape(status)}</span></div>")
+             f"{status_badge(status)}</div>")
     subtitle = (f'<div class="jms-subtitle">{html.escape(str(row.get("task_type") or "task unknown"))}'
-                f", trained {html.escape(short_date(row.get('training_date')))}</div>")
+                f", trained {html.escape(COLUMNS['training_date'].text(row))}</div>")
     scoring = row.get("scoring") or "score"
     scores: dict[str, Any] = {
         f"train {scoring}": row.get("train_score"),
@@ -142,27 +123,13 @@ def details_html(row: Mapping[str, Any], history: Sequence[Mapping[str, Any]] = 
         value = tested.get(name)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             scores[f"test {METRIC_LABELS.get(name, name)}"] = value
-    file_items: dict[str, Any] = {}
-    if row.get("file_path"):
-        size = row.get("file_bytes")
-        file_items = {
-            "file": row["file_path"],
-            "format": row.get("file_format"),
-            "size": f"{size:,} bytes" if isinstance(size, int) else size,
-            "sha256": (row.get("file_sha256") or "")[:16] + "…",
-        }
     provenance = {
-        "training samples": row.get("training_samples"),
-        "validation samples": row.get("validation_samples"),
-        "features": row.get("feature_count"),
-        "fit time": f"{row['fit_seconds']:.3f} s" if row.get("fit_seconds") is not None else None,
+        **_items(DETAILS, row),
         "test samples": tested.get("n_samples"),
-        "data": row.get("data_fingerprint"),
-        "source": row.get("source"),
         "environment": row.get("environment"),
         "lineage": " ← ".join(lineage) if len(lineage) > 1 else row.get("parent"),
         "tags": row.get("tags"),
-        **file_items,
+        **(_items(FILE_DETAILS, row) if row.get("file_path") else {}),
     }
     provenance = {k: v for k, v in provenance.items() if v not in (None, {}, "")}
     sections = html_row(_section("Parameters", row.get("model_params") or {}), _section("Scores", scores),

@@ -215,7 +215,7 @@ def test_comparison_names_a_winner_only_when_it_is_significantly_better(classifi
     clear = ComparisonResult(_tested(classification_frame, [float("nan"), 0.004, 0.0002], {}))
     assert clear.winner == "lr:2" and clear.tied == ["lr:2"]
     assert clear.verdict() == ("Best: lr:2 by accuracy, significantly better than every other model "
-                               "(exact McNemar, Holm-adjusted p ≤ 0.004, n = 143).")
+                               "(exact McNemar, Holm-adjusted, n = 143, p ≤ 0.004).")
     assert clear.data[1]["p_value"] == 0.004
     text = clear.to_text()
     assert "accuracy 95% CI" in text and "0.9500–0.9900" in text and "< 0.001" in text
@@ -223,7 +223,7 @@ def test_comparison_names_a_winner_only_when_it_is_significantly_better(classifi
     tie = ComparisonResult(_tested(classification_frame, [float("nan"), 0.5, 0.01], {}))
     assert tie.winner is None and tie.tied == ["lr:2", "rf:1"] and tie.best == "lr:2"
     assert tie.verdict() == ("No significant winner by accuracy: lr:2 is statistically tied with "
-                             "rf:1 (p = 0.5) (exact McNemar, Holm-adjusted, alpha = 0.05, n = 143).")
+                             "rf:1 (p = 0.5) (exact McNemar, Holm-adjusted, n = 143, alpha = 0.05).")
     assert "no significant winner" in tie.summary()
     assert tie.verdict() in tie._repr_mimebundle_()["text/html"].replace("&#x27;", "'")
     png_bytes(tie._repr_mimebundle_())
