@@ -58,7 +58,11 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                     ["tests/artifacts/test_skops_trust.py", "tests/hardening/test_files.py"]),
 }
 DEFAULT = ["ids", "model_files", "artifacts", "registry", "evaluation"]
-PYTEST_ARGS = ["-p", "no:cacheprovider", "-m", "not slow and not browser and not s3 and not dask"]
+PYTEST_ARGS = ["-p", "no:cacheprovider", "-m", "not slow and not browser and not s3 and not dask",
+               # a warning is attributed to the first frame outside the package: under mutmut that is
+               # its trampoline, not the test's line, so this test fails before any mutant is applied
+               "--deselect", "tests/test_model_files_pinned.py::"
+               "test_changed_predictions_warn_with_both_libraries_from_outside_model_files"]
 
 
 def mutmut_table(only_mutate: list[str], tests: list[str]) -> str:

@@ -269,3 +269,19 @@ def test_targets_of_one_class_give_nan_roc_auc_as_the_reference(label):
     for metric in EXACT:
         _assert_equal(metric, resampling.resampled(metric, y, pred, indices), _reference(metric, y, pred, indices))
     assert np.isnan(resampling.resampled("roc_auc", y, pred, indices)).all()
+
+
+@pytest.mark.parametrize("repeats", [255, 256, 300])
+def test_roc_auc_with_a_row_drawn_more_than_a_byte_holds_equals_the_reference(repeats):
+    """Counts of 256 and more do not fit the narrow (uint8) counts the ROC AUC gathers: the wide ones serve."""
+    rng = np.random.default_rng(7)
+    n = 400
+    y = rng.integers(0, 2, size=n)
+    score = np.round(rng.random(n), 2)  # ties too
+    prediction = {"y_pred": (score > 0.5).astype(int), "y_score": np.c_[1 - score, score], "classes": [0, 1]}
+    indices = rng.integers(0, n, size=(3, n))
+    indices[:, :repeats] = np.flatnonzero(y == 1)[0]  # one positive row drawn `repeats` times in each resample
+    chunk = resampling.Resamples(indices)
+    assert chunk.counts.max() >= repeats and (chunk.narrow_counts.dtype == np.uint8) == (chunk.counts.max() < 256)
+    _assert_equal("roc_auc", resampling.resampled("roc_auc", y, prediction, chunk),
+                  _reference("roc_auc", y, prediction, indices))
