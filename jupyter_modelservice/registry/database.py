@@ -49,6 +49,8 @@ _EVENT_FIELDS = ("model_id", "version", "event", "from_status", "to_status", "ac
 
 #: The insert of a new version, returning the row as stored (one statement, compiled once per column set).
 _INSERT_RETURNING = model_metadata.insert().returning(*model_metadata.c)
+_INSERT_EVENT = events.insert()
+_FLOAT_COLUMNS = tuple(c.name for c in model_metadata.c if isinstance(c.type, sa.Float))
 
 class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
     """Model versions and their metadata in one SQL database.
@@ -175,12 +177,13 @@ class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
         values.setdefault("status", "trained")
         with self.atomic() as conn:
             values["version"] = version = self.allocate_version(model_id)
-            returning = self.dialect == "postgresql"  # SQLite's RETURNING gives a REAL 1.0 back as 1
-            inserted = conn.execute(_INSERT_RETURNING if returning else model_metadata.insert(), values)
-            stored = dict(inserted.one()._mapping) if returning else None
+            stored = dict(conn.execute(_INSERT_RETURNING, values).one()._mapping)
             self._touch(model_id, version)
             self._event(conn, model_id, version, "registered", None, values["status"])
-            return stored or self._get(conn, model_id, version)
+        for name in _FLOAT_COLUMNS:  # SQLite's RETURNING gives a REAL 1.0 back as the integer 1
+            if type(stored[name]) is int:
+                stored[name] = float(stored[name])
+        return stored
 
     def allocate_version(self, model_id: str, prefer: int | None = None) -> int:
         """A version number for a new row of ``model_id``, free until the current transaction ends.
@@ -347,7 +350,7 @@ class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
             self._touch(model_id, version)
             records = [{k: e.get(k) for k in _EVENT_FIELDS} for e in history]
             if records:
-                conn.execute(events.insert(), records)
+                conn.execute(_INSERT_EVENT, records)
         return True
 
     def import_events(self, model_id: str, history: Iterable[Mapping[str, Any]]) -> int:
@@ -368,7 +371,7 @@ class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
             }
             new = [r for r in records if event_key(r) not in held]
             if new:
-                conn.execute(events.insert(), new)
+                conn.execute(_INSERT_EVENT, new)
         return len(new)
 
     def refuse_case_conflict(self, model_id: str) -> None:
@@ -395,7 +398,7 @@ class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
     def _event(self, conn: sa.Connection, model_id: str, version: int, event: str,
                from_status: str | None, to_status: str | None,
                details: dict[str, Any] | None = None) -> None:
-        conn.execute(events.insert(), {
+        conn.execute(_INSERT_EVENT, {
             "model_id": model_id, "version": version, "event": event, "from_status": from_status,
             "to_status": to_status, "actor": actor(), "at": utcnow(), "details": details,
         })

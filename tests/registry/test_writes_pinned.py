@@ -44,6 +44,14 @@ def test_register_defaults_the_status_to_trained(reg):
     assert reg.register(row())["status"] == "trained"
 
 
+@pytest.mark.parametrize("backend", ["reg", "pg"])
+def test_register_returns_the_row_as_a_read_gives_it_whole_scores_as_floats(request, backend):
+    registry = request.getfixturevalue(backend)
+    stored = registry.register(row(train_score=1.0, validation_score=0.0, fit_seconds=2.0, model_params={"C": 1}))
+    assert stored == registry.get("rf", stored["version"])
+    assert [type(stored[k]) for k in ("train_score", "validation_score", "fit_seconds")] == [float] * 3
+
+
 def test_register_keeps_a_given_status(reg):
     assert reg.register(row(status="saved"))["status"] == "saved"
 
