@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from .exceptions import ArtifactError
 from .registry.engine import finite
 from .registry.schema import model_metadata
+from .statuses import STATUSES
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "ROW_FIELDS", "DocumentError", "check_fields", "check_row",
            "json_text", "read_document"]
@@ -50,7 +51,6 @@ _JSON_SHAPES: dict[str, type] = {
     "training_config": dict, "tags": dict, "feature_names": list,
 }
 _STATES = (None, "pending", "ready", "removed")
-_STATUSES = ("trained", "saved", "production", "archived")
 
 
 class DocumentError(ArtifactError, ValueError):
@@ -138,7 +138,7 @@ def check_fields(document: Mapping[str, Any], fields: Mapping[str, tuple[type, .
 def check_row(row: Mapping[str, Any], what: str) -> None:
     """`check_fields` with `ROW_FIELDS`, plus the values a few columns allow."""
     check_fields(row, ROW_FIELDS, what)
-    for name, allowed in (("status", _STATUSES), ("artifact_state", _STATES)):
+    for name, allowed in (("status", STATUSES), ("artifact_state", _STATES)):
         if name in row and row[name] not in allowed:
             raise DocumentError(f"{what}: the field {name!r} is {_short(row[name])}; expected one of "
                                 f"{', '.join(str(a) for a in allowed if a is not None)}.")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from ..config import ENV_DB_URL
 from ..exceptions import InvalidInputError, InvalidModelIdError, ModelServiceError
 from ..redaction import scrub_secrets
+from ..statuses import STATUSES
 from . import maintenance_commands, version_commands
 from .common import PROG, Failure, UsageError, echo
 
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = command("list", version_commands.cmd_list, "List registry rows (one per version), newest first.")
-    p.add_argument("--status", choices=("trained", "saved", "production", "archived"))
+    p.add_argument("--status", choices=STATUSES)
     p.add_argument("--search", metavar="TEXT", help="only ids or class names containing TEXT (plain text)")
     p.add_argument("--where", metavar="EXPR", help="only versions matching a query, e.g. "
                    "\"validation_score >= 0.9 and tags.team == 'vision'\"")

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..metric_names import REGRESSION_METRICS
+
 __all__ = ["Resamples", "multiclass_auc", "resampled"]
 
 
@@ -107,7 +109,7 @@ def resampled(metric: str, y_true: np.ndarray, prediction: Mapping[str, Any],
     y_pred = np.asarray(prediction["y_pred"])
     if metric == "accuracy":
         return chunk.tallies((y_pred == y_true).astype(np.int32)[None, :])[:, 0] / n
-    if metric in ("mse", "rmse", "mae", "r2_score"):
+    if metric in REGRESSION_METRICS:
         residual = y_true.astype(float) - y_pred.astype(float)
         if metric == "mae":
             return chunk.sums(np.abs(residual)) / n

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import InvalidInputError
-from ..metric_names import higher_is_better
+from ..metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS, higher_is_better
 from . import resampling
 
 __all__ = [
@@ -134,7 +134,7 @@ def _bootstrap_p(observed: float, diffs: np.ndarray) -> float:
     return float(2 * norm.sf(abs(observed) / se))
 
 
-SUPPORTED = ("accuracy", "precision", "recall", "f1_score", "roc_auc", "r2_score", "rmse", "mae", "mse")
+SUPPORTED = (*CLASSIFICATION_METRICS, *REGRESSION_METRICS)
 
 
 def paired_comparison(

@@ -20,6 +20,7 @@ from ..evaluation.records import ranking_note
 from ..exceptions import InvalidInputError
 from ..ids import validate_model_id, validate_search
 from ..registry.where import looks_like_query
+from ..statuses import SETTABLE_STATUSES, STATUSES
 from .browser_actions import BrowserActions
 from .browser_details import VersionDetails
 from .panel_base import (
@@ -37,8 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["RegistryBrowser"]
 
 #: (label, value) of the status filter; "all" means no filter.
-STATUS_FILTERS = (("all statuses", "all"), ("trained", "trained"), ("saved", "saved"),
-                  ("production", "production"), ("archived", "archived"))
+STATUS_FILTERS = (("all statuses", "all"), *((status, status) for status in STATUSES))
 
 #: (label, ``order_by``) of the sort menu.
 SORTS = (
@@ -57,7 +57,6 @@ SORTS = (
 COUNT_CAP = 1000
 
 #: Statuses a user can set from the panel (``trained`` only comes from training).
-SETTABLE_STATUSES = ("saved", "production", "archived")
 
 #: A toolbar: its controls keep their size and wrap onto the next line when the panel is narrow.
 TOOLBAR = {"flex_flow": "row wrap", "align_items": "center"}  # as wide as the panel (no 100%: + margins)

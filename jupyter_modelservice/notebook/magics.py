@@ -24,6 +24,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..display import RegistryTable, ServiceConfig
 from ..redaction import redact_url
+from ..statuses import STATUSES
 from .magic_output import output_options, present
 from .progress import in_widget_kernel
 from .resolve import lookup
@@ -137,7 +138,7 @@ class ModelServiceMagics(Magics):
 
     # -- %models ---------------------------------------------------------------
     @magic_arguments()
-    @argument("--status", choices=("trained", "saved", "production", "archived"),
+    @argument("--status", choices=STATUSES,
               help="only versions with this status")
     @argument("--search", metavar="TEXT", help="only ids or class names containing TEXT")
     @argument("--id", dest="model_id", metavar="ID", help="only the versions of this model id")

@@ -14,13 +14,13 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from ..exceptions import InvalidInputError
+from ..statuses import STATUSES
 from .engine import escape_like
 from .schema import events, model_metadata
 
 __all__ = ["COLUMNS", "FILE_COLUMNS", "SORTABLE", "STATUSES", "check_status", "clean", "count_query",
            "event_key", "events_query", "merged_tags", "rows_query"]
 
-STATUSES = ("trained", "saved", "production", "archived")
 COLUMNS = tuple(c.name for c in model_metadata.columns)
 #: The columns describing a version's model file (`Registry.set_file`).
 FILE_COLUMNS = ("file_path", "file_format", "file_sha256", "file_bytes", "artifact_state", "file_blake3",
