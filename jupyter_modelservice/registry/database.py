@@ -27,12 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..exceptions import (
-    InvalidInputError,
-    InvalidModelIdError,
-    ModelNotFoundError,
-    SchemaVersionError,
-)
+from ..exceptions import InvalidInputError, InvalidModelIdError, ModelNotFoundError, SchemaVersionError
 from .blobs import RegistryBlobs
 from .engine import actor, advisory_key, make_engine, utcnow
 from .evaluation_rows import RegistryEvaluations
@@ -46,11 +41,11 @@ __all__ = ["COLUMNS", "FILE_COLUMNS", "STATUSES", "Registry", "utcnow"]
 _SCHEMA_LOCK_KEY = 0x6D6F64656C737663  # "modelsvc": serializes schema creation on PostgreSQL
 _EVENT_FIELDS = ("model_id", "version", "event", "from_status", "to_status", "actor", "at", "details")
 
-
 #: The insert of a new version, returning the row as stored (one statement, compiled once per column set).
 _INSERT_RETURNING = model_metadata.insert().returning(*model_metadata.c)
 _INSERT_EVENT = events.insert()
 _FLOAT_COLUMNS = tuple(c.name for c in model_metadata.c if isinstance(c.type, sa.Float))
+
 
 class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
     """Model versions and their metadata in one SQL database.
