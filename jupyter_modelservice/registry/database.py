@@ -27,12 +27,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..exceptions import InvalidInputError, InvalidModelIdError, ModelNotFoundError, SchemaVersionError
+from ..exceptions import InvalidInputError, InvalidModelIdError, ModelNotFoundError, RegistryError, SchemaVersionError
 from .blobs import RegistryBlobs
 from .engine import actor, advisory_key, make_engine, utcnow
 from .evaluation_rows import RegistryEvaluations
 from .queries import COLUMNS, FILE_COLUMNS, STATUSES, check_status, clean, event_key, merged_tags
-from .reads import _ALLOCATION, RegistryReads, id_params
+from .reads import _ALLOCATION, RegistryReads, id_params, insert_next_version
 from .schema import METADATA, MIGRATIONS, SCHEMA_VERSION, events, model_metadata, schema_info
 from .transaction import Transactions
 
@@ -41,8 +41,6 @@ __all__ = ["COLUMNS", "FILE_COLUMNS", "STATUSES", "Registry", "utcnow"]
 _SCHEMA_LOCK_KEY = 0x6D6F64656C737663  # "modelsvc": serializes schema creation on PostgreSQL
 _EVENT_FIELDS = ("model_id", "version", "event", "from_status", "to_status", "actor", "at", "details")
 
-#: The insert of a new version, returning the row as stored (one statement, compiled once per column set).
-_INSERT_RETURNING = model_metadata.insert().returning(*model_metadata.c)
 _INSERT_EVENT = events.insert()
 _FLOAT_COLUMNS = tuple(c.name for c in model_metadata.c if isinstance(c.type, sa.Float))
 
@@ -162,19 +160,26 @@ class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
     def register(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """Insert ``row`` as the next version of ``row['model_id']``; return the stored row.
 
-        One write transaction: the version and the letter-case check in one
-        query under the id's lock, the row (returned as stored: ``RETURNING`` on
-        PostgreSQL, read back on SQLite) and its ``registered`` event.
+        One write transaction under the id's lock: one ``INSERT ... SELECT ...
+        RETURNING`` computes the version, checks the letter case of the id and
+        returns the row as stored (`reads.insert_next_version`); then its
+        ``registered`` event.
         """
         values = clean(row)
         model_id = values["model_id"]
         values.setdefault("training_date", utcnow())
         values.setdefault("status", "trained")
+        values.pop("version", None)
         with self.atomic() as conn:
-            values["version"] = version = self.allocate_version(model_id)
-            stored = dict(conn.execute(_INSERT_RETURNING, values).one()._mapping)
-            self._touch(model_id, version)
-            self._event(conn, model_id, version, "registered", None, values["status"])
+            self.lock(model_id)
+            insert = insert_next_version(tuple(values), self.dialect)
+            inserted = conn.execute(insert, {**values, **id_params(model_id)}).one_or_none()
+            if inserted is None:  # the insert's condition: no other id differs from this one in letter case only
+                self._refuse_case_conflict(conn, model_id)
+                raise RegistryError(f"Registering a version of {model_id!r} inserted nothing.")
+            stored = dict(inserted._mapping)
+            self._touch(model_id, stored["version"])
+            self._event(conn, model_id, stored["version"], "registered", None, values["status"])
         for name in _FLOAT_COLUMNS:  # SQLite's RETURNING gives a REAL 1.0 back as the integer 1
             if type(stored[name]) is int:
                 stored[name] = float(stored[name])
@@ -196,11 +201,7 @@ class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
             if not self._used(conn, model_id, prefer):
                 return prefer
             return self._next_version(conn, model_id)
-        return self._next_free_version(conn, model_id)
-
-    def _next_free_version(self, conn: sa.Connection, model_id: str) -> int:
-        """`_next_version` and the letter-case check of `_refuse_case_conflict` in one query."""
-        other, latest, used = conn.execute(_ALLOCATION, id_params(model_id)).one()
+        other, latest, used = conn.execute(_ALLOCATION, id_params(model_id)).one()  # the check, the numbers
         self._raise_case_conflict(model_id, other)
         return max(latest or 0, used or 0) + 1
 

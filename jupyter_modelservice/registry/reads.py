@@ -8,6 +8,7 @@ it (and sees its writes), and otherwise runs on its own.
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -35,12 +36,32 @@ _CASE_CONFLICT = sa.select(sa.case(
     else_=sa.select(model_metadata.c.model_id)
     .where(sa.func.lower(model_metadata.c.model_id) == sa.bindparam("lowered")).limit(1).scalar_subquery(),
 ))
-_ALLOCATION = sa.select(
-    _CASE_CONFLICT.scalar_subquery(),
-    sa.select(sa.func.max(model_metadata.c.version))
-    .where(model_metadata.c.model_id == sa.bindparam("model_id")).scalar_subquery(),
-    sa.select(sa.func.max(events.c.version)).where(events.c.model_id == sa.bindparam("model_id")).scalar_subquery(),
-)
+#: The id's highest version among its rows, and in its history (deleted versions included).
+_LATEST = sa.select(sa.func.max(model_metadata.c.version)).where(
+    model_metadata.c.model_id == sa.bindparam("model_id")).scalar_subquery()
+_USED = sa.select(sa.func.max(events.c.version)).where(events.c.model_id == sa.bindparam("model_id")).scalar_subquery()
+#: (other id differing in letter case, latest version, highest version ever used) of ``model_id``.
+_ALLOCATION = sa.select(_CASE_CONFLICT.scalar_subquery(), _LATEST, _USED)
+
+
+@functools.lru_cache(maxsize=32)
+def insert_next_version(names: tuple[str, ...], dialect: str) -> sa.Insert:
+    """``INSERT ... SELECT ... RETURNING`` of a row with the columns ``names`` as the id's next version.
+
+    The version is computed in the statement (one more than the id's rows and
+    history, as in `_ALLOCATION`: a deleted version's number is not reused),
+    and the row is inserted only when no other id differs from it in letter
+    case alone: nothing is returned then. Run it under the id's write lock.
+    Built once per column set and dialect; parameters as `id_params` plus the
+    row's values.
+    """
+    c = model_metadata.c
+    highest = sa.func.greatest if dialect == "postgresql" else sa.func.max  # SQLite's max(a, b) is scalar
+    version = highest(sa.func.coalesce(_LATEST, 0), sa.func.coalesce(_USED, 0)) + 1
+    values = sa.select(*(sa.bindparam(name, type_=c[name].type) for name in names), version)
+    return (model_metadata.insert()
+            .from_select([*names, "version"], values.where(_CASE_CONFLICT.scalar_subquery().is_(None)))
+            .returning(*c))
 
 
 def id_params(model_id: str) -> dict[str, str]:

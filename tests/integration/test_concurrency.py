@@ -178,8 +178,9 @@ def _add_versions(url, rounds, bypass_lock, barrier, queue):
 
     With ``bypass_lock`` the registry's write lock is taken away, as a broken
     registry would: a plain deferred ``BEGIN`` (SQLite locks only at the first
-    write), and every process reads the next version number before any of them
-    inserts. That is the race the lock exists to prevent, made certain.
+    write), and every process reads the registry (its snapshot of the versions)
+    before any of them inserts. That is the race the lock exists to prevent, made
+    certain.
     """
     got, errors = [], []
     try:
@@ -191,14 +192,12 @@ def _add_versions(url, rounds, bypass_lock, barrier, queue):
         if bypass_lock:
             sa.event.remove(registry.engine, "begin", engine._sqlite_on_begin)
             sa.event.listen(registry.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
-            read_next = registry._next_free_version
 
-            def next_version(conn, model_id):
-                version = read_next(conn, model_id)
-                barrier.wait(timeout=120)  # everyone has read the same number
-                return version
+            def read_then_wait(model_id):  # where the lock would be taken: a read instead, then the others
+                registry._connection().exec_driver_sql("SELECT max(version) FROM model_metadata").one()
+                barrier.wait(timeout=120)  # everyone has read the same versions
 
-            registry._next_free_version = next_version
+            registry.lock = read_then_wait
         for _ in range(rounds):
             barrier.wait(timeout=120)
             try:
