@@ -163,3 +163,34 @@ def test_the_rows_are_numpy_quantiles_of_each_column_missing_values_left_out():
     kept = probe.inputs_from(frame)
     np.testing.assert_allclose([r[:2] for r in kept["rows"]], np.quantile(X[:, :2], levels, axis=0))
     assert [r[2] for r in kept["rows"]] == ["x", "x", "y", "z", "z"]
+
+
+class _BackendSpy(GaussianNB):
+    """Records the joblib backend active while it predicts."""
+
+    seen: list = []
+
+    def _record(self):
+        from joblib.parallel import get_active_backend
+
+        self.seen.append(type(get_active_backend()[0]).__name__)
+
+    def predict(self, X):
+        self._record()
+        return super().predict(X)
+
+    def predict_proba(self, X):
+        self._record()
+        return super().predict_proba(X)
+
+
+def test_the_probe_predicts_in_this_process_one_tree_after_another(data):
+    """Five rows do not start workers (a forest with n_jobs=-1 spent ~45 ms of a save on them)."""
+    X, y = data
+    model = _BackendSpy().fit(X, y)
+    _BackendSpy.seen = []
+    recorded = probe.with_outputs(model, probe.inputs_from(X))
+    assert _BackendSpy.seen == ["SequentialBackend", "SequentialBackend"]
+    assert recorded["predict"] == model.predict(np.asarray(recorded["rows"])).tolist()
+    forest = RandomForestClassifier(n_estimators=8, n_jobs=-1, random_state=0).fit(X, y)
+    assert probe.changes(forest, probe.with_outputs(forest, probe.inputs_from(X)))["changed"] == 0
