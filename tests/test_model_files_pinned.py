@@ -4,6 +4,7 @@ transaction, missing and damaged files, and the behaviour probe under other libr
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import re
 import warnings
@@ -11,6 +12,8 @@ import warnings
 import blake3
 import pytest
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 
 from jupyter_modelservice import (
     ArtifactError,
@@ -21,7 +24,7 @@ from jupyter_modelservice import (
     provenance,
 )
 from jupyter_modelservice.artifacts import formats
-from jupyter_modelservice.exceptions import UnverifiedModelError
+from jupyter_modelservice.exceptions import UntrustedTypesError, UnverifiedModelError
 from jupyter_modelservice.ids import ModelVersion
 from jupyter_modelservice.model_files import ENV_ALLOW_PICKLE, FILE_COLUMNS, SAVE_STARTED, pickle_allowed
 from jupyter_modelservice.trust import UNVERIFIED
@@ -287,6 +290,69 @@ def test_read_refuses_an_unverified_version_unless_told(saved):
     assert saved.files.read(LR1, row, trust_unverified=True).C == 0.01
 
 
+def test_loading_a_removed_file_names_the_version_and_its_path(saved):
+    assert saved.registry.get("lr", 1)["file_chunks"]  # a file store with chunk digests: read as it is checked
+    (saved.store.root / "lr" / "v1.joblib").unlink()
+    expected = "The file of lr:1 (lr/v1.joblib) is missing: it was removed. Save the model again or delete this version."
+    with _fresh(saved) as later, pytest.raises(ArtifactError, match=f"^{re.escape(expected)}$"):
+        later.load_model("lr:1")
+
+
+def test_chunk_digests_at_odds_with_a_file_that_matches_its_sha256_are_reported_as_inconsistent(saved):
+    record = json.loads(saved.registry.get("lr", 1)["file_chunks"])
+    record["blake3"] = ["0" * 64 for _ in record["blake3"]]  # well-formed, but of no file
+    saved.registry.set_file("lr", 1, {"file_chunks": json.dumps(record)})
+    expected = (
+        "The file of lr:1 (lr/v1.joblib) does not match the digests registered for its chunks, though a second "
+        "read matches its registered sha256: it changed while it was read, or the registry's record of it is "
+        "inconsistent. It was not loaded; load it again, and run `modelservice verify` if this persists.")
+    with _fresh(saved) as later, pytest.raises(ArtifactIntegrityError, match=f"^{re.escape(expected)}$"):
+        later.load_model("lr:1")
+
+
+# -- reading whole: the database store (its files are not streamed) ----------------------------------
+
+class CustomScaler(FunctionTransformer):
+    """A user-defined class: a skops file holding it loads only when it is listed as trusted."""
+
+
+def _fresh_db(service):
+    return ModelService(db_url=service.registry.url, models_directory="db://")
+
+
+def test_a_database_store_load_trusts_the_listed_skops_types(db_service, iris):
+    X, y = iris
+    db_service.train_model(make_pipeline(CustomScaler(), LogisticRegression(max_iter=2000)), X, y, model_id="custom")
+    db_service.save_model("custom", save_format="skops")
+    name = f"{__name__}.CustomScaler"
+    with _fresh_db(db_service) as later:
+        with pytest.raises(UntrustedTypesError) as info:
+            later.get_model("custom")
+        assert info.value.types == [name]
+        model = later.get_model("custom", trusted=[name])
+    assert isinstance(model.steps[0][1], CustomScaler)
+    assert model.predict(X).tolist() == db_service.current_model.predict(X).tolist()
+
+
+def test_a_database_store_read_of_bytes_of_another_format_names_the_version_and_path(db_service, iris):
+    X, y = iris
+    _train(db_service, X, y)
+    db_service.save_model("lr")
+    row = db_service.registry.get("lr", 1)
+    with pytest.raises(ArtifactIntegrityError, match=r"^The file of lr:1 \(lr/v1\.joblib\) is registered as skops"):
+        db_service.files.read(LR1, {**row, "file_format": "skops"})
+
+
+def test_a_database_store_load_of_removed_bytes_names_the_version_and_its_path(db_service, iris):
+    X, y = iris
+    _train(db_service, X, y)
+    db_service.save_model("lr")
+    db_service.store.delete("lr/v1.joblib")
+    expected = "The file of lr:1 (lr/v1.joblib) is missing: it was removed. Save the model again or delete this version."
+    with _fresh_db(db_service) as later, pytest.raises(ArtifactError, match=f"^{re.escape(expected)}$"):
+        later.load_model("lr:1")
+
+
 # -- sidecars ----------------------------------------------------------------------------------------
 
 def test_write_sidecar_returns_the_row_of_its_version(service, iris):
@@ -374,6 +440,20 @@ def test_same_probe_predictions_are_recorded_once_per_version_and_library_change
         [first, [f"sklearn {saved_with['sklearn']} → 99.0.0"]]
 
 
+def test_same_probe_predictions_are_recorded_for_each_model_id(service, iris, other_versions):
+    X, y = iris
+    for model_id in ("a", "b"):
+        service.train_model(LogisticRegression, X, y, model_id=model_id, max_iter=2000)
+        service.save_model(model_id)
+    saved_with = other_versions(sklearn="98.0.0")
+    assert _load_warnings(service, "a:1") == []
+    assert _load_warnings(service, "b:1") == []  # the event of a:1 is not one of b:1
+    expected = [{"libraries": [f"sklearn {saved_with['sklearn']} → 98.0.0"], "probe_rows": 5}]
+    for model_id in ("a", "b"):
+        assert [e["details"] for e in _events(service.registry, ModelVersion(model_id, 1), "behaviour_verified")] \
+            == expected
+
+
 def _said(saved_with):
     return (f"lr:1 was saved with other library versions (sklearn {saved_with['sklearn']} → 99.0.0; "
             f"numpy {saved_with['numpy']} → 98.0.0)")
@@ -410,3 +490,25 @@ def test_a_probe_the_model_cannot_predict_warns_with_the_error(saved, other_vers
     assert re.fullmatch(
         re.escape(f"{_said(saved_with)}, and it fails on its behaviour probe now (ValueError: ") + r".*4 features.*"
         + re.escape("). Retrain it with the current versions."), str(warning.message), flags=re.S)
+
+
+def test_the_warning_points_at_the_line_that_called_load_model(saved, other_versions):
+    saved.registry.set_values("lr", 1, {"probe": None})
+    other_versions(sklearn="99.0.0")
+    with _fresh(saved) as later, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = inspect.currentframe().f_lineno + 1
+        later.load_model("lr:1")
+    (warning,) = [w for w in caught if issubclass(w.category, EnvironmentMismatchWarning)]
+    assert (warning.filename, warning.lineno) == (__file__, line)
+
+
+def test_a_load_from_code_run_without_a_module_name_still_warns(saved, other_versions):
+    saved.registry.set_values("lr", 1, {"probe": None})
+    other_versions(sklearn="99.0.0")
+    with _fresh(saved) as later, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exec("later.load_model('lr:1')", {"later": later})  # globals without __name__, as exec gives them
+    (warning,) = [w for w in caught if issubclass(w.category, EnvironmentMismatchWarning)]
+    assert warning.filename == "<string>"
+    assert "predictions may differ (it has no behaviour probe to check them)" in str(warning.message)
