@@ -32,7 +32,7 @@ from .blobs import RegistryBlobs
 from .engine import actor, advisory_key, make_engine, utcnow
 from .evaluation_rows import RegistryEvaluations
 from .queries import COLUMNS, FILE_COLUMNS, STATUSES, check_status, clean, event_key, merged_tags
-from .reads import _ALLOCATION, RegistryReads, id_params, insert_next_version
+from .reads import _ALLOCATION, RegistryReads, id_params, register_statement
 from .schema import METADATA, MIGRATIONS, SCHEMA_VERSION, events, model_metadata, schema_info
 from .transaction import Transactions
 
@@ -160,10 +160,9 @@ class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
     def register(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """Insert ``row`` as the next version of ``row['model_id']``; return the stored row.
 
-        One write transaction under the id's lock: one ``INSERT ... SELECT ...
-        RETURNING`` computes the version, checks the letter case of the id and
-        returns the row as stored (`reads.insert_next_version`); then its
-        ``registered`` event.
+        Under the id's lock, one ``INSERT ... SELECT ... RETURNING`` computes the
+        version, checks the id's letter case and returns the row as stored; its
+        ``registered`` event joins it on PostgreSQL (`reads.register_statement`).
         """
         values = clean(row)
         model_id = values["model_id"]
@@ -172,14 +171,16 @@ class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
         values.pop("version", None)
         with self.atomic() as conn:
             self.lock(model_id)
-            insert = insert_next_version(tuple(values), self.dialect)
-            inserted = conn.execute(insert, {**values, **id_params(model_id)}).one_or_none()
+            one_trip = self.dialect == "postgresql"  # the statement records the event too
+            params = {**values, **id_params(model_id), **({"actor": actor(), "at": utcnow()} if one_trip else {})}
+            inserted = conn.execute(register_statement(tuple(values), self.dialect), params).one_or_none()
             if inserted is None:  # the insert's condition: no other id differs from this one in letter case only
                 self._refuse_case_conflict(conn, model_id)
                 raise RegistryError(f"Registering a version of {model_id!r} inserted nothing.")
             stored = dict(inserted._mapping)
             self._touch(model_id, stored["version"])
-            self._event(conn, model_id, stored["version"], "registered", None, values["status"])
+            if not one_trip:
+                self._event(conn, model_id, stored["version"], "registered", None, values["status"])
         for name in _FLOAT_COLUMNS:  # SQLite's RETURNING gives a REAL 1.0 back as the integer 1
             if type(stored[name]) is int:
                 stored[name] = float(stored[name])

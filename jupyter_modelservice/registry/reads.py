@@ -64,6 +64,25 @@ def insert_next_version(names: tuple[str, ...], dialect: str) -> sa.Insert:
             .returning(*c))
 
 
+@functools.lru_cache(maxsize=32)
+def register_statement(names: tuple[str, ...], dialect: str) -> sa.Executable:
+    """`insert_next_version`, and on PostgreSQL its ``registered`` event in the same statement.
+
+    PostgreSQL runs a data-modifying ``WITH`` to completion: the row and its
+    event cost one round trip (parameters ``actor`` and ``at`` besides the
+    row's). SQLite has no such ``WITH``; its caller inserts the event itself.
+    """
+    insert = insert_next_version(names, dialect)
+    if dialect != "postgresql":
+        return insert
+    row = insert.cte("new_row")
+    event = events.insert().from_select(
+        ["model_id", "version", "event", "to_status", "actor", "at"],
+        sa.select(row.c.model_id, row.c.version, sa.literal("registered"), row.c.status,
+                  sa.bindparam("actor", type_=events.c.actor.type), sa.bindparam("at", type_=events.c.at.type)))
+    return sa.select(row).add_cte(event.cte("new_event"))
+
+
 def id_params(model_id: str) -> dict[str, str]:
     """The parameters of `_CASE_CONFLICT` and `_ALLOCATION`."""
     return {"model_id": model_id, "lowered": model_id.lower()}
