@@ -40,6 +40,8 @@ class Column:
     width : int
         The widest cell a fixed-width view (the browser's list) shows; longer
         ones are cut with ``…``.
+    reads : tuple of str
+        The row keys the cell is made of, when not just ``key``.
     """
 
     key: str
@@ -47,6 +49,11 @@ class Column:
     text: Callable[[Row], str]
     align: str = "l"
     width: int = 28
+    reads: tuple[str, ...] = ()
+
+    def shown_for(self, rows: Sequence[Row]) -> bool:
+        """Whether some row has what this column shows."""
+        return any(key in row for key in (self.reads or (self.key,)) for row in rows)
 
 
 def _value(key: str, formatter: Callable[[Any], str] = format_value) -> Callable[[Row], str]:
@@ -81,7 +88,7 @@ def _digest(value: Any) -> str:
 
 #: Every column, by key.
 COLUMNS: dict[str, Column] = {column.key: column for column in (
-    Column("ref", "ref", lambda row: f"{row['model_id']}:{row['version']}", width=40),
+    Column("ref", "ref", lambda row: f"{row['model_id']}:{row['version']}", width=40, reads=("model_id", "version")),
     Column("model_id", "model", _value("model_id")),
     Column("version", "version", _value("version"), "r", 7),
     Column("model_class", "class", _value("model_class")),
@@ -92,7 +99,7 @@ COLUMNS: dict[str, Column] = {column.key: column for column in (
     Column("validation_score", "validation", _value("validation_score"), "r", 10),
     Column("training_date", "trained", _value("training_date", _date), width=16),
     Column("file_format", "format", _value("file_format"), width=8),
-    Column("file", "file", _file, width=20),
+    Column("file", "file", _file, width=20, reads=("artifact_state",)),
     Column("training_samples", "training samples", _value("training_samples"), "r"),
     Column("validation_samples", "validation samples", _value("validation_samples"), "r"),
     Column("feature_count", "features", _value("feature_count"), "r"),
@@ -122,7 +129,7 @@ def pick(keys: Iterable[str], rows: Sequence[Row] | None = None) -> list[Column]
     chosen = [COLUMNS[key] for key in keys]
     if rows is None:
         return chosen
-    return [c for c in chosen if c.key in ("ref", "file") or any(c.key in row for row in rows)]
+    return [c for c in chosen if c.shown_for(rows)]
 
 
 def cells(columns: Sequence[Column], rows: Iterable[Row]) -> list[list[str]]:
