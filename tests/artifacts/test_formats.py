@@ -102,3 +102,32 @@ def test_untrusted_types_are_listed_in_full_with_the_way_to_load_them():
         f"types, load it with trusted={names!r}, e.g. load_model(ref, trusted={names!r})."
     )
     assert sorted(formats.trusted_skops_types(data, names)) == sorted(skops.io.get_untrusted_types(data=data))
+
+
+def test_refusing_bytes_of_no_known_format_names_the_file_and_what_to_do():
+    from jupyter_modelservice.exceptions import ArtifactIntegrityError
+
+    with pytest.raises(ArtifactIntegrityError) as info:
+        formats.check_bytes(b"hello world", "pickle")
+    assert str(info.value) == (
+        "The model file is registered as pickle, but its bytes are of no known model format; it was not "
+        "read. A file is only ever read as the format it was saved in: save the model again, or delete "
+        "this version if you did not put that file there.")
+
+
+def test_refusing_bytes_of_another_format_names_the_format_found():
+    from jupyter_modelservice.exceptions import ArtifactIntegrityError
+
+    with pytest.raises(ArtifactIntegrityError, match="^rf:2 is registered as skops, but its bytes are a "
+                                                     "pickle file; it was not read"):
+        formats.check_bytes(pickle.dumps([1, 2]), "skops", "rf:2")
+
+
+def test_a_pickle_naming_joblib_past_the_first_mebibyte_is_still_a_pickle():
+    mark = b"joblib.numpy_pickle"
+    beyond = b"\x80\x04" + b"\x00" * ((1 << 20) - 2) + mark  # the same window detect_format looks at
+    formats.check_bytes(beyond, "pickle")
+    formats.check_bytes(memoryview(beyond), "pickle")
+    within = b"\x80\x04" + b"\x00" * ((1 << 20) - 2 - len(mark)) + mark
+    with pytest.raises(ArtifactError, match="registered as pickle, but its bytes are a joblib file"):
+        formats.check_bytes(within, "pickle")

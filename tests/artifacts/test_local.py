@@ -138,3 +138,115 @@ def test_discard_removes_the_temp_file_and_may_be_repeated(tmp_path):
     store.discard(staged)
     assert not staged.temp.exists() and list((tmp_path / "m").iterdir()) == []
     store.discard(staged)  # an error path may discard again: nothing left to remove is fine
+
+
+def test_refusing_a_special_file_says_how_to_fix_it(tmp_path):
+    from jupyter_modelservice.artifacts.local import open_regular
+
+    fifo = tmp_path / "v1.joblib"
+    os.mkfifo(fifo)
+    with pytest.raises(ArtifactIntegrityError) as info:
+        open_regular(fifo)  # opened without blocking: no writer needed to refuse it
+    assert str(info.value) == (
+        f"{fifo} is a named pipe (FIFO), not a regular file; refusing to read it. "
+        "Remove it (or put the model file back), then run `modelservice verify`.")
+
+
+def test_the_opened_file_reads_blocking(tmp_path):
+    from jupyter_modelservice.artifacts.local import open_regular
+
+    (tmp_path / "f").write_bytes(b"model")
+    with open_regular(tmp_path / "f") as fh:  # opened non-blocking to refuse FIFOs, then set back
+        assert os.get_blocking(fh.fileno())
+        assert fh.read() == b"model"
+
+
+def test_without_o_nonblock_a_regular_file_opens_in_binary_mode(tmp_path, monkeypatch):
+    """Windows has O_BINARY and no O_NONBLOCK (nor blocking mode for files): the file is opened
+    with O_BINARY (no newline translation) and left as it is."""
+    from jupyter_modelservice.artifacts import local
+
+    binary = 1 << 29  # a flag bit Linux does not use, stripped before the real open
+    flags_seen, real_open = [], os.open
+
+    def spy_open(path, flags, *args):
+        flags_seen.append(flags)
+        return real_open(path, flags & ~binary, *args)
+
+    def no_set_blocking(fd, blocking):
+        raise AssertionError("set_blocking called although O_NONBLOCK was not used")
+
+    monkeypatch.delattr(os, "O_NONBLOCK")
+    monkeypatch.setattr(os, "O_BINARY", binary, raising=False)
+    monkeypatch.setattr(os, "open", spy_open)
+    monkeypatch.setattr(os, "set_blocking", no_set_blocking)
+    (tmp_path / "f").write_bytes(b"a\r\nb")
+    with local.open_regular(tmp_path / "f") as fh:
+        assert fh.read() == b"a\r\nb"
+    assert flags_seen == [os.O_RDONLY | binary]
+
+
+def test_a_folder_removed_while_creating_is_created_again_then_the_error_is_raised(tmp_path, monkeypatch):
+    import shutil
+
+    from jupyter_modelservice.artifacts import local
+
+    tries, real_open = [], open
+
+    def open_after_removal(path, mode):  # another process deletes the folder's last version each time
+        tries.append(path)
+        shutil.rmtree(path.parent)
+        return real_open(path, mode)
+
+    monkeypatch.setattr(local, "open", open_after_removal, raising=False)
+    with pytest.raises(FileNotFoundError):
+        local._create_in_folder(tmp_path / "m" / "new")
+    assert len(tries) == 5  # the default number of attempts, each after creating the folder again
+
+
+def test_a_folder_removed_once_while_creating_is_created_again(tmp_path, monkeypatch):
+    import shutil
+
+    from jupyter_modelservice.artifacts import local
+
+    real_open = open
+    removals = [True]
+
+    def open_after_one_removal(path, mode):
+        if removals:
+            removals.pop()
+            shutil.rmtree(path.parent)
+        return real_open(path, mode)
+
+    monkeypatch.setattr(local, "open", open_after_one_removal, raising=False)
+    with local._create_in_folder(tmp_path / "m" / "new") as fh:
+        fh.write(b"x")
+    assert (tmp_path / "m" / "new").read_bytes() == b"x"
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the hasher's error
+def test_a_temp_file_removed_during_the_write_is_reported_by_name(tmp_path):
+    store = LocalStore(tmp_path)
+    names = []
+
+    def write(fh):  # the model's folder is cleaned up by another process mid-save
+        fh.write(b"model")
+        names.append(fh.name)
+        os.unlink(fh.name)
+
+    with pytest.raises(ArtifactError) as info:
+        store.stage("m/v1.joblib", write)
+    assert str(info.value) == f"Could not hash the new model file {names[0]}."
+    assert list((tmp_path / "m").iterdir()) == []
+
+
+def test_a_failed_write_whose_temp_file_is_gone_raises_the_writes_error(tmp_path):
+    store = LocalStore(tmp_path)
+
+    def write(fh):
+        os.unlink(fh.name)
+        raise RuntimeError("serializer crashed")
+
+    with pytest.raises(RuntimeError, match="serializer crashed"):
+        store.stage("m/v1.joblib", write)
+    assert list((tmp_path / "m").iterdir()) == []

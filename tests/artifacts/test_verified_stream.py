@@ -211,3 +211,48 @@ def test_digests_take_the_buffers_pickle_writes():
     raw = array.tobytes()
     assert (digests.sha256, digests.blake3, digests.chunks) == (
         hashlib.sha256(raw).hexdigest(), blake3.blake3(raw).hexdigest(), Digests.of(raw).chunks)
+
+
+def test_each_read_returns_exactly_what_a_file_would_wherever_the_chunks_end():
+    data = random.Random(12).randbytes(4 * LEAF + 7)
+    reference = io.BytesIO(data)
+    sizes = [10,        # from the first chunk
+             0,         # nothing, with bytes of the chunk still unread
+             LEAF,      # the rest of the first chunk and 10 bytes of the second
+             LEAF - 10,  # exactly the rest of the second
+             1,         # one byte, the first of the third chunk
+             LEAF - 2,  # up to one byte before the end of the third
+             3,         # its last byte and two of the fourth
+             None]      # all the rest
+    with _stream(data) as stream:
+        for size in sizes:
+            expected = reference.read(size)
+            assert stream.read(size) == expected, size
+        assert stream.read(5) == b"" and stream.read() == b""
+        stream.finish()
+
+
+def test_a_file_longer_than_registered_is_refused_as_longer():
+    data = random.Random(13).randbytes(2 * LEAF + 100)  # the last chunk is short: the tail fits into it
+    with _stream(data + b"tail", Digests.of(data).chunks, size=len(data)) as stream:
+        assert stream.read(2 * LEAF) == data[:2 * LEAF]
+        with pytest.raises(ChunkMismatchError) as info:
+            stream.read()
+    assert str(info.value) == (
+        "The file of rf:1 does not match the digests registered when it was saved (it is longer than "
+        "registered); it was changed or damaged after saving. Nothing past the last matching chunk was read.")
+
+
+def test_an_empty_file_reads_as_empty():
+    with _stream(b"") as stream:
+        assert stream.read() == b""
+        stream.finish()
+
+
+def test_an_empty_file_that_gained_bytes_is_refused():
+    with _stream(b"x", Digests.of(b"").chunks, size=0) as stream:
+        with pytest.raises(ChunkMismatchError) as info:
+            stream.read()
+    assert str(info.value) == (
+        "The file of rf:1 does not match the digests registered when it was saved (it is longer than "
+        "registered); it was changed or damaged after saving. Nothing past the last matching chunk was read.")
