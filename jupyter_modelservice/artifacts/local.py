@@ -129,8 +129,15 @@ class LocalStore:
             with _create_in_folder(temp) as fh:
                 write(fh)
                 fh.flush()
-                found: list[Digests] = []
-                hasher = threading.Thread(target=lambda: found.append(file_digests(temp)))
+                found: list[Digests | OSError] = []
+
+                def digest() -> None:
+                    try:
+                        found.append(file_digests(temp))
+                    except OSError as err:  # handed to this thread below, not lost in the hasher's
+                        found.append(err)
+
+                hasher = threading.Thread(target=digest)
                 hasher.start()
                 os.fsync(fh.fileno())
                 hasher.join()
@@ -138,10 +145,11 @@ class LocalStore:
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        if not found:
+        digests = found[0] if found else None
+        if not isinstance(digests, Digests):
             temp.unlink(missing_ok=True)
-            raise ArtifactError(f"Could not hash the new model file {temp}.")
-        return Staged(relpath, temp, found[0].sha256, nbytes, found[0].blake3, found[0].chunks)
+            raise ArtifactError(f"Could not hash the new model file {temp}: {digests}.") from digests
+        return Staged(relpath, temp, digests.sha256, nbytes, digests.blake3, digests.chunks)
 
     def publish(self, staged: Staged) -> None:
         """Atomically move a staged file to its final name and make the rename durable."""
