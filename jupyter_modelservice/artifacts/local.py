@@ -129,12 +129,12 @@ class LocalStore:
             with _create_in_folder(temp) as fh:
                 write(fh)
                 fh.flush()
-                found: list[Digests | OSError] = []
+                found: list[Digests | Exception] = []
 
                 def digest() -> None:
                     try:
                         found.append(file_digests(temp))
-                    except OSError as err:  # handed to this thread below, not lost in the hasher's
+                    except Exception as err:  # noqa: BLE001 - handed to the caller below, not lost in the thread
                         found.append(err)
 
                 hasher = threading.Thread(target=digest)
