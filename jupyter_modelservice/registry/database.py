@@ -171,15 +171,15 @@ class Registry(RegistryReads, RegistryEvaluations, RegistryBlobs):
         values.pop("version", None)
         with self.atomic() as conn:
             self.lock(model_id)
-            one_trip = self.dialect == "postgresql"  # the statement records the event too
-            params = {**values, **id_params(model_id), **({"actor": actor(), "at": utcnow()} if one_trip else {})}
-            inserted = conn.execute(register_statement(tuple(values), self.dialect), params).one_or_none()
+            statement, with_event = register_statement(tuple(values), self.dialect)
+            params = {**values, **id_params(model_id), **({"actor": actor(), "at": utcnow()} if with_event else {})}
+            inserted = conn.execute(statement, params).one_or_none()
             if inserted is None:  # the insert's condition: no other id differs from this one in letter case only
                 self._refuse_case_conflict(conn, model_id)
                 raise RegistryError(f"Registering a version of {model_id!r} inserted nothing.")
             stored = dict(inserted._mapping)
             self._touch(model_id, stored["version"])
-            if not one_trip:
+            if not with_event:
                 self._event(conn, model_id, stored["version"], "registered", None, values["status"])
         for name in _FLOAT_COLUMNS:  # SQLite's RETURNING gives a REAL 1.0 back as the integer 1
             if type(stored[name]) is int:

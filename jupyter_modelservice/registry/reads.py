@@ -65,22 +65,22 @@ def insert_next_version(names: tuple[str, ...], dialect: str) -> sa.Insert:
 
 
 @functools.lru_cache(maxsize=32)
-def register_statement(names: tuple[str, ...], dialect: str) -> sa.Executable:
-    """`insert_next_version`, and on PostgreSQL its ``registered`` event in the same statement.
+def register_statement(names: tuple[str, ...], dialect: str) -> tuple[sa.Executable, bool]:
+    """`insert_next_version`, and whether the statement also inserts the ``registered`` event.
 
-    PostgreSQL runs a data-modifying ``WITH`` to completion: the row and its
-    event cost one round trip (parameters ``actor`` and ``at`` besides the
-    row's). SQLite has no such ``WITH``; its caller inserts the event itself.
+    On PostgreSQL it does: a data-modifying ``WITH`` runs to completion, so the
+    row and its event cost one round trip (parameters ``actor`` and ``at``
+    besides the row's). SQLite has no such ``WITH``; its caller inserts the event.
     """
     insert = insert_next_version(names, dialect)
     if dialect != "postgresql":
-        return insert
+        return insert, False
     row = insert.cte("new_row")
     event = events.insert().from_select(
         ["model_id", "version", "event", "to_status", "actor", "at"],
         sa.select(row.c.model_id, row.c.version, sa.literal("registered"), row.c.status,
                   sa.bindparam("actor", type_=events.c.actor.type), sa.bindparam("at", type_=events.c.at.type)))
-    return sa.select(row).add_cte(event.cte("new_event"))
+    return sa.select(row).add_cte(event.cte("new_event")), True
 
 
 def id_params(model_id: str) -> dict[str, str]:
