@@ -55,7 +55,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
     for item in report.of("kept"):
         echo(f"kept {item.path}: {item.message}")
     echo(f"{len(report.of('removed'))} file(s), {format_bytes(report.total_bytes('removed'))} "
-          + ("would be freed (dry run)" if args.dry_run else "freed"))
+         + ("would be freed (dry run)" if args.dry_run else "freed"))
     return 0
 
 
@@ -69,7 +69,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         return 0 if report.ok else 1
     for item in report.of("added"):
         echo(f"restored {item.ref}" + (f" as unverified: check it, then `modelservice trust {item.ref}`"
-                                        if item.details.get("trust") == "unverified" else " (signed with the team key)"))
+                                       if item.details.get("trust") == "unverified" else " (signed with the team key)"))
     for item in report.of("conflict"):
         echo(f"conflict {item.ref}: {item.message}")
     for item in report.of("refused"):
@@ -77,8 +77,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     for note in report.of("no_sidecars"):
         echo(note.message)
     echo(f"{len(report.of('added'))} version(s) restored ({len(report.of('unverified'))} unverified), "
-          f"{len(report.of('present'))} already present, {len(report.of('conflict'))} conflict(s), "
-          f"{len(report.of('refused'))} sidecar(s) refused")
+         f"{len(report.of('present'))} already present, {len(report.of('conflict'))} conflict(s), "
+         f"{len(report.of('refused'))} sidecar(s) refused")
     return 0 if report.ok else 1
 
 
@@ -91,7 +91,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         emit_json(manifest)
     else:
         echo(f"exported {manifest['model_id']}:{manifest['version']} ({manifest['file_format']}, "
-              f"{format_bytes(manifest['bytes'])}, sha256 {manifest['sha256'][:12]}…) to {manifest['archive']}")
+             f"{format_bytes(manifest['bytes'])}, sha256 {manifest['sha256'][:12]}…) to {manifest['archive']}")
     return 0
 
 
@@ -113,7 +113,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         echo(f"imported {result['original']} as {result['ref']}{how}, sha256 verified")
         if result["trust"] == "unverified":
             echo(f"{result['ref']} is unverified: check where it came from, then "
-                  f"`modelservice trust {result['ref']}`")
+                 f"`modelservice trust {result['ref']}`")
     return 0
 
 
