@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_modelservice.registry.schema import SCHEMA_VERSION, SORT_INDEXES
+from jupyter_modelservice.registry.schema import SCHEMA_VERSION, SORT_INDEXES, STATUS_SORT_INDEXES
 
 #: What each schema version added, as the statements that take it away again.
 UNDO: dict[int, list[str]] = {
@@ -21,6 +21,7 @@ UNDO: dict[int, list[str]] = {
     7: [*(f"DROP INDEX {index.name}" for index in SORT_INDEXES),
         "CREATE INDEX ix_model_metadata_training_date ON model_metadata (training_date)"],
     8: ["ALTER TABLE model_metadata DROP COLUMN file_chunks"],
+    9: [f"DROP INDEX {index.name}" for index in STATUS_SORT_INDEXES],
 }
 assert sorted(UNDO) == list(range(2, SCHEMA_VERSION + 1)), "a new schema version needs its undo in UNDO"
 

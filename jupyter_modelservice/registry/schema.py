@@ -35,7 +35,8 @@ rows go with their evaluation.
 Schema versions: 1, the first; 2 adds ``model_metadata.trust``; 3 adds ``model_blobs``;
 4 adds ``evaluations`` and ``evaluation_resamples``; 5 ``model_metadata.probe``; 6
 ``model_metadata.file_blake3``; 7 the indexes that let a sorted page of a large registry read
-only its rows (`SORT_INDEXES`); 8 ``model_metadata.file_chunks``.
+only its rows (`SORT_INDEXES`); 8 ``model_metadata.file_chunks``; 9 the indexes of a page of
+one status sorted by a score (`STATUS_SORT_INDEXES`).
 """
 
 from __future__ import annotations
@@ -46,10 +47,10 @@ import sqlalchemy as sa
 
 from ..exceptions import RegistryError
 
-__all__ = ["METADATA", "MIGRATIONS", "SCHEMA_VERSION", "SORT_INDEXES", "Migrations", "evaluation_resamples", "evaluations",
+__all__ = ["METADATA", "MIGRATIONS", "SCHEMA_VERSION", "SORT_INDEXES", "STATUS_SORT_INDEXES", "Migrations", "evaluation_resamples", "evaluations",
            "events", "model_blobs", "model_metadata", "schema_info"]
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 METADATA = sa.MetaData()
 
@@ -116,6 +117,15 @@ SORT_INDEXES = (
              model_metadata.c.version.desc(), model_metadata.c.model_class),
     sa.Index("ix_model_metadata_class_id", model_metadata.c.model_class, model_metadata.c.model_id,
              model_metadata.c.version.desc()),
+)
+#: Schema version 9: a page of one status sorted by a score (the browser's status filter with its
+#: score sorts) reads the status's rows in score order from these and stops after one page; the
+#: score indexes above would test every row's status in the table, the status index sort them all.
+STATUS_SORT_INDEXES = (
+    sa.Index("ix_model_metadata_status_validation", model_metadata.c.status, model_metadata.c.validation_score,
+             model_metadata.c.model_id, model_metadata.c.version, model_metadata.c.model_class),
+    sa.Index("ix_model_metadata_status_train", model_metadata.c.status, model_metadata.c.train_score,
+             model_metadata.c.model_id, model_metadata.c.version, model_metadata.c.model_class),
 )
 
 events = sa.Table(
@@ -334,6 +344,10 @@ def _add_sort_indexes(conn: sa.Connection) -> None:
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_model_metadata_training_date"))
     for index in SORT_INDEXES:
         conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+    _refresh_statistics(conn)
+
+
+def _refresh_statistics(conn: sa.Connection) -> None:
     if conn.dialect.name == "sqlite" and sa.inspect(conn).has_table("sqlite_stat1"):
         # statistics of the old indexes and none of the new would mislead SQLite's planner
         conn.execute(sa.text("ANALYZE model_metadata"))
@@ -349,3 +363,13 @@ def _add_file_chunks(conn: sa.Connection) -> None:
 
 
 MIGRATIONS[7] = _add_file_chunks
+
+
+def _add_status_sort_indexes(conn: sa.Connection) -> None:
+    """8 → 9: the indexes of `STATUS_SORT_INDEXES` (an index already there is kept)."""
+    for index in STATUS_SORT_INDEXES:
+        conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+    _refresh_statistics(conn)
+
+
+MIGRATIONS[8] = _add_status_sort_indexes

@@ -1,5 +1,5 @@
 """The large-registry paths on PostgreSQL: capped counts, latest_only, search, rows streamed through a
-server-side cursor, the browser's capped totals, ``list --json`` and the upgrade to schema 7."""
+server-side cursor, the browser's capped totals, ``list --json`` and the upgrades to schemas 7 and 9."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from jupyter_modelservice import ModelService
 from jupyter_modelservice.cli import main
 from jupyter_modelservice.registry import Registry
 from jupyter_modelservice.registry.engine import finite
-from jupyter_modelservice.registry.schema import SCHEMA_VERSION, SORT_INDEXES
+from jupyter_modelservice.registry.schema import SCHEMA_VERSION, SORT_INDEXES, STATUS_SORT_INDEXES
 from tests.old_schema import downgrade
 
 pytestmark = pytest.mark.postgres
@@ -94,8 +94,8 @@ def test_list_json_is_the_same_document_streamed(pg_url, tmp_path):
     assert len(json.loads(out.getvalue())) == 5
 
 
-def test_a_version_6_registry_gets_the_indexes_of_version_7(pg_url):
-    names = {index.name for index in SORT_INDEXES}
+def test_a_version_6_registry_gets_the_indexes_of_versions_7_and_9(pg_url):
+    names = {index.name for index in (*SORT_INDEXES, *STATUS_SORT_INDEXES)}
     with Registry(pg_url) as reg:
         reg.add_version({"model_id": "rf", "model_class": "SVC"})
         with reg.atomic() as conn:  # back to what schema version 6 wrote
@@ -106,3 +106,4 @@ def test_a_version_6_registry_gets_the_indexes_of_version_7(pg_url):
             found = {i["name"] for i in sa.inspect(conn).get_indexes("model_metadata")}
         assert names <= found and "ix_model_metadata_training_date" not in found
         assert refs(reg.list(order_by="status", limit=5)) == [("rf", 1)]
+        assert refs(reg.list(status="trained", order_by="-train_score", limit=5)) == [("rf", 1)]

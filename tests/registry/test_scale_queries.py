@@ -1,5 +1,5 @@
 """What keeps a large registry fast, checked as behaviour: capped counts, the shape of latest_only and
-search, rows read in batches, and the schema-7 indexes (created fresh, added by the upgrade, used)."""
+search, rows read in batches, and the schema-7 and -9 indexes (created fresh, added by the upgrade, used)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from contextlib import closing
 import pytest
 
 from jupyter_modelservice.registry import Registry
-from jupyter_modelservice.registry.schema import SCHEMA_VERSION, SORT_INDEXES
+from jupyter_modelservice.registry.schema import SCHEMA_VERSION, SORT_INDEXES, STATUS_SORT_INDEXES
 from tests.old_schema import downgrade
 
 from .helpers import refs
@@ -112,6 +112,22 @@ def test_a_page_finds_its_keys_in_index_order_and_reads_only_its_rows(filled, or
             in rows, rows
 
 
+@pytest.mark.parametrize("order_by, index", [
+    ("-validation_score", "ix_model_metadata_status_validation"),
+    ("validation_score", "ix_model_metadata_status_validation"),
+    ("-train_score", "ix_model_metadata_status_train"),
+    ("train_score", "ix_model_metadata_status_train"),
+])
+def test_a_page_of_one_status_sorted_by_a_score_reads_that_status_in_score_order(filled, order_by, index):
+    for filters in ({}, {"search": "rf"}, {"latest_only": True}):
+        keys, rows = _plan(filled, status="saved", order_by=order_by, **filters)
+        assert f"SEARCH model_metadata USING COVERING INDEX {index} (status=?)" in keys, keys
+        assert "USE TEMP B-TREE FOR ORDER BY" not in keys, keys  # not every row of the status sorted
+        assert "(model_id=? AND version=?)" in rows, rows
+    assert refs(filled.list(status="saved", order_by=order_by, limit=2)) == \
+        refs(filled.list(status="saved", order_by=order_by))[:2]
+
+
 def _indexes(db):
     with closing(sqlite3.connect(db)) as con:
         return dict(con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
@@ -132,3 +148,23 @@ def test_a_version_6_registry_gets_the_indexes_of_version_7(tmp_path):
         assert refs(upgraded.list(order_by="status")) == [("rf", 1)]
     assert _indexes(old) == _indexes(fresh)  # the step creates exactly the indexes of version 7
     assert INDEXES <= set(_indexes(old)) and "ix_model_metadata_training_date" not in _indexes(old)
+
+
+def test_a_version_8_registry_gets_the_status_score_indexes_of_version_9(tmp_path):
+    fresh, old = tmp_path / "fresh.db", tmp_path / "old.db"
+    for db in (fresh, old):
+        Registry(f"sqlite:///{db}").close()
+    names = {index.name for index in STATUS_SORT_INDEXES}
+    with closing(sqlite3.connect(old)) as con, con:
+        downgrade(con, 8)
+        con.execute("INSERT INTO model_metadata (model_id, version, model_class, training_date, status, "
+                    "validation_score) VALUES ('rf', 1, 'SVC', '2026-01-01T00:00:00+00:00', 'saved', 0.5)")
+        con.execute("ANALYZE")  # statistics written before the step are refreshed by it
+    assert names.isdisjoint(_indexes(old))
+    with Registry(f"sqlite:///{old}") as upgraded:
+        assert upgraded.schema_version() == SCHEMA_VERSION
+        assert refs(upgraded.list(status="saved", order_by="-validation_score", limit=5)) == [("rf", 1)]
+    assert _indexes(old) == _indexes(fresh)
+    with closing(sqlite3.connect(old)) as con:
+        analysed = {name for (name,) in con.execute("SELECT idx FROM sqlite_stat1")}
+    assert names <= analysed
