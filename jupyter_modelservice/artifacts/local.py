@@ -9,6 +9,7 @@ point leaves either no final file or a complete one; temp files are named
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -143,7 +144,8 @@ class LocalStore:
                 hasher.join()
                 nbytes = fh.tell()
         except BaseException:
-            temp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # no temp file was made
+                temp.unlink()
             raise
         digests = found[0] if found else None
         if not isinstance(digests, Digests):
@@ -211,7 +213,15 @@ def _create_in_folder(path: Path, attempts: int = 5) -> IO[bytes]:
     """Create the new file ``path`` (``"xb"``), creating its folder; a folder removed in between
     (`LocalStore.delete` of another version's last file) is created again."""
     for attempt in range(attempts):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as err:  # a file where a folder should be
+            blocker = next((p for p in (path.parent, *path.parent.parents) if p.exists() and not p.is_dir()),
+                           path.parent)
+            raise ArtifactError(
+                f"Cannot create the folder {path.parent} for a model file: {blocker} is a file, not a "
+                "folder. Move or rename it (the models folder holds one folder per model id)."
+            ) from err
         try:
             return open(path, "xb")  # noqa: SIM115 - the caller closes it
         except FileNotFoundError:

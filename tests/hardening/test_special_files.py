@@ -1,4 +1,5 @@
-"""A named pipe, a folder or a device where a model file or sidecar should be is refused, never waited on.
+"""A named pipe, a folder or a device where a model file or sidecar should be is refused, never waited on;
+a file where a model's folder should be is named.
 
 Opening a FIFO for reading blocks until someone writes to it: before the fix,
 ``load_model`` and ``verify`` hung forever. Each test runs under a short
@@ -69,3 +70,20 @@ def test_store_reads_and_hashing_refuse_a_fifo(tmp_path):
     (tmp_path / "plain").write_bytes(b"abc")
     with open_regular(tmp_path / "plain") as fh:
         assert fh.read() == b"abc"
+
+
+
+def test_a_file_where_the_model_folder_should_be_is_named_and_nothing_is_recorded(tmp_path, tiny_data):
+    X, y = tiny_data
+    with ModelService(models_directory=tmp_path / "models") as service:
+        service.train_model(LogisticRegression, X, y, model_id="gb")
+        blocker = tmp_path / "models" / "gb"
+        blocker.write_text("a note")
+        with pytest.raises(ArtifactError, match="is a file, not a folder") as caught:
+            service.save_model("gb")
+        assert str(blocker) in str(caught.value) and "Move or rename it" in str(caught.value)
+        assert service.get_model_metadata("gb")["artifact_state"] is None  # nothing half-recorded
+        assert blocker.read_text() == "a note"
+        blocker.unlink()
+        service.save_model("gb")  # once it is moved, the save goes through
+        assert service.get_model_metadata("gb")["artifact_state"] == "ready"
