@@ -131,3 +131,91 @@ def test_a_pickle_naming_joblib_past_the_first_mebibyte_is_still_a_pickle():
     within = b"\x80\x04" + b"\x00" * ((1 << 20) - 2 - len(mark)) + mark
     with pytest.raises(ArtifactError, match="registered as pickle, but its bytes are a joblib file"):
         formats.check_bytes(within, "pickle")
+
+
+def test_an_unknown_format_name_lists_the_known_ones():
+    with pytest.raises(InvalidInputError) as info:
+        formats.check_format("json")
+    assert str(info.value) == "Unknown save_format 'json'; use one of joblib, pickle, skops."
+
+
+def test_dumping_with_an_unknown_format_names_the_format_asked_for():
+    buf = io.BytesIO()
+    with pytest.raises(InvalidInputError) as info:
+        formats.dump([1, 2], buf, "json")
+    assert str(info.value) == "Unknown save_format 'json'; use one of joblib, pickle, skops."
+    assert buf.getvalue() == b""
+
+
+def test_pickle_files_are_written_with_the_highest_protocol():
+    buf = io.BytesIO()
+    formats.dump({"a": [1, 2]}, buf, "pickle")
+    data = buf.getvalue()
+    assert data[:2] == bytes([0x80, pickle.HIGHEST_PROTOCOL])  # PROTO opcode and its number
+    assert formats.loads(data, "pickle") == {"a": [1, 2]}
+
+
+def test_loads_names_the_file_the_model_file_by_default():
+    with pytest.raises(ArtifactError, match="^The model file is registered as skops, but its bytes are a "
+                                            "pickle file; it was not read"):
+        formats.loads(pickle.dumps([1, 2]), "skops")
+
+
+@pytest.mark.parametrize("trusted", [5, 1.5, object()])
+def test_trusted_must_be_a_list_of_names_not_some_other_object(trusted):
+    with pytest.raises(InvalidInputError) as info:
+        formats.loads(pickle.dumps([1, 2]), "pickle", trusted)
+    assert str(info.value) == (
+        f"trusted must be a list of type names such as ['mypackage.MyEstimator'], not {trusted!r}; "
+        "trusting everything (trusted=True) is not offered.")
+
+
+@pytest.mark.parametrize("trusted, bad", [([3], "3"), (["pkg.Model", 3], "3"), ([b"pkg.Model", None], "b'pkg.Model'")])
+def test_trusted_names_must_be_strings_and_the_first_other_one_is_named(trusted, bad):
+    with pytest.raises(InvalidInputError) as info:
+        formats.loads(pickle.dumps([1, 2]), "pickle", trusted)
+    assert str(info.value) == f"trusted must list type names as strings; got {bad}."
+
+
+def test_a_pickle_needing_a_missing_module_says_so_with_the_error():
+    data = b"\x80\x04cjms_no_such_module_xyz\nThing\n."  # PROTO 4, GLOBAL jms_no_such_module_xyz.Thing, STOP
+    with pytest.raises(ArtifactError) as info:
+        formats.loads(data, "pickle")
+    assert str(info.value) == (
+        "Could not read the pickle model file: ModuleNotFoundError: No module named 'jms_no_such_module_xyz'. "
+        "It may need a library that is not installed here.")
+    assert isinstance(info.value.__cause__, ModuleNotFoundError)
+
+
+def _verified_stream(data, peeks):
+    """A `VerifiedStream` of ``data`` that records the size of each ``peek``."""
+    from jupyter_modelservice.artifacts.digests import ChunkDigests, Digests
+    from jupyter_modelservice.artifacts.verified_stream import VerifiedStream
+
+    class Recording(VerifiedStream):
+        def peek(self, size=1):
+            peeks.append(size)
+            return super().peek(size)
+
+    return Recording(io.BytesIO(data), ChunkDigests.from_text(Digests.of(data).chunks), len(data), "rf:1")
+
+
+@pytest.mark.timeout(10)
+def test_a_streamed_pickle_is_unpickled_without_peek():
+    """CPython's unpickler, given ``peek``, copies ahead on every read outside a frame: the stream
+    is peeked once, for the format check, and the unpickler gets it without ``peek``."""
+    obj = {"weights": list(range(1000)), "name": "lr"}
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    peeks = []
+    with _verified_stream(data, peeks) as stream:
+        assert formats.load_stream(stream, "pickle", label="rf:1") == obj
+    assert peeks == [1 << 20]
+
+
+@pytest.mark.timeout(10)
+def test_a_streamed_joblib_file_is_loaded_from_the_stream(model):
+    buf = io.BytesIO()
+    formats.dump(model, buf, "joblib")
+    with _verified_stream(buf.getvalue(), []) as stream:
+        back = formats.load_stream(stream, "joblib", label="rf:1")
+    np.testing.assert_array_equal(back.coef_, model.coef_)

@@ -250,3 +250,86 @@ def test_a_failed_write_whose_temp_file_is_gone_raises_the_writes_error(tmp_path
     with pytest.raises(RuntimeError, match="serializer crashed"):
         store.stage("m/v1.joblib", write)
     assert list((tmp_path / "m").iterdir()) == []
+
+
+def test_the_store_url_is_its_absolute_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    store = LocalStore("models")
+    assert store.url == str(tmp_path / "models")
+    assert store.url == str(store.root)
+
+
+@pytest.mark.parametrize("use", [
+    lambda store, relpath: store.path(relpath),
+    lambda store, relpath: store.location(relpath),
+    lambda store, relpath: store.target(relpath),
+    lambda store, relpath: store.read_bytes(relpath),
+    lambda store, relpath: store.open(relpath),
+    lambda store, relpath: store.exists(relpath),
+    lambda store, relpath: store.delete(relpath),
+    lambda store, relpath: store.write_text(relpath, "{}"),
+    lambda store, relpath: store.stage(relpath, lambda fh: fh.write(b"model")),
+], ids=["path", "location", "target", "read_bytes", "open", "exists", "delete", "write_text", "stage"])
+def test_a_path_that_is_not_plain_is_refused_naming_the_models_directory(tmp_path, use):
+    store = LocalStore(tmp_path / "models")
+    with pytest.raises(ArtifactIntegrityError) as info:
+        use(store, "m/../../secret")
+    assert str(info.value) == (
+        f"'m/../../secret' is not a plain relative path inside the models directory {tmp_path / 'models'} "
+        "(it could name a place outside it); refusing it.")
+
+
+def test_a_model_folder_that_is_a_symlink_is_refused_with_the_reason(tmp_path):
+    store = LocalStore(tmp_path / "models")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "models" / "rf").symlink_to(tmp_path / "other")
+    with pytest.raises(ArtifactIntegrityError) as info:
+        store.stage("rf/v1.joblib", lambda fh: fh.write(b"model"))
+    assert str(info.value) == (
+        f"{tmp_path / 'models' / 'rf'} is (or passes through) a symbolic link; model folders must be real "
+        "folders inside the models directory. Refusing to write there.")
+    assert list((tmp_path / "other").iterdir()) == []
+
+
+def test_opening_a_missing_file_names_it(tmp_path):
+    store = LocalStore(tmp_path)
+    with pytest.raises(ArtifactError) as info:
+        store.open("m/v9.joblib")
+    assert str(info.value) == f"Model file {tmp_path / 'm' / 'v9.joblib'} is missing."
+    assert isinstance(info.value.__cause__, FileNotFoundError)
+
+
+def test_a_hashing_thread_that_dies_without_a_result_is_an_artifact_error(tmp_path, monkeypatch):
+    """An exception that is not an `Exception` ends the hashing thread without a result: the
+    caller still gets an `ArtifactError` naming the temp file, and the temp file is removed."""
+    import threading
+
+    from jupyter_modelservice.artifacts import local
+
+    class HasherKilled(BaseException):
+        pass
+
+    def killed(path):
+        raise HasherKilled
+
+    died = []
+    monkeypatch.setattr(local, "file_digests", killed)
+    monkeypatch.setattr(threading, "excepthook", lambda args: died.append(args.exc_type))
+    with pytest.raises(ArtifactError) as info:
+        LocalStore(tmp_path).stage("m/v1.joblib", lambda fh: fh.write(b"model"))
+    assert str(info.value).startswith(f"Could not hash the new model file {tmp_path / 'm' / TEMP_PREFIX}v1.joblib-")
+    assert died == [HasherKilled]
+    assert list((tmp_path / "m").iterdir()) == []
+
+
+def test_on_windows_the_folder_is_not_opened_to_fsync_it(tmp_path, monkeypatch, fsyncs):
+    """Directories cannot be opened on Windows: `_fsync_dir` does nothing there."""
+    from jupyter_modelservice.artifacts import local
+
+    with monkeypatch.context() as windows:
+        windows.setattr(os, "name", "nt")
+        local._fsync_dir(tmp_path)
+    assert fsyncs == []
+    local._fsync_dir(tmp_path)  # elsewhere the folder itself is synced
+    assert fsyncs == [(tmp_path.stat().st_ino, True, tmp_path.stat().st_size)]
