@@ -209,7 +209,7 @@ def test_a_streamed_pickle_is_unpickled_without_peek():
     peeks = []
     with _verified_stream(data, peeks) as stream:
         assert formats.load_stream(stream, "pickle", label="rf:1") == obj
-    assert peeks == [1 << 20]
+    assert peeks == [1 << 20]  # once, for the format check: the first MiB, the window check_bytes reads
 
 
 @pytest.mark.timeout(10)
