@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import multiprocessing
 import os
+import warnings
 
 import blake3
 import pytest
 
-from jupyter_modelservice.artifacts.digests import Digests, blake3_bytes, file_digests
+from jupyter_modelservice.artifacts.digests import Digests, blake3_bytes, file_digests, stream_digests
 
 
 @pytest.mark.parametrize("size", [0, 1, 1024, (1 << 20) + 7, 9 << 20])
@@ -48,3 +50,26 @@ def test_a_process_forked_after_hashing_can_hash(tmp_path):
         child.join()
         pytest.fail("a forked process hung while hashing")
     assert child.exitcode == 0
+
+
+def test_stream_digests_count_every_byte_left_in_a_source_read_in_pieces():
+    data = bytes(range(10))
+
+    class Trickle(io.BytesIO):  # at most 3 bytes per read
+        def readinto(self, buffer):
+            return super().readinto(memoryview(buffer)[:3])
+
+    digests, size = stream_digests(Trickle(data))
+    assert size == len(data) and digests.sha256 == hashlib.sha256(data).hexdigest()
+    source = io.BytesIO(data)
+    source.seek(4)
+    digests, size = stream_digests(source)
+    assert size == 6 and digests.blake3 == blake3.blake3(data[4:]).hexdigest()
+    assert stream_digests(io.BytesIO(b""))[1] == 0
+
+
+def test_file_digests_read_without_a_warning(tmp_path):
+    (tmp_path / "f").write_bytes(b"abc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. a binary file opened with line buffering warns
+        assert file_digests(tmp_path / "f").sha256 == hashlib.sha256(b"abc").hexdigest()

@@ -5,15 +5,22 @@ from __future__ import annotations
 import io
 import json
 import os
+import queue
 import random
 import threading
+import types
 
 import blake3
 import pytest
 
+from jupyter_modelservice.artifacts import verified_stream
 from jupyter_modelservice.artifacts.digests import LEAF, MAX_CHUNKS, ChunkDigests, Digests
 from jupyter_modelservice.artifacts.verified_stream import ChunkMismatchError, VerifiedStream
 from jupyter_modelservice.exceptions import ArtifactIntegrityError
+
+# A stream that hangs (a reader waiting for a chunk that never comes, a read that never ends) fails
+# its test instead of stalling the run; the tests with small chunks take milliseconds.
+pytestmark = pytest.mark.timeout(15)
 
 
 def _chunks_by_hand(data: bytes) -> dict:
@@ -256,3 +263,202 @@ def test_an_empty_file_that_gained_bytes_is_refused():
     assert str(info.value) == (
         "The file of rf:1 does not match the digests registered when it was saved (it is longer than "
         "registered); it was changed or damaged after saving. Nothing past the last matching chunk was read.")
+
+
+# -- small chunks: every chunk boundary a few bytes apart -------------------------------------------
+def _small_chunks(data: bytes, leaf: int = 4, group: int = 1) -> ChunkDigests:
+    """The chunk digests of ``data`` by their definition, with ``leaf``-byte leaves (a registry
+    record's are 1 MiB): chunk ``i`` is the BLAKE3 of the BLAKE3s of its ``group`` leaves."""
+    size = leaf * group
+    return ChunkDigests(leaf, group, tuple(
+        blake3.blake3(b"".join(blake3.blake3(data[j:j + leaf]).digest()
+                               for j in range(i, min(i + size, len(data)), leaf))).hexdigest()
+        for i in range(0, len(data), size)))
+
+
+class _Source(io.BytesIO):
+    """A file that remembers how far it was read; ``most`` bytes per read at most (a network stream)."""
+
+    def __init__(self, data: bytes, most: int | None = None) -> None:
+        super().__init__(data)
+        self.most, self.furthest = most, 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.most is not None:
+            size = self.most if size is None or size < 0 else min(size, self.most)
+        part = super().read(size)
+        self.furthest = self.tell()
+        return part
+
+
+def _small_stream(data: bytes, source: io.BytesIO | None = None) -> VerifiedStream:
+    """A stream registered as ``data`` in chunks of 4 bytes, reading ``source`` (``data`` by default)."""
+    return VerifiedStream(io.BytesIO(data) if source is None else source, _small_chunks(data), len(data),
+                          "The file of rf:1")
+
+
+class _WatchedQueue(queue.Queue):
+    """The queue a stream's checking thread hands chunks over by, telling which chunks had to wait
+    for the reader to make room and which waits timed out."""
+
+    def __init__(self, maxsize: int = 0) -> None:
+        super().__init__(maxsize)
+        self.seen = threading.Condition()
+        self.waited: list = []
+        self.timed_out: list = []
+
+    def put(self, item, block=True, timeout=None):
+        with self.seen:
+            if self.full():
+                self.waited.append(item)
+                self.seen.notify_all()
+        try:
+            super().put(item, block, timeout)
+        except queue.Full:
+            with self.seen:
+                self.timed_out.append(item)
+                self.seen.notify_all()
+            raise
+
+    def saw(self, events: list, item) -> bool:
+        with self.seen:
+            return self.seen.wait_for(lambda: item in events, timeout=3)
+
+
+@pytest.fixture
+def watched(monkeypatch) -> list[_WatchedQueue]:
+    """The queues of the streams the test makes."""
+    made: list[_WatchedQueue] = []
+
+    def make(maxsize: int = 0) -> _WatchedQueue:
+        made.append(_WatchedQueue(maxsize))
+        return made[-1]
+
+    monkeypatch.setattr(verified_stream, "queue", types.SimpleNamespace(Queue=make, Full=queue.Full))
+    return made
+
+
+def test_small_chunks_are_the_registered_ones_when_the_leaf_is_1_mib():
+    data = random.Random(14).randbytes(2 * LEAF + 9)
+    assert _small_chunks(data, LEAF) == ChunkDigests.from_text(Digests.of(data).chunks)
+
+
+def test_a_chunk_matches_by_the_digests_of_its_leaves():
+    chunks = _small_chunks(b"abcdefghij", leaf=4, group=3)  # one chunk of three leaves, the last short
+    assert chunks.check(0, b"abcdefghij")
+    assert chunks.check(0, memoryview(b"abcdefghij"))
+    assert not chunks.check(0, b"abcdefghiJ")
+    assert not chunks.check(0, b"abcdefghi")
+
+
+def test_a_chunk_index_past_the_last_digest_never_matches():
+    chunks = _small_chunks(b"abcdefgh", leaf=4, group=2)
+    assert chunks.check(0, b"abcdefgh")
+    assert chunks.check(1, b"abcdefgh") is False  # the index one past the end: no chunk to match
+    assert chunks.check(2, b"abcdefgh") is False
+
+
+@pytest.mark.timeout(5)
+def test_reading_a_file_of_several_chunks_to_its_end_returns_and_stays_at_the_end():
+    data = b"0123456789"  # three chunks, the last one short
+    with _small_stream(data) as stream:
+        assert stream.read() == data
+        stream.finish()
+        assert stream.read() == b"" and stream.read(5) == b""
+        assert stream.readline() == b"" and stream.readinto(bytearray(3)) == 0
+
+
+@pytest.mark.timeout(5)
+def test_a_read_after_peek_continues_into_the_next_chunk():
+    with _small_stream(b"0123456789") as stream:
+        assert stream.peek(1) == b"0"
+        assert stream.read(6) == b"012345"  # the peeked chunk, then two bytes of the next
+        assert stream.read(6) == b"6789"
+
+
+@pytest.mark.timeout(5)
+def test_peek_shows_at_most_the_bytes_asked_for_without_consuming_them():
+    with _small_stream(b"0123456789") as stream:
+        assert stream.peek() == b"0"
+        assert stream.peek(0) == b"0" and stream.peek(1) == b"0"
+        assert stream.peek(3) == b"012"
+        assert stream.peek(100) == b"0123"  # no further than the end of the chunk
+        assert stream.read(4) == b"0123"
+        assert stream.peek() == b"4"
+        assert stream.read() == b"456789"
+
+
+@pytest.mark.timeout(5)
+def test_readinto_that_fills_its_target_at_a_chunk_end_stops_before_the_next_chunk():
+    """The reader gets what it asked for; a damaged next chunk raises when the reader gets to it."""
+    with _small_stream(b"01234567", source=io.BytesIO(b"0123456X")) as stream:
+        target = bytearray(4)
+        assert stream.readinto(target) == 4 and target == b"0123"
+        with pytest.raises(ChunkMismatchError, match="chunk 2 of 2 differs"):
+            stream.readinto(target)
+
+
+@pytest.mark.timeout(5)
+def test_readline_returns_one_line_at_a_time_wherever_the_chunks_end():
+    with _small_stream(b"ab\ncdefghij\n\nk") as stream:  # chunks ab\nc defg hij\n \nk
+        lines = [stream.readline() for _ in range(6)]
+    assert lines == [b"ab\n", b"cdefghij\n", b"\n", b"k", b"", b""]
+
+
+@pytest.mark.timeout(5)
+def test_readline_after_peek_returns_the_first_line_only():
+    with _small_stream(b"a\nbcd\nef") as stream:  # chunks a\nbc d\nef
+        assert stream.peek(1) == b"a"
+        assert stream.readline() == b"a\n"
+        assert stream.readline() == b"bcd\n"
+        assert stream.readline() == b"ef"
+        assert stream.readline() == b""
+
+
+@pytest.mark.parametrize("size", [0, 1, 5])
+@pytest.mark.timeout(5)
+def test_readline_takes_no_size(size):
+    with _small_stream(b"ab\ncd") as stream:
+        with pytest.raises(ValueError, match=r"^VerifiedStream\.readline reads whole lines only$"):
+            stream.readline(size)
+        assert stream.readline(None) == b"ab\n" and stream.readline(-1) == b"cd"
+
+
+@pytest.mark.timeout(5)
+def test_a_source_returning_a_chunk_in_two_reads_is_read_whole():
+    data = b"0123456789"
+    with _small_stream(data, source=_Source(data, most=3)) as stream:  # 3 + 1 bytes per 4-byte chunk
+        assert stream.read() == data
+        stream.finish()
+
+
+@pytest.mark.parametrize("registered", [b"", b"0123456789"])
+@pytest.mark.timeout(5)
+def test_a_longer_file_is_found_reading_one_byte_past_its_registered_end(registered):
+    """One byte tells that there is more; the source (a pipe, a network response) is read no further."""
+    source = _Source(registered + b"tail")
+    with _small_stream(registered, source=source) as stream:
+        with pytest.raises(ChunkMismatchError, match="longer than registered"):
+            stream.read()
+        assert source.furthest == len(registered) + 1
+
+
+@pytest.mark.timeout(5)
+def test_closing_while_the_checks_wait_for_the_reader_returns_and_reads_no_further(watched):
+    data = bytes(range(40))  # ten chunks
+    source = _Source(data)
+    stream = _small_stream(data, source=source)
+    assert stream.read(1) == b"\0"  # the reader gives up: chunk 2 queued, chunk 3 waits for room
+    assert watched[0].saw(watched[0].waited, data[8:12])
+    stream.close()
+    assert source.furthest == 12 and source.closed
+
+
+@pytest.mark.timeout(5)
+def test_a_reader_slower_than_the_checks_still_gets_every_chunk(watched):
+    data = bytes(range(40))
+    stream = _small_stream(data)
+    assert stream.read(1) == b"\0"
+    assert watched[0].saw(watched[0].timed_out, data[8:12])  # chunk 3 waited longer than one put
+    assert stream.read() == data[1:]
+    stream.close()
