@@ -53,3 +53,4 @@ def test_a_chunk_number_past_the_record_never_matches():
     chunks = ChunkDigests.from_text(Digests.of(data).chunks)
     assert chunks.check(0, data)
     assert not chunks.check(1, data) and not chunks.check(1, b"")
+

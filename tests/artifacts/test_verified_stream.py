@@ -462,3 +462,24 @@ def test_a_reader_slower_than_the_checks_still_gets_every_chunk(watched):
     assert watched[0].saw(watched[0].timed_out, data[8:12])  # chunk 3 waited longer than one put
     assert stream.read() == data[1:]
     stream.close()
+
+
+def test_a_stream_left_open_does_not_keep_the_interpreter_alive(tmp_path):
+    """A kernel or script that stops while a stream is unclosed must still exit: the checking thread,
+    waiting for the reader to take its next chunk, is a daemon."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "left_open.py"
+    script.write_text(
+        "import io, os\n"
+        "from jupyter_modelservice.artifacts.digests import ChunkDigests, Digests\n"
+        "from jupyter_modelservice.artifacts.verified_stream import VerifiedStream\n"
+        f"data = os.urandom(3 * {LEAF})\n"
+        "stream = VerifiedStream(io.BytesIO(data), ChunkDigests.from_text(Digests.of(data).chunks), len(data), 'f')\n"
+        "assert stream.read(10) == data[:10]\n"
+        "print('read', flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=20,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 0 and done.stdout == "read\n", done.stderr
