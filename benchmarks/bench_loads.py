@@ -57,8 +57,8 @@ def bench_format(tmp: Path, label: str, model, save_format: str) -> None:
     service = ModelService(models_directory=models, allow_pickle=True, probe_rows=None)
     service.register_model(model, "rf")
     service.save_model("rf", save_format=save_format)
-    row = service.get_model_metadata("rf")
-    path = Path(row["file_path"])
+    row = service.registry.get("rf", 1)  # the stored row: with its chunk digests, which metadata leaves out
+    path = models / row["file_path"]  # relative to the models folder in the stored row
     bare = _bare_loader(path)
     fresh = ModelService(models_directory=models, allow_pickle=True)
 
