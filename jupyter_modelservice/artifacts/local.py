@@ -150,7 +150,8 @@ class LocalStore:
         digests = found[0] if found else None
         if not isinstance(digests, Digests):
             temp.unlink(missing_ok=True)
-            raise ArtifactError(f"Could not hash the new model file {temp}: {digests}.") from digests
+            reason = digests if digests is not None else "its hashing thread ended without a result"
+            raise ArtifactError(f"Could not hash the new model file {temp}: {reason}.") from digests
         return Staged(relpath, temp, digests.sha256, nbytes, digests.blake3, digests.chunks)
 
     def publish(self, staged: Staged) -> None:

@@ -319,6 +319,7 @@ def test_a_hashing_thread_that_dies_without_a_result_is_an_artifact_error(tmp_pa
     with pytest.raises(ArtifactError) as info:
         LocalStore(tmp_path).stage("m/v1.joblib", lambda fh: fh.write(b"model"))
     assert str(info.value).startswith(f"Could not hash the new model file {tmp_path / 'm' / TEMP_PREFIX}v1.joblib-")
+    assert str(info.value).endswith(": its hashing thread ended without a result.")
     assert died == [HasherKilled]
     assert list((tmp_path / "m").iterdir()) == []
 
