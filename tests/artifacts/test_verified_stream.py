@@ -129,10 +129,25 @@ def test_a_record_that_does_not_fit_the_registered_size_is_refused_before_readin
     '{"leaf": 1048576, "group": 0, "blake3": []}', '{"leaf": 1048576, "group": 1, "blake3": ["ab"]}',
     '{"leaf": 1048576, "group": true, "blake3": []}',
     '{"leaf": 1048576, "group": 1, "blake3": ["' + "G" * 64 + '"]}',
+    *('{"leaf": 1048576, "group": 1, "blake3": ["' + digest + '"]}'  # lowercase hex only
+      for digest in ("X" * 64, "0" * 63 + "X", "0" * 63 + "A")),
 ])
 def test_a_malformed_record_is_refused(text):
     with pytest.raises(ArtifactIntegrityError, match="chunk digests of the file are malformed"):
         ChunkDigests.from_text(text)
+
+
+def test_a_malformed_record_is_quoted_up_to_80_characters():
+    text = '{"leaf": "' + "a" * 69 + "bc" + "z" * 40
+    with pytest.raises(ArtifactIntegrityError) as caught:
+        ChunkDigests.from_text(text)
+    assert repr(text[:80]) in str(caught.value) and text[:81] not in str(caught.value)
+
+
+def test_the_record_is_compact_json():
+    record = Digests.of(os.urandom(LEAF + 1)).chunks
+    assert " " not in record and json.loads(record)["leaf"] == LEAF
+    assert record == json.dumps(json.loads(record), separators=(",", ":"))
 
 
 def test_closing_early_stops_the_checking_thread():
