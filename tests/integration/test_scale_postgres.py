@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 from contextlib import closing
 
 import pytest
@@ -15,7 +16,7 @@ from jupyter_modelservice import ModelService
 from jupyter_modelservice.cli import main
 from jupyter_modelservice.registry import Registry
 from jupyter_modelservice.registry.engine import finite
-from jupyter_modelservice.registry.schema import SCHEMA_VERSION, SORT_INDEXES, STATUS_SORT_INDEXES
+from jupyter_modelservice.registry.schema import SCHEMA_VERSION, SORT_INDEXES, STATUS_SORT_INDEXES, model_metadata
 from tests.old_schema import downgrade
 
 pytestmark = pytest.mark.postgres
@@ -62,6 +63,27 @@ def test_iter_rows_streams_the_rows_of_list(reg):
     with reg.atomic():
         reg.add_version({"model_id": "new", "model_class": "SVC"})
         assert ("new", 1) in refs(reg.iter_rows(batch=2))
+
+
+def test_iter_rows_fetches_a_batch_at_a_time_from_a_server_side_cursor(reg):
+    def statement_after(rows, count):
+        """The last statement of the reader (whose transaction is open) once it gave ``count`` rows."""
+        for _ in range(count):
+            next(rows)
+        with reg.atomic(write=False) as conn:
+            return [re.sub(r'"\w+"', "cursor", query) for query in conn.exec_driver_sql(
+                "SELECT query FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state = 'idle in transaction' AND pid <> pg_backend_pid()").scalars()]
+
+    # the first batch comes in two fetches: look at the third
+    with closing(reg.iter_rows(batch=2)) as rows:
+        assert statement_after(rows, 5) == ["FETCH FORWARD 2 FROM cursor"]
+    with reg.atomic() as conn:
+        conn.execute(model_metadata.insert(), [
+            {"model_id": f"m{i}", "version": 1, "model_class": "SVC", "status": "saved",
+             "training_date": "2025-01-01T00:00:00+00:00"} for i in range(2000)])
+    with closing(reg.iter_rows()) as rows:  # 1000 rows a batch by default
+        assert statement_after(rows, 2001) == ["FETCH FORWARD 1000 FROM cursor"]
 
 
 def test_the_browser_caps_its_count(pg_url, tmp_path, monkeypatch):

@@ -3,8 +3,10 @@ behaviour per test against a real SQLite file (and the real PostgreSQL server wh
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+import socket
 import sqlite3
 import struct
 import threading
@@ -368,6 +370,38 @@ def test_an_unreachable_server_is_a_registry_error_without_the_password():
         Registry("postgresql+psycopg://me:s3cret@127.0.0.1:1/db?connect_timeout=2")
     message = str(info.value)
     assert "s3cret" not in message and message.startswith("Registry database postgresql+psycopg://me:***@")
+
+
+def _refuse_quoting_the_password(listener):
+    """Answer PostgreSQL clients as a server that asks for the password in clear, then quotes it refusing."""
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:  # the listener was closed
+            return
+        with conn, conn.makefile("rb") as stream, contextlib.suppress(struct.error):  # a client that left
+            length, code = struct.unpack("!ii", stream.read(8))
+            while code in (80877103, 80877104):  # SSL or GSS encryption asked: not spoken here
+                conn.sendall(b"N")
+                length, code = struct.unpack("!ii", stream.read(8))
+            stream.read(length - 8)  # the startup parameters
+            conn.sendall(b"R" + struct.pack("!ii", 8, 3))  # AuthenticationCleartextPassword
+            _kind, length = struct.unpack("!ci", stream.read(5))
+            password = stream.read(length - 4).rstrip(b"\0")
+            fields = b"SFATAL\0C28P01\0Mpassword '" + password + b"' is not the one\0\0"
+            conn.sendall(b"E" + struct.pack("!i", 4 + len(fields)) + fields)
+
+
+def test_a_server_quoting_the_decoded_password_does_not_show_it():
+    # "+" stays "+" in a URL's password, while "%40" is "@": the server gets (and quotes) s3cret+key@x
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        threading.Thread(target=_refuse_quoting_the_password, args=(listener,), daemon=True).start()
+        port = listener.getsockname()[1]
+        with pytest.raises(RegistryError) as info:
+            Registry(f"postgresql+psycopg://me:s3cret+key%40x@127.0.0.1:{port}/db?connect_timeout=5")
+    message = str(info.value)
+    assert "password '***' is not the one" in message
+    assert "s3cret" not in message and "key@x" not in message
 
 
 def test_a_server_engine_pings_its_pooled_connections():
