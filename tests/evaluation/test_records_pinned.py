@@ -107,6 +107,8 @@ def test_rows_of_one_data_split_and_scoring_are_a_ranking():
     # only the training-score columns are checked
     assert ranking_note([_score_row(FP["a"]), _score_row(FP["b"])], "accuracy") is None
     assert ranking_note([_score_row(FP["a"]), _score_row(FP["b"])], "-created_at") is None
+    # only the "-" of a descending sort is stripped: another prefix names no training-score column
+    assert ranking_note([_score_row(FP["a"]), _score_row(FP["b"])], "Xtrain_score") is None
 
 
 def test_other_splits_of_the_same_data_are_not_a_ranking():

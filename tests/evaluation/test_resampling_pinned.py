@@ -1,0 +1,72 @@
+"""The bootstrap ROC AUC of `resampling.resampled` pinned against scikit-learn on the gathered rows.
+
+Scores that are not all finite numbers take the loop over resamples (`resampling._auc_loop`): an
+infinity ranks beyond every number, a NaN above everything, each NaN its own rank in row order (a
+stable sort). ROC AUC depends on the order of the scores only, so scikit-learn, which refuses them,
+gets finite stand-ins of that order.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from jupyter_modelservice.evaluation import resampling
+
+
+def _prediction(score: np.ndarray) -> dict:
+    return {"y_pred": (score > 0.5).astype(int), "y_score": np.c_[1 - score, score], "classes": [0, 1]}
+
+
+def _ranked(score: np.ndarray) -> np.ndarray:
+    """Finite stand-ins for scores in [0, 1] in the loop's order: -inf, the numbers, +inf, each NaN in row order."""
+    out = np.where(np.isposinf(score), 2.0, np.where(np.isneginf(score), -1.0, score))
+    nan = np.flatnonzero(np.isnan(score))
+    out[nan] = 3.0 + np.arange(nan.size)
+    return out
+
+
+def test_roc_auc_of_scores_that_are_not_finite_equals_scikit_learn_on_their_order():
+    rng = np.random.default_rng(8)
+    n = 60
+    y = rng.integers(0, 2, size=n)
+    score = np.round(np.clip(0.3 * y + 0.7 * rng.random(n), 0, 1), 1)  # ties within and across the classes
+    nan_rows = np.arange(2, n, 5)
+    score[nan_rows] = np.nan
+    score[[3, 8]] = np.inf, -np.inf
+    assert set(y[nan_rows]) == {0, 1}  # the order of the NaNs matters
+    indices = rng.integers(0, n, size=(20, n))
+    got = resampling.resampled("roc_auc", y, _prediction(score), indices)
+    expected = [skm.roc_auc_score(y[rows], _ranked(score)[rows]) for rows in indices]
+    assert got == pytest.approx(expected, rel=1e-12)
+
+
+def test_roc_auc_of_scores_that_are_not_finite_is_silent_and_nan_on_a_resample_of_one_class():
+    y = np.array([0, 1, 1, 0, 1, 0])
+    score = np.array([0.2, np.inf, np.inf, 0.4, 0.7, np.nan])  # inf - inf: no "invalid value" warning
+    indices = np.array([[1, 2, 4, 1, 2, 4], [0, 1, 2, 3, 4, 5]])  # positives only, then every row
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = resampling.resampled("roc_auc", y, _prediction(score), indices)
+    assert np.isnan(got[0])
+    assert got[1] == pytest.approx(skm.roc_auc_score(y, _ranked(score)), rel=1e-12) == 2 / 3
+
+
+def test_chunks_sharing_a_cache_keep_byte_and_int32_count_buffers_apart():
+    """A chunk whose counts fit a byte, then one of the same shape with a row drawn 300 times."""
+    rng = np.random.default_rng(9)
+    n = 400
+    y = rng.integers(0, 2, size=n)
+    prediction = _prediction(np.round(rng.random(n), 2))
+    narrow = rng.integers(0, n, size=(3, n))
+    wide = rng.integers(0, n, size=(3, n))
+    wide[:, :300] = np.flatnonzero(y == 1)[0]
+    assert resampling.Resamples(wide).narrow_counts.dtype == np.int32
+    cache: dict = {}
+    for indices in (narrow, wide, narrow):
+        got = resampling.resampled("roc_auc", y, prediction, resampling.Resamples(indices, cache))
+        expected = [skm.roc_auc_score(y[rows], prediction["y_score"][rows, 1]) for rows in indices]
+        assert got == pytest.approx(expected, rel=1e-12)
