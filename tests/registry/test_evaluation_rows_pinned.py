@@ -9,6 +9,7 @@ import pytest
 
 from jupyter_modelservice.exceptions import InvalidInputError, ModelNotFoundError
 from jupyter_modelservice.registry import Registry
+from tests.integration.conftest import pg_database, pg_url  # noqa: F401 - fixtures used by name
 
 KEY = ("roc_auc", 1000, 0, 2)
 
@@ -105,6 +106,29 @@ def test_predictions_are_returned_only_when_asked(reg):
     plain, full = reg.evaluations("rf")[0], reg.evaluations("rf", predictions=True)[0]
     assert "predictions" not in plain and plain["predictions_stored"] is True
     assert full["predictions"] == b"npz-bytes" and type(full["predictions"]) is bytes
+
+
+#: The fields of an evaluation row as read back (without the predictions bytes).
+ROW_FIELDS = ["actor", "data_fingerprint", "details", "evaluated_at", "evaluation_id", "kind", "metrics", "model_id",
+              "n_samples", "predictions_sha256", "predictions_stored", "task_type", "version"]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def either(request, tmp_path):
+    """A registry with rf:1, on SQLite and on PostgreSQL."""
+    url = f"sqlite:///{tmp_path / 'e.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    with Registry(url) as registry:
+        registry.add_version({"model_id": "rf", "model_class": "X"})
+        yield registry
+
+
+@pytest.mark.parametrize("predictions", [b"npz-bytes", None])
+def test_an_evaluation_row_has_its_fields_and_nothing_else(either, predictions):
+    either.add_evaluation(record(predictions=predictions))
+    plain, full = either.evaluations("rf")[0], either.evaluations("rf", predictions=True)[0]
+    assert sorted(plain) == ROW_FIELDS and sorted(full) == sorted([*ROW_FIELDS, "predictions"])
+    assert plain["predictions_stored"] is (predictions is not None) and full["predictions"] == predictions
+    assert type(full["predictions"]) is type(predictions)
 
 
 def test_an_evaluation_without_predictions_says_so(reg):

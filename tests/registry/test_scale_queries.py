@@ -1,5 +1,6 @@
 """What keeps a large registry fast, checked as behaviour: capped counts, the shape of latest_only and
-search, rows read in batches, and the schema-7 and -9 indexes (created fresh, added by the upgrade, used)."""
+search, rows read in batches, and the schema-7 and -9 indexes (created fresh, added by the upgrade, which keeps
+one already there and refreshes only statistics SQLite already had, used)."""
 
 from __future__ import annotations
 
@@ -169,3 +170,27 @@ def test_a_version_8_registry_gets_the_status_score_indexes_of_version_9(tmp_pat
     with closing(sqlite3.connect(old)) as con:
         analysed = {name for (name,) in con.execute("SELECT idx FROM sqlite_stat1")}
     assert names <= analysed
+
+
+def test_an_upgrade_of_a_registry_never_analysed_writes_no_statistics(tmp_path):
+    db = tmp_path / "old.db"
+    Registry(f"sqlite:///{db}").close()
+    with closing(sqlite3.connect(db)) as con, con:
+        downgrade(con, 6)
+    with Registry(f"sqlite:///{db}") as upgraded:
+        assert upgraded.schema_version() == SCHEMA_VERSION
+    with closing(sqlite3.connect(db)) as con:
+        assert con.execute("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchall() == []
+
+
+@pytest.mark.parametrize(("version", "indexes"), [(6, SORT_INDEXES), (8, STATUS_SORT_INDEXES)])
+def test_an_upgrade_keeps_a_new_index_that_is_there_already(tmp_path, version, indexes):
+    fresh, old = tmp_path / "fresh.db", tmp_path / "old.db"
+    for db in (fresh, old):
+        Registry(f"sqlite:///{db}").close()
+    with closing(sqlite3.connect(old)) as con, con:
+        downgrade(con, version)
+        con.execute(_indexes(fresh)[indexes[-1].name])  # created by hand before the upgrade
+    with Registry(f"sqlite:///{old}") as upgraded:
+        assert upgraded.schema_version() == SCHEMA_VERSION
+    assert _indexes(old) == _indexes(fresh)

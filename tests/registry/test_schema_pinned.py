@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from jupyter_modelservice.exceptions import RegistryError
 from jupyter_modelservice.registry import Registry
-from jupyter_modelservice.registry.schema import MIGRATIONS, SCHEMA_VERSION, Migrations
+from jupyter_modelservice.registry.schema import MIGRATIONS, SCHEMA_VERSION, Migrations, model_metadata
 from tests.integration.conftest import pg_database, pg_url  # noqa: F401 - fixtures used by name
 from tests.old_schema import downgrade
 
@@ -148,6 +148,17 @@ def test_the_upgrade_adds_the_probe_and_the_blake3_columns(upgraded):
     assert (got["probe"], got["file_blake3"]) == ({"rows": [[1, 2]]}, "b" * 64)
 
 
+def _model_metadata_columns(registry):
+    with registry.atomic(write=False) as conn:
+        return [(c["name"], str(c["type"]), c["nullable"]) for c in sa.inspect(conn).get_columns("model_metadata")]
+
+
+def test_the_upgrade_adds_the_columns_of_model_metadata_as_a_new_registry_has_them(upgraded, tmp_path):
+    # SQLite keeps a column's name as ALTER TABLE spells it: ADD COLUMN TRUST would name it 'TRUST'
+    with Registry(f"sqlite:///{tmp_path / 'new.db'}") as new:
+        assert _model_metadata_columns(upgraded) == _model_metadata_columns(new)
+
+
 def test_the_upgrade_creates_the_tables_of_versions_3_and_4_as_they_are_defined(upgraded):
     check_tables(upgraded)
 
@@ -229,6 +240,15 @@ def test_every_step_from_version_1_exists():
 def test_postgres_has_the_tables_of_versions_3_and_4_as_they_are_defined(pg_url):  # noqa: F811
     with Registry(pg_url) as registry:
         check_tables(registry)
+
+
+@pytest.mark.postgres
+def test_postgres_upgrade_adds_the_columns_of_model_metadata_by_their_names(pg_url):  # noqa: F811
+    with Registry(pg_url) as registry, registry.atomic() as conn:
+        downgrade(conn, 1)
+    with Registry(pg_url) as upgraded:
+        assert upgraded.schema_version() == SCHEMA_VERSION
+        assert [name for name, *_ in _model_metadata_columns(upgraded)] == [c.name for c in model_metadata.columns]
 
 
 @pytest.mark.postgres

@@ -137,6 +137,15 @@ def test_allocate_version_with_prefer_refuses_an_id_differing_only_in_case(reg):
         reg.allocate_version("rf", prefer=5)
 
 
+@pytest.mark.parametrize("backend", ["reg", "pg"])
+def test_allocate_version_refuses_an_id_differing_only_in_case_naming_both(request, backend):
+    registry = request.getfixturevalue(backend)
+    registry.add_version(row("Forest"))
+    with registry.atomic(), pytest.raises(InvalidModelIdError) as info:
+        registry.allocate_version("forest")
+    assert "Invalid model_id 'forest': the registry already has 'Forest'" in str(info.value)
+
+
 def test_allocate_version_prefers_a_number_whose_row_exists_no_more_only_if_never_used(reg):
     reg.add_version(row())
     reg.add_version(row())
