@@ -193,7 +193,8 @@ def test_a_failing_step_is_a_registry_error_naming_the_versions_and_the_error():
     steps = Migrations({3: step})
     with pytest.raises(RegistryError) as info:
         steps[3](None)
-    assert "from schema version 3 to 4 failed (ValueError: no room)" in str(info.value)
+    assert str(info.value) == ("Upgrading the registry from schema version 3 to 4 failed (ValueError: no room); "
+                               "the upgrade was rolled back and the registry left as it was.")
     assert isinstance(info.value.__cause__, ValueError)
 
 
