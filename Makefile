@@ -2,7 +2,8 @@
 # make test  - create .venv, install with [test], run the whole suite (unit, integration, notebooks)
 # make bench - run the benchmarks (ratios against the bare libraries)
 # make mutation - mutation score of the modules where a silent bug costs most (mutmut; not part of
-#                 make test); MODULES="ids artifacts" picks groups of benchmarks/mutation.py
+#                 make test); MODULES="ids artifacts" picks groups of benchmarks/mutation.py,
+#                 SINCE=main tests only the functions changed since that git revision
 # Installs are pinned by constraints.txt (make constraints refreshes it from .venv).
 PYTHON ?= python3
 VENV   := .venv
@@ -35,7 +36,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks
 
 mutation: $(VENV)/.installed-test
-	$(BIN)/python -m benchmarks.mutation $(MODULES)
+	$(BIN)/python -m benchmarks.mutation $(if $(SINCE),--since $(SINCE)) $(MODULES)
 
 constraints: $(VENV)/.installed-test
 	(head -n 2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable) > constraints.new

@@ -9,6 +9,10 @@ project's pyproject.toml with the group's ``[tool.mutmut]`` table), so its
 results stay cached between runs: mutmut tests again only the functions that
 changed. Delete that folder to start the group afresh.
 
+``--since REF`` (``make mutation SINCE=main``) tests only the mutants of the functions and
+methods that changed since the git revision REF: the habit after a change, in minutes
+rather than the hours of a first full run on two cores.
+
 The score of a group is killed / (killed + survived + timeouts + suspicious + no tests);
 ``mutmut results`` and ``mutmut show NAME`` in the group's folder list and show the survivors.
 See benchmarks/MUTATION.md for the scores and the survivors explained.
@@ -16,12 +20,16 @@ See benchmarks/MUTATION.md for the scores and the survivors explained.
 
 from __future__ import annotations
 
+import argparse
+import ast
+import fnmatch
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,16 +111,77 @@ def prepare(name: str) -> Path:
     return folder
 
 
-def run(name: str, mutmut: str) -> dict[str, float]:
+def changed_lines(since: str, path: str, root: Path = ROOT) -> set[int]:
+    """Lines of ``path`` (as it is now in the work tree at ``root``) added or changed since the git
+    revision ``since``; a deletion marks the lines on either side of it."""
+    diff = subprocess.run(["git", "diff", "--unified=0", since, "--", path], cwd=root, check=True,
+                          capture_output=True, text=True).stdout
+    lines: set[int] = set()
+    for start, count in re.findall(r"^@@ -\S+ \+(\d+)(?:,(\d+))? @@", diff, re.MULTILINE):
+        first, n = int(start), int(count or 1)
+        lines.update(range(first, first + n) if n else (first, first + 1))
+    return lines
+
+
+def touched_functions(source: str, lines: set[int]) -> list[str]:
+    """mutmut's names (``x_func``, ``xǁClassǁmethod``) of the module-level functions and the methods
+    of module-level classes whose lines (decorators included) meet ``lines``."""
+    def meets(node: ast.AST) -> bool:
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])  # type: ignore[attr-defined]
+        return any(first <= line <= node.end_lineno for line in lines)  # type: ignore[attr-defined]
+
+    functions = (ast.FunctionDef, ast.AsyncFunctionDef)
+    names = []
+    for node in ast.parse(source).body:
+        if isinstance(node, functions) and meets(node):
+            names.append(f"x_{node.name}")
+        elif isinstance(node, ast.ClassDef):
+            names += [f"xǁ{node.name}ǁ{item.name}" for item in node.body if isinstance(item, functions) and meets(item)]
+    return names
+
+
+def changed_patterns(name: str, since: str) -> list[str]:
+    """mutmut name patterns of the group's functions changed since ``since`` (none: nothing to test)."""
+    patterns = []
+    for spec in GROUPS[name][0]:
+        for path in sorted(ROOT.glob(spec)):
+            relative = path.relative_to(ROOT).as_posix()
+            lines = changed_lines(since, relative)
+            if lines:
+                module = relative.removesuffix(".py").replace("/", ".")
+                patterns += [f"{module}.{function}__mutmut_*"
+                             for function in touched_functions(path.read_text(encoding="utf-8"), lines)]
+    return patterns
+
+
+def run(name: str, mutmut: str, patterns: list[str] | None = None) -> dict[str, float]:
+    """Run mutmut over the group (only the mutants matching ``patterns`` when given); its counts."""
     folder = prepare(name)
     env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     started = time.monotonic()
-    subprocess.run([mutmut, "run", "--max-children", str(os.cpu_count() or 2)], cwd=folder, env=env, check=True)
+    subprocess.run([mutmut, "run", "--max-children", str(os.cpu_count() or 2), *(patterns or [])],
+                   cwd=folder, env=env, check=True)
     seconds = time.monotonic() - started
-    subprocess.run([mutmut, "export-cicd-stats"], cwd=folder, env=env, check=True, stdout=subprocess.DEVNULL)
-    stats = json.loads((folder / "mutants" / "mutmut-cicd-stats.json").read_text())
+    if patterns:
+        listed = subprocess.run([mutmut, "results", "--all", "true"], cwd=folder, env=env, check=True,
+                                capture_output=True, text=True).stdout
+        stats: dict[str, float] = dict(count_results(listed, patterns))
+    else:
+        subprocess.run([mutmut, "export-cicd-stats"], cwd=folder, env=env, check=True, stdout=subprocess.DEVNULL)
+        stats = json.loads((folder / "mutants" / "mutmut-cicd-stats.json").read_text())
     stats["seconds"] = seconds
     return stats
+
+
+def count_results(listed: str, patterns: list[str]) -> Counter[str]:
+    """How many mutants of each status ``mutmut results --all true`` lists among those matching ``patterns``
+    (statuses named as in ``export-cicd-stats``: killed, survived, timeout, suspicious, no_tests)."""
+    counts: Counter[str] = Counter()
+    for line in listed.splitlines():
+        mutant, _, status = line.strip().rpartition(": ")
+        if mutant and any(fnmatch.fnmatchcase(mutant, p) for p in patterns):
+            counts[status.replace(" ", "_")] += 1
+    return counts
 
 
 def score_line(name: str, stats: dict[str, float]) -> str:
@@ -123,16 +192,25 @@ def score_line(name: str, stats: dict[str, float]) -> str:
             f"{stats.get('suspicious', 0)} suspicious; {stats['seconds'] / 60:.1f} min)")
 
 
-def main(names: list[str]) -> int:
-    unknown = [n for n in names if n not in GROUPS]
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.mutation", description=__doc__.split("\n")[0])
+    parser.add_argument("groups", nargs="*", metavar="group", help=f"of {', '.join(GROUPS)} (default: {' '.join(DEFAULT)})")
+    parser.add_argument("--since", metavar="REF", help="only the functions changed since this git revision")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.groups if n not in GROUPS]
     if unknown:
         print(f"unknown group(s) {unknown}; choose from {', '.join(GROUPS)}", file=sys.stderr)
         return 2
     mutmut = str(Path(sys.executable).with_name("mutmut"))
     lines = []
-    for name in names or DEFAULT:
+    for name in args.groups or DEFAULT:
+        patterns = changed_patterns(name, args.since) if args.since else None
+        if patterns == []:
+            lines.append(f"{name:12} no function changed since {args.since}")
+            print(lines[-1], flush=True)
+            continue
         print(f"\n=== mutation: {name} ===", flush=True)
-        lines.append(score_line(name, run(name, mutmut)))
+        lines.append(score_line(name, run(name, mutmut, patterns)))
         print(lines[-1], flush=True)
     print("\n" + "\n".join(lines))
     return 0
