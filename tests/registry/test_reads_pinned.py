@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from jupyter_modelservice.exceptions import InvalidInputError, ModelNotFoundError, RegistryError
 from jupyter_modelservice.registry import Registry, engine
+from jupyter_modelservice.registry.queries import SORTABLE
 from jupyter_modelservice.registry.schema import SCHEMA_VERSION
 from tests.integration.conftest import pg_database, pg_url  # noqa: F401 - fixtures used by name
 
@@ -136,8 +137,11 @@ def test_list_latest_only_applies_after_the_filters_keep_nothing_of_an_id(filled
 
 
 def test_list_order_by_a_refused_column_names_the_allowed_ones(filled):
-    with pytest.raises(InvalidInputError, match=r"Cannot order by 'tags'; use one of \['feature_count'"):
-        filled.list(order_by="tags")
+    with pytest.raises(InvalidInputError) as info:
+        filled.list(order_by="-tags")
+    assert str(info.value) == (f"Cannot order by '-tags'; use one of {sorted(SORTABLE)}, "
+                               "with a leading '-' for descending.")
+    assert sorted(SORTABLE)[0] == "feature_count"
 
 
 def test_list_returns_every_column(filled):

@@ -358,6 +358,14 @@ def test_record_event_keeps_the_status_as_from_and_to(reg):
         "verified", "saved", "saved", {"by": "me"})
 
 
+def test_record_event_keeps_the_status_of_its_own_version(reg):
+    reg.add_version(row(status="saved"))
+    reg.add_version(row(status="trained"))
+    reg.record_event("rf", 1, "verified")
+    last = reg.events("rf", 1)[-1]
+    assert (last["version"], last["from_status"], last["to_status"]) == (1, "saved", "saved")
+
+
 def test_record_event_without_details_stores_null(reg):
     reg.add_version(row())
     reg.record_event("rf", 1, "note", {})
