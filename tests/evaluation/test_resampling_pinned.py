@@ -9,6 +9,7 @@ gets finite stand-ins of that order.
 from __future__ import annotations
 
 import warnings
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -70,3 +71,12 @@ def test_chunks_sharing_a_cache_keep_byte_and_int32_count_buffers_apart():
         got = resampling.resampled("roc_auc", y, prediction, resampling.Resamples(indices, cache))
         expected = [skm.roc_auc_score(y[rows], prediction["y_score"][rows, 1]) for rows in indices]
         assert got == pytest.approx(expected, rel=1e-12)
+
+
+def test_sums_take_the_values_as_float64_whatever_their_type():
+    """``Σ_i counts[b, i] · values[i]`` on float64 values: Decimals (an object array) give float64 sums."""
+    indices = np.array([[0, 0, 2, 3], [1, 1, 1, 3]])
+    values = np.array([Decimal("0.5"), Decimal("1.25"), Decimal("-2"), Decimal("4")], dtype=object)
+    got = resampling.Resamples(indices).sums(values)
+    assert got.dtype == np.float64
+    assert got.tolist() == [0.5 + 0.5 - 2 + 4, 3 * 1.25 + 4]  # rows 0, 0, 2, 3 and rows 1, 1, 1, 3

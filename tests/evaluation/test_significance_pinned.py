@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -108,6 +109,15 @@ def test_corrected_ttest_of_a_constant_nonzero_difference_is_zero():
     a, b = [0.75, 0.5, 0.25], [0.5, 0.25, 0.0]
     assert corrected_ttest(a, b, 200, 100) == 0.0
     assert corrected_ttest(b, a, 200, 100) == 0.0
+
+
+def test_corrected_ttest_takes_the_fold_scores_as_floats():
+    """Fold scores as Decimals (as a database NUMERIC column returns them) are tested as their floats."""
+    a = [Decimal("0.81"), Decimal("0.84"), Decimal("0.79"), Decimal("0.86"), Decimal("0.83")]
+    b = [Decimal("0.78"), Decimal("0.80"), Decimal("0.80"), Decimal("0.82"), Decimal("0.79")]
+    d = np.array([float(s) for s in a]) - np.array([float(s) for s in b])
+    t = d.mean() / np.sqrt((1 / 5 + 20 / 80) * d.var(ddof=1))  # Nadeau & Bengio, 5 folds of 80 / 20 rows
+    assert corrected_ttest(a, b, 80, 20) == pytest.approx(2 * student_t.sf(abs(t), 4), rel=1e-12)
 
 
 # -- per-resample metrics -----------------------------------------------------------------------------
