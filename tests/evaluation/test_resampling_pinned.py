@@ -1,9 +1,9 @@
 """The bootstrap ROC AUC of `resampling.resampled` pinned against scikit-learn on the gathered rows.
 
-Scores that are not all finite numbers take the loop over resamples (`resampling._auc_loop`): an
-infinity ranks beyond every number, a NaN above everything, each NaN its own rank in row order (a
-stable sort). ROC AUC depends on the order of the scores only, so scikit-learn, which refuses them,
-gets finite stand-ins of that order.
+Scores that are not all finite numbers, or not held in a number dtype, take the loop over resamples
+(`resampling._auc_loop`): an infinity ranks beyond every number, a NaN above everything, each
+non-finite score its own rank in row order (a stable sort). ROC AUC depends on the order of the
+scores only, so scikit-learn, which refuses them, gets finite stand-ins of that order.
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ def _prediction(score: np.ndarray) -> dict:
 
 
 def _ranked(score: np.ndarray) -> np.ndarray:
-    """Finite stand-ins for scores in [0, 1] in the loop's order: -inf, the numbers, +inf, each NaN in row order."""
-    out = np.where(np.isposinf(score), 2.0, np.where(np.isneginf(score), -1.0, score))
-    nan = np.flatnonzero(np.isnan(score))
-    out[nan] = 3.0 + np.arange(nan.size)
-    return out
+    """Finite stand-ins for scores in [0, 1] in the loop's order: -inf, the numbers, +inf, NaN; each non-finite
+    score its own rank, in row order."""
+    score = score.astype(float)
+    rank = np.empty(score.size)
+    rank[np.argsort(score, kind="stable")] = np.arange(score.size)
+    return np.where(np.isfinite(score), score, np.where(np.isneginf(score), -2.0, 2.0) + rank / score.size)
 
 
 def test_roc_auc_of_scores_that_are_not_finite_equals_scikit_learn_on_their_order():
@@ -54,6 +55,30 @@ def test_roc_auc_of_scores_that_are_not_finite_is_silent_and_nan_on_a_resample_o
         got = resampling.resampled("roc_auc", y, _prediction(score), indices)
     assert np.isnan(got[0])
     assert got[1] == pytest.approx(skm.roc_auc_score(y, _ranked(score)), rel=1e-12) == 2 / 3
+
+
+def test_roc_auc_of_scores_held_as_objects_takes_the_loop_as_floats_do():
+    """An object array is not a number dtype: the loop, where equal infinities rank apart across the classes."""
+    y = np.array([0, 1, 1, 0, 1, 0, 0, 1])
+    score = np.array([np.inf, np.inf, 0.3, 0.3, -np.inf, -np.inf, 0.8, 0.1])
+    indices = np.random.default_rng(10).integers(0, y.size, size=(20, y.size))
+    expected = [skm.roc_auc_score(y[rows], _ranked(score)[rows]) for rows in indices]
+    for held in (score, score.astype(object)):
+        assert resampling.resampled("roc_auc", y, _prediction(held), indices) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("metric", ["precision", "recall", "f1_score"])
+def test_a_class_absent_from_a_resample_weighs_zero_whatever_memory_numpy_reuses(metric):
+    """scikit-learn's weighted average with zero_division=0, also when the freed arrays numpy hands out hold NaN."""
+    y = np.array([0, 1, 1, 0, 1, 0, 0, 1])
+    y_pred = np.array([0, 1, 2, 0, 0, 1, 2, 1])  # class 2 is never true, and predicted for two rows only
+    indices = np.random.default_rng(11).integers(0, y.size, size=(5, y.size))
+    indices[0] = [0, 1, 3, 4, 5, 7, 0, 1]  # class 2 neither true nor predicted
+    score = getattr(skm, metric if metric == "f1_score" else f"{metric}_score")
+    expected = [score(y[rows], y_pred[rows], average="weighted", zero_division=0) for rows in indices]
+    freed = [np.full((indices.shape[0], 3), np.nan) for _ in range(8)]  # (resamples, classes) float64 blocks
+    del freed
+    assert resampling.resampled(metric, y, {"y_pred": y_pred}, indices) == pytest.approx(expected, rel=1e-12)
 
 
 def test_chunks_sharing_a_cache_keep_byte_and_int32_count_buffers_apart():
