@@ -105,3 +105,33 @@ def test_sums_take_the_values_as_float64_whatever_their_type():
     got = resampling.Resamples(indices).sums(values)
     assert got.dtype == np.float64
     assert got.tolist() == [0.5 + 0.5 - 2 + 4, 3 * 1.25 + 4]  # rows 0, 0, 2, 3 and rows 1, 1, 1, 3
+
+
+def test_roc_auc_of_one_positive_and_one_negative_is_defined():
+    y, score = np.array([0, 1]), np.array([0.2, 0.7])
+    indices = np.array([[0, 1], [1, 0], [0, 0], [1, 1]])
+    got = resampling.resampled("roc_auc", y, _prediction(score), indices)
+    assert got.tolist()[:2] == [1.0, 1.0] and np.isnan(got[2:]).all()
+
+
+def _past_int32(ties: str) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and scores whose pair counts pass the int32 range: 2 × 35,000² pair halves, or 24,000 positives
+    tied with 90,000 negatives (taken one positive at a time when a quarter or fewer of the positives tie)."""
+    rng = np.random.default_rng(12)
+    if ties == "few positives tied with many negatives":
+        y = np.repeat([0, 1], 100_000)
+        score = rng.uniform(0, 1, y.size)
+        score[10_000:100_000] = score[100_000:124_000] = 0.5
+        return y, score
+    y = np.repeat([0, 1], 35_000)
+    score = 0.35 * y + rng.uniform(0, 0.65, y.size)
+    return y, (score.round(2) if ties == "rounded" else score)
+
+
+@pytest.mark.parametrize("ties", ["rounded", "none", "few positives tied with many negatives"])
+def test_roc_auc_counts_pairs_past_the_int32_range(ties):
+    y, score = _past_int32(ties)
+    rng = np.random.default_rng(13)
+    indices = np.vstack([np.arange(y.size), rng.integers(0, y.size, size=(2, y.size))])
+    expected = [skm.roc_auc_score(y[rows], score[rows]) for rows in indices]
+    assert resampling.resampled("roc_auc", y, _prediction(score), indices) == pytest.approx(expected, rel=1e-12)
