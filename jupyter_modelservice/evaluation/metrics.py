@@ -110,10 +110,11 @@ def _roc_auc(y_true: np.ndarray, proba: np.ndarray | None, classes: list[Any]) -
     from sklearn.metrics import roc_auc_score
 
     try:
-        if proba.shape[1] == 2:
-            return float(roc_auc_score(y_true, proba[:, 1]))
-        return float(roc_auc_score(y_true, proba, multi_class="ovr", average="weighted",
-                                   labels=classes))
+        if proba.shape[1] == 2:  # the second column is the probability of classes[1], in whatever order
+            return float(roc_auc_score(y_true == classes[1], proba[:, 1]))
+        order = sorted(range(len(classes)), key=classes.__getitem__)  # scikit-learn wants the labels sorted
+        return float(roc_auc_score(y_true, proba[:, order], multi_class="ovr", average="weighted",
+                                   labels=[classes[i] for i in order]))
     except ValueError:  # labels of y_true that the model never saw
         return None
 
