@@ -77,3 +77,16 @@ def test_roc_auc_is_none_when_the_target_lacks_a_class_the_model_knows():
     kept = y != "c"
     assert evaluate_predictions(y[kept], y[kept], "classification", y_score=proba[kept],
                                 classes=["a", "b", "c"])["roc_auc"] is None
+
+
+def test_evaluate_estimator_returns_the_predictions_only_when_asked_and_no_scores_for_a_regression():
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_modelservice.evaluation.metrics import evaluate_estimator
+
+    X = np.arange(20.0).reshape(-1, 1)
+    y = (X[:, 0] > 9).astype(int)
+    model = LogisticRegression().fit(X, y)  # it has predict_proba; evaluated as a regression it is not asked
+    assert "predictions" not in evaluate_estimator(model, X, y, "classification")
+    got = evaluate_estimator(model, X, y, "regression", return_predictions=True)["predictions"]
+    assert got["y_score"] is None and got["classes"] == [0, 1]

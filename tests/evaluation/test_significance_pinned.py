@@ -259,6 +259,8 @@ def test_bootstrap_p_edge_cases():
     assert significance._bootstrap_p(0.0, diffs) == 1.0  # no observed difference
     assert significance._bootstrap_p(float("nan"), diffs) == 1.0
     assert significance._bootstrap_p(0.1, np.full(50, 0.1)) == 0.0  # every resample agrees: no spread
+    assert np.full(50, 0.25).std(ddof=1) == 0.0  # (0.1's mean is off by rounding; a quarter's is exact)
+    assert significance._bootstrap_p(0.25, np.full(50, 0.25)) == 0.0
     # fewer than two finite resampled differences: no standard error, so no p-value (never a certain 0.0),
     # and numpy is not asked for one
     with warnings.catch_warnings():
