@@ -21,6 +21,7 @@ from jupyter_modelservice.exceptions import (
 )
 from jupyter_modelservice.registry import Registry
 from jupyter_modelservice.registry.engine import advisory_key
+from jupyter_modelservice.registry.queries import FILE_COLUMNS
 from tests.integration.conftest import _libpq, pg_database, pg_url  # noqa: F401 - fixtures used by name
 from tests.threads import errors_in_threads
 
@@ -143,7 +144,9 @@ def test_allocate_version_refuses_an_id_differing_only_in_case_naming_both(reque
     registry.add_version(row("Forest"))
     with registry.atomic(), pytest.raises(InvalidModelIdError) as info:
         registry.allocate_version("forest")
-    assert "Invalid model_id 'forest': the registry already has 'Forest'" in str(info.value)
+    assert str(info.value) == (
+        "Invalid model_id 'forest': the registry already has 'Forest', which differs only in letter case; both "
+        "would share one folder on Windows and macOS. Use 'Forest' to add a version, or another name.")
 
 
 def test_allocate_version_prefers_a_number_whose_row_exists_no_more_only_if_never_used(reg):
@@ -356,6 +359,18 @@ def test_record_event_keeps_the_status_as_from_and_to(reg):
     last = reg.events("rf")[-1]
     assert (last["event"], last["from_status"], last["to_status"], last["details"]) == (
         "verified", "saved", "saved", {"by": "me"})
+
+
+def test_set_values_and_set_file_refuse_other_columns_saying_where_they_are_changed(reg):
+    reg.add_version(row())
+    with pytest.raises(InvalidInputError) as info:
+        reg.set_values("rf", 1, {"status": "saved", "version": 2})
+    assert str(info.value) == (
+        "set_values cannot change ['status', 'version']: a version keeps its id and number, and a status change "
+        "goes through set_status (it is recorded and may demote another version).")
+    with pytest.raises(InvalidInputError) as info:
+        reg.set_file("rf", 1, {"file_path": "x", "notes": "y"})
+    assert str(info.value) == f"set_file changes only {', '.join(FILE_COLUMNS)}, not ['notes']."
 
 
 def test_record_event_keeps_the_status_of_its_own_version(reg):
