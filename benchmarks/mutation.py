@@ -114,8 +114,10 @@ def prepare(name: str) -> Path:
 def changed_lines(since: str, path: str, root: Path = ROOT) -> set[int]:
     """Lines of ``path`` (as it is now in the work tree at ``root``) added or changed since the git
     revision ``since``; a deletion marks the lines on either side of it."""
-    diff = subprocess.run(["git", "diff", "--unified=0", since, "--", path], cwd=root, check=True,
-                          capture_output=True, text=True).stdout
+    found = subprocess.run(["git", "diff", "--unified=0", since, "--", path], cwd=root, capture_output=True, text=True)
+    if found.returncode:
+        raise SystemExit(f"--since {since}: git diff failed: {found.stderr.strip()}")
+    diff = found.stdout
     lines: set[int] = set()
     for start, count in re.findall(r"^@@ -\S+ \+(\d+)(?:,(\d+))? @@", diff, re.MULTILINE):
         first, n = int(start), int(count or 1)

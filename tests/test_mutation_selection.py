@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import textwrap
 
+import pytest
+
 from benchmarks.mutation import changed_lines, count_results, touched_functions
 
 SOURCE = textwrap.dedent('''\
@@ -50,6 +52,8 @@ def test_changed_lines_are_the_new_and_changed_ones_and_both_sides_of_a_deletion
     (tmp_path / "m.py").write_text("".join(lines))
     assert changed_lines("HEAD", "m.py", root=tmp_path) == {2, 5, 6, 10}
     assert changed_lines("HEAD", "other.py", root=tmp_path) == set()
+    with pytest.raises(SystemExit, match="--since no-such-ref: git diff failed: fatal: "):
+        changed_lines("no-such-ref", "m.py", root=tmp_path)
 
 
 def test_touched_functions_are_named_as_mutmut_names_them():
