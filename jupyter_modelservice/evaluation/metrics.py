@@ -112,11 +112,22 @@ def _roc_auc(y_true: np.ndarray, proba: np.ndarray | None, classes: list[Any]) -
     try:
         if proba.shape[1] == 2:  # the second column is the probability of classes[1], in whatever order
             return float(roc_auc_score(y_true == classes[1], proba[:, 1]))
-        order = sorted(range(len(classes)), key=classes.__getitem__)  # scikit-learn wants the labels sorted
-        return float(roc_auc_score(y_true, proba[:, order], multi_class="ovr", average="weighted",
-                                   labels=[classes[i] for i in order]))
+        return weighted_ovr_auc(y_true, proba, classes)
     except ValueError:  # labels of y_true that the model never saw
         return None
+
+
+def weighted_ovr_auc(y_true: np.ndarray, proba: np.ndarray, classes: list[Any]) -> float:
+    """Weighted one-vs-rest ROC AUC of ``proba``, its columns in the order of ``classes`` (any order:
+    scikit-learn, which wants its labels sorted, gets the columns sorted; a one-dimensional ``proba``
+    is the score of the greater label, as for scikit-learn). Raises ValueError where scikit-learn
+    does (a label of ``y_true`` not in ``classes``)."""
+    from sklearn.metrics import roc_auc_score
+
+    if proba.ndim == 2:
+        order = sorted(range(len(classes)), key=classes.__getitem__)
+        proba, classes = proba[:, order], [classes[i] for i in order]
+    return float(roc_auc_score(y_true, proba, multi_class="ovr", average="weighted", labels=classes))
 
 
 def _regression(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:

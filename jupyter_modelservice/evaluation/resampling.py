@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..metric_names import REGRESSION_METRICS
+from .metrics import weighted_ovr_auc
 
 __all__ = ["Resamples", "multiclass_auc", "resampled"]
 
@@ -254,11 +255,9 @@ def _auc_loop(positive: np.ndarray, scores: np.ndarray, indices: np.ndarray) -> 
 
 def multiclass_auc(y_true: np.ndarray, proba: np.ndarray, classes: list[Any]) -> float:
     """Weighted one-vs-rest ROC AUC of one resample (the loop fallback for more than two classes)."""
-    from sklearn.metrics import roc_auc_score
-
     if len(np.unique(y_true)) != len(classes):
         return float("nan")
     try:
-        return float(roc_auc_score(y_true, proba, multi_class="ovr", average="weighted", labels=classes))
+        return weighted_ovr_auc(y_true, proba, classes)
     except ValueError:
         return float("nan")

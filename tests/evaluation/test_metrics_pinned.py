@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 from sklearn import metrics as skm
+from sklearn.linear_model import LogisticRegression
 
-from jupyter_modelservice.evaluation.metrics import evaluate_predictions
+from jupyter_modelservice.evaluation.metrics import evaluate_estimator, evaluate_predictions
 from jupyter_modelservice.exceptions import InvalidInputError
 
 
@@ -80,10 +81,6 @@ def test_roc_auc_is_none_when_the_target_lacks_a_class_the_model_knows():
 
 
 def test_evaluate_estimator_returns_the_predictions_only_when_asked_and_no_scores_for_a_regression():
-    from sklearn.linear_model import LogisticRegression
-
-    from jupyter_modelservice.evaluation.metrics import evaluate_estimator
-
     X = np.arange(20.0).reshape(-1, 1)
     y = (X[:, 0] > 9).astype(int)
     model = LogisticRegression().fit(X, y)  # it has predict_proba; evaluated as a regression it is not asked

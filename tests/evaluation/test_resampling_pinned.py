@@ -135,3 +135,16 @@ def test_roc_auc_counts_pairs_past_the_int32_range(ties):
     indices = np.vstack([np.arange(y.size), rng.integers(0, y.size, size=(2, y.size))])
     expected = [skm.roc_auc_score(y[rows], score[rows]) for rows in indices]
     assert resampling.resampled("roc_auc", y, _prediction(score), indices) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("classes", [["a", "b", "c"], ["c", "a", "b"]])
+def test_multiclass_roc_auc_reads_the_columns_in_the_order_of_the_classes(classes):
+    rng = np.random.default_rng(15)
+    y = rng.choice(["a", "b", "c"], size=90, p=[0.5, 0.3, 0.2])
+    proba = rng.dirichlet([1, 1, 1], size=y.size) + (y[:, None] == np.array(["a", "b", "c"])) * 0.5
+    proba /= proba.sum(axis=1, keepdims=True)  # columns a, b, c
+    indices = rng.integers(0, y.size, size=(4, y.size))
+    expected = [skm.roc_auc_score(y[rows], proba[rows], multi_class="ovr", average="weighted") for rows in indices]
+    given = proba[:, ["abc".index(c) for c in classes]]
+    got = resampling.resampled("roc_auc", y, {"y_pred": y, "y_score": given, "classes": classes}, indices)
+    assert got == pytest.approx(expected, rel=1e-12)
