@@ -128,9 +128,9 @@ def changed_lines(since: str, path: str, root: Path = ROOT) -> set[int]:
 def touched_functions(source: str, lines: set[int]) -> list[str]:
     """mutmut's names (``x_func``, ``xǁClassǁmethod``) of the module-level functions and the methods
     of module-level classes whose lines (decorators included) meet ``lines``."""
-    def meets(node: ast.AST) -> bool:
-        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])  # type: ignore[attr-defined]
-        return any(first <= line <= node.end_lineno for line in lines)  # type: ignore[attr-defined]
+    def meets(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        return any(first <= line <= (node.end_lineno or node.lineno) for line in lines)
 
     functions = (ast.FunctionDef, ast.AsyncFunctionDef)
     names = []
