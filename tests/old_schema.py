@@ -1,7 +1,7 @@
 """Registries as older schema versions wrote them, for the tests of the upgrades.
 
 `downgrade` takes away what each later migration added, newest first, and sets
-the recorded version. A new migration adds its undo to `UNDO` (and nowhere else:
+the recorded version (a statement may differ by dialect: ``{"sqlite": ..., "postgresql": ...}``). A new migration adds its undo to `UNDO` (and nowhere else:
 every upgrade test goes through here).
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 from jupyter_modelservice.registry.schema import SCHEMA_VERSION, SORT_INDEXES, STATUS_SORT_INDEXES
 
 #: What each schema version added, as the statements that take it away again.
-UNDO: dict[int, list[str]] = {
+UNDO: dict[int, list[str | dict[str, str]]] = {
     2: ["ALTER TABLE model_metadata DROP COLUMN trust"],
     3: ["DROP TABLE model_blobs"],
     4: ["DROP TABLE evaluation_resamples", "DROP TABLE evaluations"],
@@ -22,6 +22,11 @@ UNDO: dict[int, list[str]] = {
         "CREATE INDEX ix_model_metadata_training_date ON model_metadata (training_date)"],
     8: ["ALTER TABLE model_metadata DROP COLUMN file_chunks"],
     9: [f"DROP INDEX {index.name}" for index in STATUS_SORT_INDEXES],
+    10: [{"sqlite": "DROP TRIGGER tr_models_version_added",
+          "postgresql": "DROP TRIGGER tr_models_versions ON model_metadata"},
+         {"sqlite": "DROP TRIGGER tr_models_version_deleted",
+          "postgresql": "DROP FUNCTION models_track_versions()"},
+         "DROP TABLE models"],
 }
 assert sorted(UNDO) == list(range(2, SCHEMA_VERSION + 1)), "a new schema version needs its undo in UNDO"
 
@@ -30,7 +35,8 @@ def downgrade(connection: Any, version: int) -> None:
     """Turn the registry behind ``connection`` (sqlite3, or SQLAlchemy in a transaction) into what
     schema ``version`` wrote."""
     run = getattr(connection, "exec_driver_sql", None) or connection.execute
+    dialect = connection.dialect.name if hasattr(connection, "dialect") else "sqlite"
     for step in range(SCHEMA_VERSION, version, -1):
         for statement in UNDO[step]:
-            run(statement)
+            run(statement[dialect] if isinstance(statement, dict) else statement)
     run(f"UPDATE schema_info SET value = '{int(version)}' WHERE key = 'schema_version'")

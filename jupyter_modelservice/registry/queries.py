@@ -7,6 +7,7 @@ parameters, columns only from the table) and check input; `Registry` runs them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,10 +17,11 @@ from sqlalchemy.sql.functions import FunctionElement
 from ..exceptions import InvalidInputError
 from ..statuses import STATUSES
 from .engine import escape_like
-from .schema import events, model_metadata
+from .schema import events, model_metadata, models
 
-__all__ = ["COLUMNS", "FILE_COLUMNS", "SORTABLE", "STATUSES", "check_status", "clean", "count_query",
-           "event_key", "events_query", "merged_tags", "rows_query"]
+__all__ = ["CLASS_MATCHES", "COLUMNS", "FILE_COLUMNS", "ID_MATCHES", "INDEXED_SEARCH", "SORTABLE", "STATUSES",
+           "Search", "check_status", "clean", "count_query", "event_key", "events_query", "merged_tags",
+           "rows_query", "search_pattern"]
 
 COLUMNS = tuple(c.name for c in model_metadata.columns)
 #: The columns describing a version's model file (`Registry.set_file`).
@@ -35,11 +37,12 @@ SORTABLE = frozenset(
 _NEWER = model_metadata.alias("newer")
 
 
-def rows_query(*, status: str | None, model_id: str | None, search: str | None, order_by: str,
+def rows_query(*, status: str | None, model_id: str | None, search: Search | None, order_by: str,
                limit: int | None, offset: int, latest_only: bool, where: Any = None) -> sa.Select[Any]:
     """The rows matching every given filter, in ``order_by`` order (see `Registry.list`).
 
-    ``where`` is a condition built by `where.parse_where`. With a ``limit`` the
+    ``where`` is a condition built by `where.parse_where`, ``search`` what a
+    search matches (`Search`). With a ``limit`` the
     keys of the page are selected first and its rows read after: the keys
     come from an index that holds them (`schema.SORT_INDEXES`), so that rows
     are read for the page only, not for every row a filter rejects.
@@ -57,10 +60,10 @@ def rows_query(*, status: str | None, model_id: str | None, search: str | None, 
     query = sa.select(*key_columns) if limit is not None else sa.select(model_metadata)
     query = query.where(*_filters(status, model_id, search, where))
     if latest_only:
-        # no later version of the id (whatever its status): one primary-key probe per row read,
+        # the id's latest version (whatever its status): one lookup in `models` per row read,
         # so a page stops after its rows instead of grouping every id first
-        query = query.where(~sa.exists().where(_NEWER.c.model_id == model_metadata.c.model_id,
-                                               _NEWER.c.version > model_metadata.c.version))
+        query = query.where(sa.exists().where(models.c.model_id == model_metadata.c.model_id,
+                                              models.c.latest_version == model_metadata.c.version))
     query = query.order_by(*_ordering(model_metadata.c, column, descending))
     if limit is None:
         return query.offset(int(offset)) if offset else query
@@ -80,7 +83,7 @@ def _ordering(columns: Any, column: str, descending: bool) -> list[Any]:
     return [key.desc() if descending else key.asc(), columns.model_id.asc(), columns.version.desc()]
 
 
-def count_query(*, status: str | None, model_id: str | None, search: str | None,
+def count_query(*, status: str | None, model_id: str | None, search: Search | None,
                 where: Any = None, limit: int | None = None) -> sa.Select[Any]:
     """How many rows match the filters of `rows_query`; with ``limit``, counted up to it."""
     conditions = _filters(status, model_id, search, where)
@@ -102,18 +105,53 @@ def events_query(model_id: str | None, version: int | None, kinds: Iterable[str]
     return query
 
 
-def _filters(status: str | None, model_id: str | None, search: str | None, condition: Any = None) -> list[Any]:
+def _filters(status: str | None, model_id: str | None, search: Search | None, condition: Any = None) -> list[Any]:
     where: list[Any] = [] if condition is None else [condition]
     if status is not None:
         check_status(status)
         where.append(model_metadata.c.status == status)
     if model_id is not None:
         where.append(model_metadata.c.model_id == model_id)
-    if search:
-        pattern = "%" + escape_like(str(search)) + "%"
-        where.append(sa.or_(_contains(model_metadata.c.model_id, pattern),
-                            _contains(model_metadata.c.model_class, pattern)))
+    if search is not None:
+        where.append(search.condition())
     return where
+
+
+#: Up to this many versions, a search's versions are looked up by id and class (then sorted);
+#: beyond it, they are tested in the order of the page (a page of 100 is found within a few
+#: thousand rows), instead of looking them all up to sort them.
+INDEXED_SEARCH = 5000
+
+
+def search_pattern(text: str) -> str:
+    """The ``LIKE`` pattern of a search: the text anywhere, its wildcards matched literally."""
+    return "%" + escape_like(str(text)) + "%"
+
+
+@dataclass(frozen=True)
+class Search:
+    """What a search matches, found before any version is read (`Registry` fills it).
+
+    ``ids`` is how many ids contain the text (from `models`), ``classes`` the
+    class names that do (from the class index). With ``walk``, so many
+    versions match that they are tested as the page's index is read in order;
+    else they are looked up by id and class and sorted.
+    """
+
+    pattern: str
+    ids: int
+    classes: tuple[str, ...]
+    walk: bool
+
+    def condition(self) -> Any:
+        """The versions of the matching ids and classes (false when nothing matches)."""
+        parts = []
+        if self.ids:
+            ids = sa.select(models.c.model_id).where(_contains(models.c.model_id, self.pattern))
+            parts.append(_tested(model_metadata.c.model_id, self.walk).in_(ids))
+        if self.classes:
+            parts.append(_tested(model_metadata.c.model_class, self.walk).in_(self.classes))
+        return sa.or_(*parts) if parts else sa.false()
 
 
 class _contains(FunctionElement[bool]):
@@ -139,6 +177,49 @@ def _contains_ilike(element: _contains, compiler: Any, **kw: Any) -> str:
 def _contains_sqlite(element: _contains, compiler: Any, **kw: Any) -> str:
     column, pattern = (compiler.process(c, **kw) for c in element.clauses)
     return f"({column} LIKE {pattern} ESCAPE '\\')"
+
+
+class _unindexed(FunctionElement[Any]):
+    """``column || ''``: the column as an expression no index answers.
+
+    A condition on it is tested on each row a query reads in its order, and
+    never makes the planner look rows up by that column instead.
+    """
+
+    inherit_cache = True
+
+    def __init__(self, column: Any) -> None:
+        self.type = column.type
+        super().__init__(column)
+
+
+@compiles(_unindexed)
+def _unindexed_sql(element: _unindexed, compiler: Any, **kw: Any) -> str:
+    (column,) = element.clauses
+    return f"({compiler.process(column, **kw)} || '')"
+
+
+def _tested(column: Any, walk: bool) -> Any:
+    return _unindexed(column) if walk else column
+
+
+#: How many ids contain the search (``pattern``), and how many versions they have (`models`).
+ID_MATCHES = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(models.c.versions), 0)).where(
+    _contains(models.c.model_id, sa.bindparam("pattern", type_=sa.String())))
+
+
+def _class_names() -> Any:
+    """Every class name of the registry, one index lookup each (a loose scan of the class index)."""
+    names = sa.select(sa.func.min(model_metadata.c.model_class).label("name")).cte("class_names", recursive=True)
+    following = sa.select(sa.select(sa.func.min(model_metadata.c.model_class))
+                          .where(model_metadata.c.model_class > names.c.name).scalar_subquery())
+    return names.union_all(following.where(names.c.name.is_not(None)))
+
+
+_NAMES = _class_names()
+#: The class names containing the search (``pattern``).
+CLASS_MATCHES = sa.select(_NAMES.c.name).where(_NAMES.c.name.is_not(None),
+                                               _contains(_NAMES.c.name, sa.bindparam("pattern", type_=sa.String())))
 
 
 def merged_tags(stored: Any, changes: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,16 @@ import sqlalchemy as sa
 
 from ..exceptions import ModelNotFoundError, RegistryError
 from ..redaction import redact_url, scrub_secrets
-from .queries import count_query, events_query, rows_query
+from .queries import (
+    CLASS_MATCHES,
+    ID_MATCHES,
+    INDEXED_SEARCH,
+    Search,
+    count_query,
+    events_query,
+    rows_query,
+    search_pattern,
+)
 from .schema import events, model_metadata, schema_info
 from .transaction import Transactions
 from .where import parse_where
@@ -42,6 +51,10 @@ _LATEST = sa.select(sa.func.max(model_metadata.c.version)).where(
 _USED = sa.select(sa.func.max(events.c.version)).where(events.c.model_id == sa.bindparam("model_id")).scalar_subquery()
 #: (other id differing in letter case, latest version, highest version ever used) of ``model_id``.
 _ALLOCATION = sa.select(_CASE_CONFLICT.scalar_subquery(), _LATEST, _USED)
+#: How many versions have one of the ``classes``, counted up to one past `INDEXED_SEARCH`.
+_CLASS_VERSIONS = sa.select(sa.func.count()).select_from(
+    sa.select(sa.literal(1)).where(model_metadata.c.model_class.in_(sa.bindparam("classes", expanding=True)))
+    .limit(INDEXED_SEARCH + 1).subquery())
 
 
 @functools.lru_cache(maxsize=32)
@@ -233,10 +246,11 @@ class RegistryReads:
         ``where`` is an expression of the query language (`where.parse_where`),
         e.g. ``"validation_score >= 0.9 and tags.team == 'vision'"``.
         """
-        query = rows_query(status=status, model_id=model_id, search=search, order_by=order_by,
-                           limit=limit, offset=offset, latest_only=latest_only,
-                           where=self._where(where))
+        condition = self._where(where)
         with self.atomic(write=False) as conn:
+            query = rows_query(status=status, model_id=model_id, search=self._search(conn, search),
+                               order_by=order_by, limit=limit, offset=offset, latest_only=latest_only,
+                               where=condition)
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def iter_rows(self, *, status: str | None = None, model_id: str | None = None,
@@ -251,9 +265,10 @@ class RegistryReads:
         this registry it reads through that one (PostgreSQL then fetches every
         row at once when that one is a read).
         """
-        query = rows_query(status=status, model_id=model_id, search=search, order_by=order_by,
-                           limit=limit, offset=0, latest_only=latest_only, where=self._where(where))
+        condition = self._where(where)
         with self._transactions.streaming() as conn:
+            query = rows_query(status=status, model_id=model_id, search=self._search(conn, search),
+                               order_by=order_by, limit=limit, offset=0, latest_only=latest_only, where=condition)
             if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
                 query = query.execution_options(yield_per=batch)  # a PostgreSQL cursor needs a transaction
             for rows in conn.execute(query).partitions(batch):
@@ -266,13 +281,33 @@ class RegistryReads:
         With ``limit``, at most ``limit``: the query stops at the ``limit``-th
         match instead of reading every one (``limit + 1`` tells "more than limit").
         """
-        query = count_query(status=status, model_id=model_id, search=search, where=self._where(where),
-                            limit=limit)
+        condition = self._where(where)
         with self.atomic(write=False) as conn:
+            query = count_query(status=status, model_id=model_id, search=self._search(conn, search),
+                                where=condition, limit=limit)
             return int(conn.execute(query).scalar_one())
 
     def _where(self, text: str | None) -> Any:
         return None if text is None else parse_where(text, self.dialect)
+
+    @staticmethod
+    def _search(conn: sa.Connection, text: str | None) -> Search | None:
+        """What ``text`` matches as a search of ids and class names (None for no search).
+
+        Two small reads: the ids containing it (`models`) with their number of
+        versions, and the class names containing it (one index lookup per
+        class). Their versions are then looked up when they are few (a search
+        matching nothing reads no version), or tested in the page's order when
+        they are many (counted up to `INDEXED_SEARCH`).
+        """
+        if not text:
+            return None
+        pattern = search_pattern(text)
+        ids, versions = conn.execute(ID_MATCHES, {"pattern": pattern}).one()
+        classes = tuple(conn.execute(CLASS_MATCHES, {"pattern": pattern}).scalars())
+        if classes and versions <= INDEXED_SEARCH:
+            versions += conn.execute(_CLASS_VERSIONS, {"classes": classes}).scalar_one()
+        return Search(pattern, int(ids), classes, walk=versions > INDEXED_SEARCH)
 
     def events(self, model_id: str | None = None, version: int | None = None, *,
                kinds: Iterable[str] | None = None) -> builtins.list[dict[str, Any]]:

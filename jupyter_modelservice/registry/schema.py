@@ -36,7 +36,14 @@ Schema versions: 1, the first; 2 adds ``model_metadata.trust``; 3 adds ``model_b
 4 adds ``evaluations`` and ``evaluation_resamples``; 5 ``model_metadata.probe``; 6
 ``model_metadata.file_blake3``; 7 the indexes that let a sorted page of a large registry read
 only its rows (`SORT_INDEXES`); 8 ``model_metadata.file_chunks``; 9 the indexes of a page of
-one status sorted by a score (`STATUS_SORT_INDEXES`).
+one status sorted by a score (`STATUS_SORT_INDEXES`); 10 ``models``, one row per model id.
+
+``models`` holds each id that has versions, its highest version and how many
+versions it has. Triggers on ``model_metadata`` keep it (`MODELS_TRIGGERS`),
+whichever statement inserts or deletes a version, so it can never disagree
+with the versions; it lets a search test ten thousand ids instead of a
+million versions, and ``latest_only`` look a version up instead of looking
+for a newer one.
 """
 
 from __future__ import annotations
@@ -48,9 +55,9 @@ import sqlalchemy as sa
 from ..exceptions import RegistryError
 
 __all__ = ["METADATA", "MIGRATIONS", "SCHEMA_VERSION", "SORT_INDEXES", "STATUS_SORT_INDEXES", "Migrations", "evaluation_resamples", "evaluations",
-           "events", "model_blobs", "model_metadata", "schema_info"]
+           "events", "model_blobs", "model_metadata", "models", "schema_info"]
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 METADATA = sa.MetaData()
 
@@ -226,6 +233,71 @@ def _resamples_table(metadata: sa.MetaData) -> sa.Table:
 evaluations = _evaluations_table(METADATA)
 evaluation_resamples = _resamples_table(METADATA)
 
+
+def _models_table(metadata: sa.MetaData) -> sa.Table:
+    """``models`` as schema version 10 defines it (see `_evaluations_table`): one row per model id
+    with versions, kept by the triggers of `MODELS_TRIGGERS`."""
+    return sa.Table(
+        "models",
+        metadata,
+        sa.Column("model_id", sa.String(128), primary_key=True),
+        sa.Column("latest_version", sa.Integer, nullable=False),
+        sa.Column("versions", sa.Integer, nullable=False),
+    )
+
+
+models = _models_table(METADATA)
+
+#: The triggers that keep ``models`` (schema version 10), per dialect: a version inserted counts
+#: for its id (a new id gets its row); a version deleted is taken away (the id's highest version
+#: read again), and an id left without versions loses its row.
+MODELS_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "sqlite": (
+        """CREATE TRIGGER tr_models_version_added AFTER INSERT ON model_metadata
+BEGIN
+    INSERT INTO models (model_id, latest_version, versions) VALUES (NEW.model_id, NEW.version, 1)
+    ON CONFLICT (model_id) DO UPDATE
+        SET latest_version = max(latest_version, excluded.latest_version), versions = versions + 1;
+END""",
+        """CREATE TRIGGER tr_models_version_deleted AFTER DELETE ON model_metadata
+BEGIN
+    UPDATE models SET versions = versions - 1,
+        latest_version = coalesce((SELECT max(version) FROM model_metadata WHERE model_id = OLD.model_id),
+                                  latest_version)
+        WHERE model_id = OLD.model_id;
+    DELETE FROM models WHERE model_id = OLD.model_id AND versions <= 0;
+END""",
+    ),
+    "postgresql": (
+        """CREATE OR REPLACE FUNCTION models_track_versions() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO models AS m (model_id, latest_version, versions) VALUES (NEW.model_id, NEW.version, 1)
+        ON CONFLICT (model_id) DO UPDATE
+            SET latest_version = GREATEST(m.latest_version, EXCLUDED.latest_version), versions = m.versions + 1;
+    ELSE
+        UPDATE models SET versions = versions - 1,
+            latest_version = coalesce((SELECT max(version) FROM model_metadata WHERE model_id = OLD.model_id),
+                                      latest_version)
+            WHERE model_id = OLD.model_id;
+        DELETE FROM models WHERE model_id = OLD.model_id AND versions <= 0;
+    END IF;
+    RETURN NULL;
+END $$""",
+        """CREATE TRIGGER tr_models_versions AFTER INSERT OR DELETE ON model_metadata
+FOR EACH ROW EXECUTE FUNCTION models_track_versions()""",
+    ),
+}
+
+
+def _create_models_triggers(target: sa.MetaData | sa.Connection, connection: sa.Connection, **kw: object) -> None:
+    for statement in MODELS_TRIGGERS.get(connection.dialect.name, ()):
+        connection.exec_driver_sql(statement)
+
+
+# after every table: the triggers name both ``model_metadata`` and ``models``
+sa.event.listen(METADATA, "after_create", _create_models_triggers)
+
 Migration = Callable[[sa.Connection], None]
 
 
@@ -373,3 +445,23 @@ def _add_status_sort_indexes(conn: sa.Connection) -> None:
 
 
 MIGRATIONS[8] = _add_status_sort_indexes
+
+
+def _add_models(conn: sa.Connection) -> None:
+    """9 → 10: ``models`` and its triggers, filled from the versions there."""
+    table = _models_table(sa.MetaData())
+    table.create(conn)
+    conn.execute(table.insert().from_select(
+        ["model_id", "latest_version", "versions"],
+        sa.select(model_metadata.c.model_id, sa.func.max(model_metadata.c.version), sa.func.count())
+        .group_by(model_metadata.c.model_id)))
+    _create_models_triggers(conn, conn)
+    if conn.dialect.name == "postgresql":
+        # its size known at once (autovacuum would analyse it later): a page of latest versions is
+        # then found by reading the score index in order, not by looking every id up
+        conn.exec_driver_sql("ANALYZE models")
+    elif sa.inspect(conn).has_table("sqlite_stat1"):
+        conn.exec_driver_sql("ANALYZE models")
+
+
+MIGRATIONS[9] = _add_models

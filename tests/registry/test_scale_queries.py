@@ -4,13 +4,15 @@ one already there and refreshes only statistics SQLite already had, used)."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from contextlib import closing
 
 import pytest
 
 from jupyter_modelservice.registry import Registry
-from jupyter_modelservice.registry.schema import SCHEMA_VERSION, SORT_INDEXES, STATUS_SORT_INDEXES
+from jupyter_modelservice.registry.queries import rows_query
+from jupyter_modelservice.registry.schema import SCHEMA_VERSION, SORT_INDEXES, STATUS_SORT_INDEXES, model_metadata
 from tests.old_schema import downgrade
 
 from .helpers import refs
@@ -79,13 +81,14 @@ def test_iter_rows_inside_a_transaction_sees_its_writes(filled):
     assert filled.count() == 8
 
 
-def _plan(reg, **filters):
-    """SQLite's plan of a page: the steps finding its keys, and the others (reading its rows)."""
-    from jupyter_modelservice.registry.queries import rows_query
-
-    query = rows_query(**{"status": None, "model_id": None, "search": None, "order_by": "-training_date",
-                          "limit": 100, "offset": 0, "latest_only": False, **filters})
+def _plan(reg, walk=True, **filters):
+    """SQLite's plan of a page: the steps finding its keys, and the others (reading its rows). A search
+    tests its versions in the page's order (``walk``, as when it matches many) or looks them up."""
     with reg.atomic(write=False) as conn:
+        if filters.get("search"):
+            filters["search"] = dataclasses.replace(reg._search(conn, filters["search"]), walk=walk)
+        query = rows_query(**{"status": None, "model_id": None, "search": None, "order_by": "-training_date",
+                              "limit": 100, "offset": 0, "latest_only": False, **filters})
         sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
         steps = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}").all()
     keys = {steps[0][0]}  # the first step materializes the page's keys; its descendants find them
@@ -109,7 +112,7 @@ def test_a_page_finds_its_keys_in_index_order_and_reads_only_its_rows(filled, or
         assert keys.startswith("MATERIALIZE page"), keys
         assert f"SCAN model_metadata USING COVERING INDEX {index}" in keys, keys
         assert "USE TEMP B-TREE FOR ORDER BY" not in keys, keys  # the tie-breakers may sort within ties only
-        assert "GROUP BY" not in keys, keys  # latest_only probes the primary key of each row found
+        assert "GROUP BY" not in keys, keys  # latest_only looks each row found up in `models`
         assert "SEARCH model_metadata USING INDEX sqlite_autoindex_model_metadata_1 (model_id=? AND version=?)" \
             in rows, rows
 
@@ -194,3 +197,47 @@ def test_an_upgrade_keeps_a_new_index_that_is_there_already(tmp_path, version, i
     with Registry(f"sqlite:///{old}") as upgraded:
         assert upgraded.schema_version() == SCHEMA_VERSION
     assert _indexes(old) == _indexes(fresh)
+
+
+def _instructions(reg, **filters):
+    """How many SQLite virtual-machine steps a page takes (its own reads and the search's)."""
+    steps = [0]
+
+    def count():
+        steps[0] += 1
+        return 0
+
+    with reg.atomic(write=False) as conn:
+        raw = conn.connection.driver_connection
+        raw.set_progress_handler(count, 1)
+        try:
+            reg.list(limit=100, **filters)
+        finally:
+            raw.set_progress_handler(None, 1)
+    return steps[0]
+
+
+def _fill(reg, versions_per_id):
+    with reg.atomic() as conn:
+        conn.execute(model_metadata.insert(), [
+            {"model_id": f"m{i}", "version": v, "model_class": "RandomForestClassifier", "status": "saved",
+             "training_date": f"2024-01-01T00:{v:05d}"} for i in range(10) for v in range(1, versions_per_id + 1)])
+
+
+def test_a_search_matching_nothing_reads_no_version(tmp_path):
+    """The work of a search that matches no id and no class is the same for 20 versions as for 3,000."""
+    found = []
+    for per_id in (2, 300):
+        with Registry(f"sqlite:///{tmp_path / f'{per_id}.db'}") as reg:
+            _fill(reg, per_id)
+            found.append((_instructions(reg, search="zzz"), _instructions(reg, search="m3"),
+                          _instructions(reg)))
+    (nothing_small, one_id_small, all_small), (nothing_large, one_id_large, all_large) = found
+    assert nothing_large == nothing_small
+    assert one_id_large > one_id_small and all_large > all_small  # the counter sees the reads it should
+
+
+def test_a_search_matching_few_versions_looks_them_up_by_id(filled):
+    keys, _ = _plan(filled, walk=False, search="svc")
+    assert "SEARCH model_metadata USING INDEX sqlite_autoindex_model_metadata_1 (model_id=?)" in keys, keys
+    assert "SEARCH model_metadata USING INDEX ix_model_metadata_class_id (model_class=?)" in keys, keys

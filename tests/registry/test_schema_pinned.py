@@ -1,7 +1,7 @@
-"""The registry's schema, pinned: the tables of schema versions 3 and 4 as written out here, the
+"""The registry's schema, pinned: the tables of schema versions 3, 4 and 10 as written out here, the
 upgrade of a version-1 registry step by step, and how a failed or unknown step is reported.
 
-The tables ``model_blobs``, ``evaluations`` and ``evaluation_resamples`` must never change in
+The tables ``model_blobs``, ``evaluations``, ``evaluation_resamples`` and ``models`` must never change in
 place (a registry upgraded by their step and one created new must agree): the description below
 is the contract, written out by hand, not read from the code.
 """
@@ -39,11 +39,16 @@ TABLES = {
         ("n_bootstrap", "INTEGER", None, False), ("random_state", "BIGINT", None, False),
         ("scheme", "INTEGER", None, False), ("resampled", "BINARY", None, False),
     ],
+    "models": [
+        ("model_id", "VARCHAR", 128, False), ("latest_version", "INTEGER", None, False),
+        ("versions", "INTEGER", None, False),
+    ],
 }
 PRIMARY_KEYS = {
     "model_blobs": ["model_id", "version"],
     "evaluations": ["evaluation_id"],
     "evaluation_resamples": ["evaluation_id", "metric", "n_bootstrap", "random_state", "scheme"],
+    "models": ["model_id"],
 }
 FOREIGN_KEYS = {
     "model_blobs": [("fk_model_blobs_version", ["model_id", "version"], "model_metadata",
@@ -52,6 +57,7 @@ FOREIGN_KEYS = {
                      ["model_id", "version"], "CASCADE")],
     "evaluation_resamples": [("fk_evaluation_resamples_evaluation", ["evaluation_id"], "evaluations",
                               ["evaluation_id"], "CASCADE")],
+    "models": [],
 }
 #: What the driver's type names mean here.
 _KINDS = {"VARCHAR": "VARCHAR", "INTEGER": "INTEGER", "BIGINT": "BIGINT", "BLOB": "BINARY", "BYTEA": "BINARY",
@@ -159,11 +165,11 @@ def test_the_upgrade_adds_the_columns_of_model_metadata_as_a_new_registry_has_th
         assert _model_metadata_columns(upgraded) == _model_metadata_columns(new)
 
 
-def test_the_upgrade_creates_the_tables_of_versions_3_and_4_as_they_are_defined(upgraded):
+def test_the_upgrade_creates_the_tables_of_versions_3_4_and_10_as_they_are_defined(upgraded):
     check_tables(upgraded)
 
 
-def test_a_new_registry_has_the_tables_of_versions_3_and_4_as_they_are_defined(tmp_path):
+def test_a_new_registry_has_the_tables_of_versions_3_4_and_10_as_they_are_defined(tmp_path):
     with Registry(f"sqlite:///{tmp_path / 'new.db'}") as registry:
         check_tables(registry)
 
@@ -238,7 +244,7 @@ def test_every_step_from_version_1_exists():
 # -- PostgreSQL ------------------------------------------------------------------------------------
 
 @pytest.mark.postgres
-def test_postgres_has_the_tables_of_versions_3_and_4_as_they_are_defined(pg_url):  # noqa: F811
+def test_postgres_has_the_tables_of_versions_3_4_and_10_as_they_are_defined(pg_url):  # noqa: F811
     with Registry(pg_url) as registry:
         check_tables(registry)
 
