@@ -20,7 +20,7 @@ from .engine import escape_like
 from .schema import events, model_metadata, models
 
 __all__ = ["CLASS_MATCHES", "COLUMNS", "FILE_COLUMNS", "ID_MATCHES", "INDEXED_SEARCH", "SORTABLE", "STATUSES",
-           "Search", "check_status", "clean", "count_query", "event_key", "events_query", "merged_tags",
+           "Search", "check_status", "unindexed_condition", "clean", "count_query", "event_key", "events_query", "merged_tags",
            "rows_query", "search_pattern"]
 
 COLUMNS = tuple(c.name for c in model_metadata.columns)
@@ -197,6 +197,20 @@ class _unindexed(FunctionElement[Any]):
 def _unindexed_sql(element: _unindexed, compiler: Any, **kw: Any) -> str:
     (column,) = element.clauses
     return f"({compiler.process(column, **kw)} || '')"
+
+
+class unindexed_condition(FunctionElement[bool]):
+    """``+(condition)`` on SQLite: the same test, which no index may answer, so that a page is read in
+    its sort order and the condition tested on each row (see `Registry.list`)."""
+
+    type = sa.Boolean()
+    inherit_cache = True
+
+
+@compiles(unindexed_condition)
+def _unindexed_condition_sql(element: unindexed_condition, compiler: Any, **kw: Any) -> str:
+    (condition,) = element.clauses
+    return f"+({compiler.process(condition, **kw)})"
 
 
 def _tested(column: Any, walk: bool) -> Any:

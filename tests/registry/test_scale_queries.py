@@ -9,6 +9,7 @@ import sqlite3
 from contextlib import closing
 
 import pytest
+import sqlalchemy as sa
 
 from jupyter_modelservice.registry import Registry
 from jupyter_modelservice.registry.queries import rows_query
@@ -241,3 +242,37 @@ def test_a_search_matching_few_versions_looks_them_up_by_id(filled):
     keys, _ = _plan(filled, walk=False, search="svc")
     assert "SEARCH model_metadata USING INDEX sqlite_autoindex_model_metadata_1 (model_id=?)" in keys, keys
     assert "SEARCH model_metadata USING INDEX ix_model_metadata_class_id (model_class=?)" in keys, keys
+
+
+WHERES = ["validation_score >= 0.6 and status == 'saved'", "status != 'archived'", "model_id == 'rf'",
+          "validation_score < 0", "model_class in ['SVC', 'Ridge'] or version >= 2"]
+
+
+@pytest.mark.parametrize("steps", [1, 10**9])
+def test_a_where_page_read_in_its_order_after_a_long_plan_is_the_same_page(filled, monkeypatch, steps):
+    """With a budget of one step every page with a ``where`` is read again in its sort order; the rows
+    are those of the whole list, sliced."""
+    from jupyter_modelservice.registry import reads
+
+    monkeypatch.setattr(reads, "_PLANNED_STEPS", steps)
+    statements = []
+    sa.event.listen(filled.engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, *args: statements.append(statement))
+    for where in WHERES:
+        for order_by in ("-training_date", "validation_score", "model_class", "-version"):
+            every = refs(filled.list(where=where, order_by=order_by))
+            for offset in (0, 1, 3):
+                assert refs(filled.list(where=where, order_by=order_by, limit=2, offset=offset)) == \
+                    every[offset:offset + 2], (where, order_by, offset)
+    read_in_order = [s for s in statements if "+(" in s]
+    assert bool(read_in_order) == (steps == 1)
+
+
+def test_a_failing_where_page_is_an_error_not_a_second_plan(filled):
+    from jupyter_modelservice.registry import reads
+
+    with filled.atomic(write=False) as conn, pytest.raises(sa.exc.OperationalError, match="no such table"):
+        reads._within(conn, sa.select(sa.table("no_such_table", sa.column("x"))), 10**6)
+    with filled.atomic(write=False) as conn:
+        assert reads._within(conn, sa.select(model_metadata.c.model_id), 1) is None  # stopped: no rows
+        assert len(reads._within(conn, sa.select(model_metadata.c.model_id), 10**6)) == 7
