@@ -324,7 +324,7 @@ class RegistryReads:
         """
         condition = self._where(where)
         with self.atomic(write=False) as conn:
-            query = count_query(status=status, model_id=model_id, search=self._search(conn, search),
+            query = count_query(status=status, model_id=model_id, search=self._search(conn, search, walk=False),
                                 where=condition, limit=limit)
             return int(conn.execute(query).scalar_one())
 
@@ -332,20 +332,23 @@ class RegistryReads:
         return None if text is None else parse_where(text, self.dialect)
 
     @staticmethod
-    def _search(conn: sa.Connection, text: str | None) -> Search | None:
+    def _search(conn: sa.Connection, text: str | None, *, walk: bool = True) -> Search | None:
         """What ``text`` matches as a search of ids and class names (None for no search).
 
         Two small reads: the ids containing it (`models`) with their number of
         versions, and the class names containing it (one index lookup per
-        class). Their versions are then looked up when they are few (a search
-        matching nothing reads no version), or tested in the page's order when
-        they are many (counted up to `INDEXED_SEARCH`).
+        class). For a sorted page their versions are then looked up when they
+        are few (a search matching nothing reads no version), or tested in the
+        page's order when they are many (counted up to `INDEXED_SEARCH`);
+        ``walk=False`` always looks them up (a count stops at its limit).
         """
         if not text:
             return None
         pattern = search_pattern(text)
         ids, versions = conn.execute(ID_MATCHES, {"pattern": pattern}).one()
         classes = tuple(conn.execute(CLASS_MATCHES, {"pattern": pattern}).scalars())
+        if not walk:
+            return Search(pattern, int(ids), classes, walk=False)
         if classes and versions <= INDEXED_SEARCH:
             versions += conn.execute(_CLASS_VERSIONS, {"classes": classes}).scalar_one()
         return Search(pattern, int(ids), classes, walk=versions > INDEXED_SEARCH)
