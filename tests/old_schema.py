@@ -26,7 +26,8 @@ UNDO: dict[int, list[str | dict[str, str]]] = {
           "postgresql": "DROP TRIGGER tr_models_versions ON model_metadata"},
          {"sqlite": "DROP TRIGGER tr_models_version_deleted",
           "postgresql": "DROP FUNCTION models_track_versions()"},
-         "DROP TABLE models"],
+         "DROP TABLE models", "DROP INDEX ix_model_metadata_status_date_search",
+         "CREATE INDEX ix_model_metadata_status_date ON model_metadata (status, training_date)"],
 }
 assert sorted(UNDO) == list(range(2, SCHEMA_VERSION + 1)), "a new schema version needs its undo in UNDO"
 

@@ -36,7 +36,9 @@ Schema versions: 1, the first; 2 adds ``model_metadata.trust``; 3 adds ``model_b
 4 adds ``evaluations`` and ``evaluation_resamples``; 5 ``model_metadata.probe``; 6
 ``model_metadata.file_blake3``; 7 the indexes that let a sorted page of a large registry read
 only its rows (`SORT_INDEXES`); 8 ``model_metadata.file_chunks``; 9 the indexes of a page of
-one status sorted by a score (`STATUS_SORT_INDEXES`); 10 ``models``, one row per model id.
+one status sorted by a score (`STATUS_SORT_INDEXES`); 10 ``models``, one row per model id, and
+the status-and-date index extended with the key and the class (a page of one status tests a
+search or ``latest_only`` in the index).
 
 ``models`` holds each id that has versions, its highest version and how many
 versions it has. Triggers on ``model_metadata`` keep it (`MODELS_TRIGGERS`),
@@ -102,7 +104,10 @@ model_metadata = sa.Table(
     sa.Column("file_blake3", sa.String(64)),
     # its chunk digests (artifacts.digests.ChunkDigests), which let a load check the file as it reads it
     sa.Column("file_chunks", sa.Text),
-    sa.Index("ix_model_metadata_status_date", "status", "training_date"),
+    #: schema version 10 (it replaces version 1's ``ix_model_metadata_status_date``): one status's
+    #: page, newest first, tests a search or ``latest_only`` in the index alone
+    sa.Index("ix_model_metadata_status_date_search", "status", "training_date", "model_id", "version",
+             "model_class"),
 )
 # Ids equal but for letter case would share a folder on Windows and macOS; this index
 # makes the check for them a lookup.
@@ -448,7 +453,8 @@ MIGRATIONS[8] = _add_status_sort_indexes
 
 
 def _add_models(conn: sa.Connection) -> None:
-    """9 → 10: ``models`` and its triggers, filled from the versions there."""
+    """9 → 10: ``models`` and its triggers, filled from the versions there; the status-and-date index
+    extended with the key and the class (an index already there is kept)."""
     table = _models_table(sa.MetaData())
     table.create(conn)
     conn.execute(table.insert().from_select(
@@ -456,6 +462,10 @@ def _add_models(conn: sa.Connection) -> None:
         sa.select(model_metadata.c.model_id, sa.func.max(model_metadata.c.version), sa.func.count())
         .group_by(model_metadata.c.model_id)))
     _create_models_triggers(conn, conn)
+    conn.execute(sa.text("DROP INDEX IF EXISTS ix_model_metadata_status_date"))
+    status_date = next(i for i in model_metadata.indexes if i.name == "ix_model_metadata_status_date_search")
+    conn.execute(sa.schema.CreateIndex(status_date, if_not_exists=True))
+    _refresh_statistics(conn)
     if conn.dialect.name == "postgresql":
         # its size known at once (autovacuum would analyse it later): a page of latest versions is
         # then found by reading the score index in order, not by looking every id up

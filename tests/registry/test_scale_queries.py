@@ -187,7 +187,35 @@ def test_an_upgrade_of_a_registry_never_analysed_writes_no_statistics(tmp_path):
         assert con.execute("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchall() == []
 
 
-@pytest.mark.parametrize(("version", "indexes"), [(6, SORT_INDEXES), (8, STATUS_SORT_INDEXES)])
+STATUS_DATE = next(i for i in model_metadata.indexes if i.name == "ix_model_metadata_status_date_search")
+
+
+def test_a_version_9_registry_gets_the_status_date_index_of_version_10(tmp_path):
+    fresh, old = tmp_path / "fresh.db", tmp_path / "old.db"
+    for db in (fresh, old):
+        Registry(f"sqlite:///{db}").close()
+    with closing(sqlite3.connect(old)) as con, con:
+        downgrade(con, 9)
+        con.execute("INSERT INTO model_metadata (model_id, version, model_class, training_date, status) "
+                    "VALUES ('rf', 1, 'SVC', '2026-01-01T00:00:00+00:00', 'saved')")
+        con.execute("ANALYZE")
+    assert "ix_model_metadata_status_date" in _indexes(old) and STATUS_DATE.name not in _indexes(old)
+    with Registry(f"sqlite:///{old}") as upgraded:
+        assert refs(upgraded.list(status="saved", search="rf", latest_only=True, limit=5)) == [("rf", 1)]
+    assert _indexes(old) == _indexes(fresh)
+    with closing(sqlite3.connect(old)) as con:
+        analysed = {name for (name,) in con.execute("SELECT idx FROM sqlite_stat1")}
+    assert STATUS_DATE.name in analysed and "ix_model_metadata_status_date" not in analysed
+
+
+def test_a_page_of_one_status_newest_first_tests_search_and_latest_only_in_its_index(filled):
+    for filters in ({}, {"search": "rf"}, {"latest_only": True}):
+        keys, _ = _plan(filled, status="saved", **filters)
+        assert f"SEARCH model_metadata USING COVERING INDEX {STATUS_DATE.name} (status=?)" in keys, keys
+        assert "USE TEMP B-TREE FOR ORDER BY" not in keys, keys
+
+
+@pytest.mark.parametrize(("version", "indexes"), [(6, SORT_INDEXES), (8, STATUS_SORT_INDEXES), (9, [STATUS_DATE])])
 def test_an_upgrade_keeps_a_new_index_that_is_there_already(tmp_path, version, indexes):
     fresh, old = tmp_path / "fresh.db", tmp_path / "old.db"
     for db in (fresh, old):
