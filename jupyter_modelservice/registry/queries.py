@@ -20,8 +20,8 @@ from .engine import escape_like
 from .schema import events, model_metadata, models
 
 __all__ = ["CLASS_MATCHES", "COLUMNS", "FILE_COLUMNS", "ID_MATCHES", "INDEXED_SEARCH", "SORTABLE", "STATUSES",
-           "Search", "check_status", "unindexed_condition", "clean", "count_query", "event_key", "events_query", "merged_tags",
-           "rows_query", "search_pattern"]
+           "Search", "check_status", "clean", "count_query", "event_key", "events_query", "merged_tags",
+           "rows_query", "search_pattern", "unindexed_condition"]
 
 COLUMNS = tuple(c.name for c in model_metadata.columns)
 #: The columns describing a version's model file (`Registry.set_file`).
@@ -32,9 +32,6 @@ SORTABLE = frozenset(
     ["model_id", "version", "model_class", "training_date", "train_score", "validation_score",
      "status", "training_samples", "feature_count", "fit_seconds", "file_bytes"]
 )
-
-
-_NEWER = model_metadata.alias("newer")
 
 
 def rows_query(*, status: str | None, model_id: str | None, search: Search | None, order_by: str,

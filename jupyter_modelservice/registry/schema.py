@@ -466,11 +466,9 @@ def _add_models(conn: sa.Connection) -> None:
     status_date = next(i for i in model_metadata.indexes if i.name == "ix_model_metadata_status_date_search")
     conn.execute(sa.schema.CreateIndex(status_date, if_not_exists=True))
     _refresh_statistics(conn)
-    if conn.dialect.name == "postgresql":
-        # its size known at once (autovacuum would analyse it later): a page of latest versions is
-        # then found by reading the score index in order, not by looking every id up
-        conn.exec_driver_sql("ANALYZE models")
-    elif sa.inspect(conn).has_table("sqlite_stat1"):
+    if conn.dialect.name == "postgresql" or sa.inspect(conn).has_table("sqlite_stat1"):
+        # its size known at once (autovacuum would analyse it later): PostgreSQL then finds a page of
+        # latest versions by reading the score index in order, not by looking every id up
         conn.exec_driver_sql("ANALYZE models")
 
 
