@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from ..exceptions import ModelNotFoundError, RegistryError
 from ..redaction import redact_url, scrub_secrets
 from .queries import (
-    CLASS_MATCHES,
     ID_MATCHES,
     INDEXED_SEARCH,
     Search,
+    class_matches,
     count_query,
     events_query,
     rows_query,
@@ -346,7 +346,7 @@ class RegistryReads:
             return None
         pattern = search_pattern(text)
         ids, versions = conn.execute(ID_MATCHES, {"pattern": pattern}).one()
-        classes = tuple(conn.execute(CLASS_MATCHES, {"pattern": pattern}).scalars())
+        classes = tuple(conn.execute(class_matches(), {"pattern": pattern}).scalars())
         if not walk:
             return Search(pattern, int(ids), classes, walk=False)
         if classes and versions <= INDEXED_SEARCH:

@@ -140,13 +140,41 @@ def test_a_version_9_registry_gets_models_filled_from_its_versions_and_kept_afte
     with any_reg.atomic() as conn:
         downgrade(conn, 9)
         assert not sa.inspect(conn).has_table("models")
+        if any_reg.dialect == "sqlite":
+            conn.exec_driver_sql("ANALYZE")  # a registry analysed before: the new table is analysed too
     any_reg.close()
     upgraded = Registry(any_reg.url)
     try:
         assert upgraded.schema_version() == 10
         assert _models(upgraded) == {"rf": (3, 2), "svc": (1, 1)}
+        with upgraded.atomic(write=False) as conn:
+            if upgraded.dialect == "sqlite":
+                analysed = conn.exec_driver_sql("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'models'").scalar()
+            else:  # never analysed: -1
+                analysed = conn.exec_driver_sql("SELECT reltuples >= 0 FROM pg_class WHERE relname = 'models' "
+                                                "AND relkind = 'r' AND pg_table_is_visible(oid)").scalar()
+            assert analysed
         upgraded.add_version({"model_id": "rf", "model_class": "X"})
         upgraded.delete("svc")
         assert _models(upgraded) == {"rf": (4, 3)} == _from_versions(upgraded)
     finally:
         upgraded.close()
+
+
+def _walk(registry, text, **kw):
+    with registry.atomic(write=False) as conn:
+        return registry._search(conn, text, **kw).walk
+
+
+def test_a_search_reads_in_order_only_past_its_limit_of_versions_to_look_up(reg, monkeypatch):
+    """Up to `INDEXED_SEARCH` matching versions (those of the ids, then those of the classes) are looked up;
+    past it they are tested in the page's order; a count always looks them up."""
+    monkeypatch.setattr("jupyter_modelservice.registry.reads.INDEXED_SEARCH", 2)
+    for model_id, cls in [("rf", "Forest"), ("rf", "Forest"), ("svc", "SVC"), ("gb", "Boosting")]:
+        reg.add_version({"model_id": model_id, "model_class": cls})
+    assert _walk(reg, "rf") is False  # two versions: at the limit
+    assert _walk(reg, "s") is True  # svc's one by id, then Forest's, SVC's and Boosting's by class: past 2
+    assert _walk(reg, "r") is True  # rf's two by id, and Forest's two by class (counted, though the same rows)
+    assert _walk(reg, "svc") is False and _walk(reg, "boost") is False  # one version, by id or by class
+    assert _walk(reg, "s", walk=False) is False and _walk(reg, "zzz") is False
+    assert refs(reg.list(search="s", order_by="model_id")) == [("gb", 1), ("rf", 2), ("rf", 1), ("svc", 1)]

@@ -108,7 +108,7 @@ def _plan(reg, walk=True, **filters):
     ("model_class", "ix_model_metadata_class_id"),
 ])
 def test_a_page_finds_its_keys_in_index_order_and_reads_only_its_rows(filled, order_by, index):
-    for filters in ({}, {"search": "rf"}, {"latest_only": True}):
+    for filters in ({}, {"search": "rf"}, {"search": "svc"}, {"search": "ridge"}, {"latest_only": True}):
         keys, rows = _plan(filled, order_by=order_by, **filters)
         assert keys.startswith("MATERIALIZE page"), keys
         assert f"SCAN model_metadata USING COVERING INDEX {index}" in keys, keys
@@ -304,3 +304,61 @@ def test_a_failing_where_page_is_an_error_not_a_second_plan(filled):
     with filled.atomic(write=False) as conn:
         assert reads._within(conn, sa.select(model_metadata.c.model_id), 1) is None  # stopped: no rows
         assert len(reads._within(conn, sa.select(model_metadata.c.model_id), 10**6)) == 7
+
+
+def _count_steps(reg, **filters):
+    steps = [0]
+
+    def count():
+        steps[0] += 1
+        return 0
+
+    with reg.atomic(write=False) as conn:
+        raw = conn.connection.driver_connection
+        raw.set_progress_handler(count, 1)
+        try:
+            reg.count(**filters)
+        finally:
+            raw.set_progress_handler(None, 1)
+    return steps[0]
+
+
+def test_a_count_with_a_search_looks_its_versions_up_and_stops_at_its_limit(tmp_path, monkeypatch):
+    """Even when a page would read its matches in order, a count looks them up: counting 5 versions of the
+    id that sorts last takes no more steps than counting 5 of the first (read in order, 3,000 rows first)."""
+    monkeypatch.setattr("jupyter_modelservice.registry.reads.INDEXED_SEARCH", 0)
+    with Registry(f"sqlite:///{tmp_path / 'r.db'}") as reg:
+        with reg.atomic() as conn:
+            conn.execute(model_metadata.insert(), [
+                {"model_id": model_id, "version": v, "model_class": "RandomForestClassifier", "status": "saved",
+                 "training_date": f"2024-01-01T00:{v:05d}"}
+                for model_id in [f"a{i}" for i in range(10)] + ["zz"] for v in range(1, 301)])
+        first, last = _count_steps(reg, search="a0", limit=5), _count_steps(reg, search="zz", limit=5)
+        assert reg.count(search="zz", limit=5) == 5 and reg.count(search="zz") == 300
+    assert last < 2 * first, (first, last)
+
+
+def test_a_where_page_has_a_step_budget_and_a_whole_list_does_not(filled, monkeypatch):
+    from jupyter_modelservice.registry import reads
+
+    monkeypatch.setattr(reads, "_PLANNED_STEPS", 1)
+    statements = []
+    sa.event.listen(filled.engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, *args: statements.append(statement))
+    filled.list(where="status != 'archived'")
+    assert statements and not any("+(" in s for s in statements)
+    filled.list(where="status != 'archived'", limit=3)
+    assert "+(" in statements[-1]
+
+
+def test_steps_are_counted_in_thousands_up_to_the_budget(filled):
+    from jupyter_modelservice.registry import reads
+
+    with filled.atomic() as conn:
+        conn.execute(model_metadata.insert(), [
+            {"model_id": "bulk", "version": v, "model_class": "X", "status": "saved", "training_date": "t"}
+            for v in range(1, 2001)])
+    query = sa.select(model_metadata.c.model_id, model_metadata.c.model_class).order_by(model_metadata.c.model_class)
+    with filled.atomic(write=False) as conn:
+        assert reads._within(conn, query, 5_000) is None  # thousands of rows sorted: past 5,000 steps
+        assert len(reads._within(conn, query, 10**7)) == 2007
