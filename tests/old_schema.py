@@ -1,8 +1,9 @@
 """Registries as older schema versions wrote them, for the tests of the upgrades.
 
 `downgrade` takes away what each later migration added, newest first, and sets
-the recorded version (a statement may differ by dialect: ``{"sqlite": ..., "postgresql": ...}``). A new migration adds its undo to `UNDO` (and nowhere else:
-every upgrade test goes through here).
+the recorded version; a statement that differs by dialect is written
+``{"sqlite": ..., "postgresql": ...}``. A new migration adds its undo to `UNDO`
+(and nowhere else: every upgrade test goes through here).
 """
 
 from __future__ import annotations
