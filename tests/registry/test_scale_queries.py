@@ -228,8 +228,8 @@ def test_an_upgrade_keeps_a_new_index_that_is_there_already(tmp_path, version, i
     assert _indexes(old) == _indexes(fresh)
 
 
-def _instructions(reg, **filters):
-    """How many SQLite virtual-machine steps a page takes (its own reads and the search's)."""
+def _steps(reg, read):
+    """How many SQLite virtual-machine steps ``read()`` takes (its own reads and a search's)."""
     steps = [0]
 
     def count():
@@ -240,10 +240,15 @@ def _instructions(reg, **filters):
         raw = conn.connection.driver_connection
         raw.set_progress_handler(count, 1)
         try:
-            reg.list(limit=100, **filters)
+            read()
         finally:
             raw.set_progress_handler(None, 1)
     return steps[0]
+
+
+def _instructions(reg, **filters):
+    """How many steps a page takes."""
+    return _steps(reg, lambda: reg.list(limit=100, **filters))
 
 
 def _fill(reg, versions_per_id):
@@ -307,20 +312,7 @@ def test_a_failing_where_page_is_an_error_not_a_second_plan(filled):
 
 
 def _count_steps(reg, **filters):
-    steps = [0]
-
-    def count():
-        steps[0] += 1
-        return 0
-
-    with reg.atomic(write=False) as conn:
-        raw = conn.connection.driver_connection
-        raw.set_progress_handler(count, 1)
-        try:
-            reg.count(**filters)
-        finally:
-            raw.set_progress_handler(None, 1)
-    return steps[0]
+    return _steps(reg, lambda: reg.count(**filters))
 
 
 def test_a_count_with_a_search_looks_its_versions_up_and_stops_at_its_limit(tmp_path, monkeypatch):
