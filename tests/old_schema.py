@@ -23,11 +23,11 @@ UNDO: dict[int, list[str | dict[str, str]]] = {
         "CREATE INDEX ix_model_metadata_training_date ON model_metadata (training_date)"],
     8: ["ALTER TABLE model_metadata DROP COLUMN file_chunks"],
     9: [f"DROP INDEX {index.name}" for index in STATUS_SORT_INDEXES],
-    10: [{"sqlite": "DROP TRIGGER tr_models_version_added",
-          "postgresql": "DROP TRIGGER tr_models_versions ON model_metadata"},
-         {"sqlite": "DROP TRIGGER tr_models_version_deleted",
-          "postgresql": "DROP FUNCTION models_track_versions()"},
-         "DROP TABLE models", "DROP INDEX ix_model_metadata_status_date_search",
+    10: [{"sqlite": "DROP TRIGGER tr_model_ids_version_added",
+          "postgresql": "DROP TRIGGER tr_model_ids_versions ON model_metadata"},
+         {"sqlite": "DROP TRIGGER tr_model_ids_version_deleted",
+          "postgresql": "DROP FUNCTION model_ids_track_versions()"},
+         "DROP TABLE model_ids", "DROP INDEX ix_model_metadata_status_date_search",
          "CREATE INDEX ix_model_metadata_status_date ON model_metadata (status, training_date)"],
 }
 assert sorted(UNDO) == list(range(2, SCHEMA_VERSION + 1)), "a new schema version needs its undo in UNDO"

@@ -17,7 +17,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from ..exceptions import InvalidInputError
 from ..statuses import STATUSES
 from .engine import escape_like
-from .schema import events, model_metadata, models
+from .schema import events, model_ids, model_metadata
 
 __all__ = ["COLUMNS", "FILE_COLUMNS", "ID_MATCHES", "INDEXED_SEARCH", "SORTABLE", "STATUSES",
            "Search", "check_status", "class_matches", "clean", "count_query", "event_key", "events_query", "merged_tags",
@@ -57,10 +57,10 @@ def rows_query(*, status: str | None, model_id: str | None, search: Search | Non
     query = sa.select(*key_columns) if limit is not None else sa.select(model_metadata)
     query = query.where(*_filters(status, model_id, search, where))
     if latest_only:
-        # the id's latest version (whatever its status): one lookup in `models` per row read,
+        # the id's latest version (whatever its status): one lookup in `model_ids` per row read,
         # so a page stops after its rows instead of grouping every id first
-        query = query.where(sa.exists().where(models.c.model_id == model_metadata.c.model_id,
-                                              models.c.latest_version == model_metadata.c.version))
+        query = query.where(sa.exists().where(model_ids.c.model_id == model_metadata.c.model_id,
+                                              model_ids.c.latest_version == model_metadata.c.version))
     query = query.order_by(*_ordering(model_metadata.c, column, descending))
     if limit is None:
         return query.offset(int(offset)) if offset else query
@@ -127,10 +127,10 @@ def search_pattern(text: str) -> str:
 
 @dataclass(frozen=True)
 class Search:
-    """What a search matches, found before any version is read (`Registry` fills it).
+    """What a search matched when it was planned (`Registry` fills it), and how to read its versions.
 
-    ``ids`` is how many ids contain the text (from `models`), ``classes`` the
-    class names that do (from the class index). With ``walk``, so many
+    ``ids`` is how many ids contained the text (from `model_ids`), ``classes``
+    the class names that did (from the class index). With ``walk``, so many
     versions match that they are tested as the page's index is read in order;
     else they are looked up by id and class and sorted.
     """
@@ -141,10 +141,11 @@ class Search:
     walk: bool
 
     def condition(self) -> Any:
-        """The versions of the matching ids and classes (false when nothing matches)."""
+        """The versions of the ids and classes that matched (false when nothing did). Read them in the
+        transaction that planned the search (`Registry` does): one state of the registry."""
         parts = []
         if self.ids:
-            ids = sa.select(models.c.model_id).where(_contains(models.c.model_id, self.pattern))
+            ids = sa.select(model_ids.c.model_id).where(_contains(model_ids.c.model_id, self.pattern))
             parts.append(_tested(model_metadata.c.model_id, self.walk).in_(ids))
         if self.classes:
             parts.append(_tested(model_metadata.c.model_class, self.walk).in_(self.classes))
@@ -214,9 +215,9 @@ def _tested(column: Any, walk: bool) -> Any:
     return _unindexed(column) if walk else column
 
 
-#: How many ids contain the search (``pattern``), and how many versions they have (`models`).
-ID_MATCHES = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(models.c.versions), 0)).where(
-    _contains(models.c.model_id, sa.bindparam("pattern", type_=sa.String())))
+#: How many ids contain the search (``pattern``), and how many versions they have (`model_ids`).
+ID_MATCHES = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(model_ids.c.versions), 0)).where(
+    _contains(model_ids.c.model_id, sa.bindparam("pattern", type_=sa.String())))
 
 
 def class_matches() -> sa.Select[Any]:

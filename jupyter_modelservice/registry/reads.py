@@ -279,7 +279,8 @@ class RegistryReads:
         e.g. ``"validation_score >= 0.9 and tags.team == 'vision'"``.
         """
         condition = self._where(where)
-        with self.atomic(write=False) as conn:
+        with self._transactions.atomic(False, snapshot=bool(search)) as tx:  # the search and its page: one state
+            conn = tx.connection
             found = self._search(conn, search)
 
             def query(where: Any) -> sa.Select[Any]:
@@ -307,7 +308,7 @@ class RegistryReads:
         row at once when that one is a read).
         """
         condition = self._where(where)
-        with self._transactions.streaming() as conn:
+        with self._transactions.streaming(snapshot=bool(search)) as conn:
             query = rows_query(status=status, model_id=model_id, search=self._search(conn, search),
                                order_by=order_by, limit=limit, offset=0, latest_only=latest_only, where=condition)
             if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
@@ -323,7 +324,8 @@ class RegistryReads:
         match instead of reading every one (``limit + 1`` tells "more than limit").
         """
         condition = self._where(where)
-        with self.atomic(write=False) as conn:
+        with self._transactions.atomic(False, snapshot=bool(search)) as tx:
+            conn = tx.connection
             query = count_query(status=status, model_id=model_id, search=self._search(conn, search, walk=False),
                                 where=condition, limit=limit)
             return int(conn.execute(query).scalar_one())
@@ -335,7 +337,7 @@ class RegistryReads:
     def _search(conn: sa.Connection, text: str | None, *, walk: bool = True) -> Search | None:
         """What ``text`` matches as a search of ids and class names (None for no search).
 
-        Two small reads: the ids containing it (`models`) with their number of
+        Two small reads: the ids containing it (`model_ids`) with their number of
         versions, and the class names containing it (one index lookup per
         class). For a sorted page their versions are then looked up when they
         are few (a search matching nothing reads no version), or tested in the

@@ -36,16 +36,17 @@ Schema versions: 1, the first; 2 adds ``model_metadata.trust``; 3 adds ``model_b
 4 adds ``evaluations`` and ``evaluation_resamples``; 5 ``model_metadata.probe``; 6
 ``model_metadata.file_blake3``; 7 the indexes that let a sorted page of a large registry read
 only its rows (`SORT_INDEXES`); 8 ``model_metadata.file_chunks``; 9 the indexes of a page of
-one status sorted by a score (`STATUS_SORT_INDEXES`); 10 ``models``, one row per model id, and
+one status sorted by a score (`STATUS_SORT_INDEXES`); 10 ``model_ids``, one row per model id, and
 the status-and-date index extended with the key and the class (a page of one status tests a
 search or ``latest_only`` in the index).
 
-``models`` holds each id that has versions, its highest version and how many
-versions it has. Triggers on ``model_metadata`` keep it (`MODELS_TRIGGERS`),
-whichever statement inserts or deletes a version, so it can never disagree
-with the versions; it lets a search test ten thousand ids instead of a
-million versions, and ``latest_only`` look a version up instead of looking
-for a newer one.
+``model_ids`` holds each id that has versions, its highest version and how many
+versions it has. Triggers on ``model_metadata`` keep it (`MODEL_IDS_TRIGGERS`),
+whichever statement inserts or deletes a version, this package's or another
+client's, concurrent ones included; a version never changes its id or number
+(an ``UPDATE`` of those, or a ``TRUNCATE``, made by hand is not followed). It
+lets a search test ten thousand ids instead of a million versions, and
+``latest_only`` look a version up instead of looking for a newer one.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ import sqlalchemy as sa
 from ..exceptions import RegistryError
 
 __all__ = ["METADATA", "MIGRATIONS", "SCHEMA_VERSION", "SORT_INDEXES", "STATUS_SORT_INDEXES", "Migrations", "evaluation_resamples", "evaluations",
-           "events", "model_blobs", "model_metadata", "models", "schema_info"]
+           "events", "model_blobs", "model_metadata", "model_ids", "schema_info"]
 
 SCHEMA_VERSION = 10
 
@@ -239,11 +240,11 @@ evaluations = _evaluations_table(METADATA)
 evaluation_resamples = _resamples_table(METADATA)
 
 
-def _models_table(metadata: sa.MetaData) -> sa.Table:
-    """``models`` as schema version 10 defines it (see `_evaluations_table`): one row per model id
-    with versions, kept by the triggers of `MODELS_TRIGGERS`."""
+def _model_ids_table(metadata: sa.MetaData) -> sa.Table:
+    """``model_ids`` as schema version 10 defines it (see `_evaluations_table`): one row per model id
+    with versions, kept by the triggers of `MODEL_IDS_TRIGGERS`."""
     return sa.Table(
-        "models",
+        "model_ids",
         metadata,
         sa.Column("model_id", sa.String(128), primary_key=True),
         sa.Column("latest_version", sa.Integer, nullable=False),
@@ -251,57 +252,62 @@ def _models_table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
-models = _models_table(METADATA)
+model_ids = _model_ids_table(METADATA)
 
-#: The triggers that keep ``models`` (schema version 10), per dialect: a version inserted counts
+#: The triggers that keep ``model_ids`` (schema version 10), per dialect: a version inserted counts
 #: for its id (a new id gets its row); a version deleted is taken away (the id's highest version
 #: read again), and an id left without versions loses its row.
-MODELS_TRIGGERS: dict[str, tuple[str, ...]] = {
+MODEL_IDS_TRIGGERS: dict[str, tuple[str, ...]] = {
     "sqlite": (
-        """CREATE TRIGGER tr_models_version_added AFTER INSERT ON model_metadata
+        """CREATE TRIGGER tr_model_ids_version_added AFTER INSERT ON model_metadata
 BEGIN
-    INSERT INTO models (model_id, latest_version, versions) VALUES (NEW.model_id, NEW.version, 1)
+    INSERT INTO model_ids (model_id, latest_version, versions) VALUES (NEW.model_id, NEW.version, 1)
     ON CONFLICT (model_id) DO UPDATE
         SET latest_version = max(latest_version, excluded.latest_version), versions = versions + 1;
 END""",
-        """CREATE TRIGGER tr_models_version_deleted AFTER DELETE ON model_metadata
+        """CREATE TRIGGER tr_model_ids_version_deleted AFTER DELETE ON model_metadata
 BEGIN
-    UPDATE models SET versions = versions - 1,
+    UPDATE model_ids SET versions = versions - 1,
         latest_version = coalesce((SELECT max(version) FROM model_metadata WHERE model_id = OLD.model_id),
                                   latest_version)
         WHERE model_id = OLD.model_id;
-    DELETE FROM models WHERE model_id = OLD.model_id AND versions <= 0;
+    DELETE FROM model_ids WHERE model_id = OLD.model_id AND versions <= 0;
 END""",
     ),
     "postgresql": (
-        """CREATE OR REPLACE FUNCTION models_track_versions() RETURNS trigger LANGUAGE plpgsql AS $$
+        # the tables named as where the function was made, whatever search_path a writer has
+        """CREATE OR REPLACE FUNCTION model_ids_track_versions() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO models AS m (model_id, latest_version, versions) VALUES (NEW.model_id, NEW.version, 1)
+        INSERT INTO model_ids AS m (model_id, latest_version, versions) VALUES (NEW.model_id, NEW.version, 1)
         ON CONFLICT (model_id) DO UPDATE
             SET latest_version = GREATEST(m.latest_version, EXCLUDED.latest_version), versions = m.versions + 1;
     ELSE
-        UPDATE models SET versions = versions - 1,
+        -- the id's row locked first: the statement after it reads the versions as they are once a
+        -- writer of the same id that held the row has committed (its own snapshot would miss them)
+        PERFORM 1 FROM model_ids WHERE model_id = OLD.model_id FOR UPDATE;
+        UPDATE model_ids SET versions = versions - 1,
             latest_version = coalesce((SELECT max(version) FROM model_metadata WHERE model_id = OLD.model_id),
                                       latest_version)
             WHERE model_id = OLD.model_id;
-        DELETE FROM models WHERE model_id = OLD.model_id AND versions <= 0;
+        DELETE FROM model_ids WHERE model_id = OLD.model_id AND versions <= 0;
     END IF;
     RETURN NULL;
 END $$""",
-        """CREATE TRIGGER tr_models_versions AFTER INSERT OR DELETE ON model_metadata
-FOR EACH ROW EXECUTE FUNCTION models_track_versions()""",
+        """CREATE TRIGGER tr_model_ids_versions AFTER INSERT OR DELETE ON model_metadata
+FOR EACH ROW EXECUTE FUNCTION model_ids_track_versions()""",
     ),
 }
 
 
-def _create_models_triggers(target: sa.MetaData | sa.Connection, connection: sa.Connection, **kw: object) -> None:
-    for statement in MODELS_TRIGGERS.get(connection.dialect.name, ()):
+def _create_model_ids_triggers(target: sa.MetaData | sa.Connection, connection: sa.Connection, **kw: object) -> None:
+    for statement in MODEL_IDS_TRIGGERS.get(connection.dialect.name, ()):
         connection.exec_driver_sql(statement)
 
 
-# after every table: the triggers name both ``model_metadata`` and ``models``
-sa.event.listen(METADATA, "after_create", _create_models_triggers)
+# after every table: the triggers name both ``model_metadata`` and ``model_ids``
+sa.event.listen(METADATA, "after_create", _create_model_ids_triggers)
 
 Migration = Callable[[sa.Connection], None]
 
@@ -452,16 +458,16 @@ def _add_status_sort_indexes(conn: sa.Connection) -> None:
 MIGRATIONS[8] = _add_status_sort_indexes
 
 
-def _add_models(conn: sa.Connection) -> None:
-    """9 → 10: ``models`` and its triggers, filled from the versions there; the status-and-date index
+def _add_model_ids(conn: sa.Connection) -> None:
+    """9 → 10: ``model_ids`` and its triggers, filled from the versions there; the status-and-date index
     extended with the key and the class (an index already there is kept)."""
-    table = _models_table(sa.MetaData())
+    table = _model_ids_table(sa.MetaData())
     table.create(conn)
     conn.execute(table.insert().from_select(
         ["model_id", "latest_version", "versions"],
         sa.select(model_metadata.c.model_id, sa.func.max(model_metadata.c.version), sa.func.count())
         .group_by(model_metadata.c.model_id)))
-    _create_models_triggers(conn, conn)
+    _create_model_ids_triggers(conn, conn)
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_model_metadata_status_date"))
     status_date = next(i for i in model_metadata.indexes if i.name == "ix_model_metadata_status_date_search")
     conn.execute(sa.schema.CreateIndex(status_date, if_not_exists=True))
@@ -469,7 +475,7 @@ def _add_models(conn: sa.Connection) -> None:
     if conn.dialect.name == "postgresql" or sa.inspect(conn).has_table("sqlite_stat1"):
         # its size known at once (autovacuum would analyse it later): PostgreSQL then finds a page of
         # latest versions by reading the score index in order, not by looking every id up
-        conn.exec_driver_sql("ANALYZE models")
+        conn.exec_driver_sql("ANALYZE model_ids")
 
 
-MIGRATIONS[9] = _add_models
+MIGRATIONS[9] = _add_model_ids

@@ -68,11 +68,16 @@ class Transactions:
         return tx
 
     @contextmanager
-    def atomic(self, write: bool = True) -> Iterator[Transaction]:
-        """A transaction, or a savepoint / plain block inside the one already open."""
+    def atomic(self, write: bool = True, *, snapshot: bool = False) -> Iterator[Transaction]:
+        """A transaction, or a savepoint / plain block inside the one already open.
+
+        ``snapshot`` (reads of several statements): on PostgreSQL a read
+        transaction in which every statement sees the same state
+        (``REPEATABLE READ``) instead of statements run on their own.
+        """
         outer = self._current.get()
         if outer is None:
-            with self._outermost(write) as tx:
+            with self._outermost(write, snapshot) as tx:
                 yield tx
         elif not write:
             yield outer  # a read inside any transaction reads through it
@@ -92,7 +97,7 @@ class Transactions:
                 raise
 
     @contextmanager
-    def streaming(self) -> Iterator[sa.Connection]:
+    def streaming(self, *, snapshot: bool = False) -> Iterator[sa.Connection]:
         """The connection of one long read: the open transaction's, else a read transaction of its own.
 
         That one is not made the current transaction: a reader is suspended
@@ -111,13 +116,18 @@ class Transactions:
         try:
             with connection as conn:
                 conn.execution_options(modelservice_write=False)
+                self._snapshot(conn, snapshot)
                 with conn.begin():
                     yield conn
         except sa.exc.OperationalError as err:
             raise self._failed(err) from err
 
+    def _snapshot(self, conn: sa.Connection, snapshot: bool) -> None:
+        if snapshot and self.engine.dialect.name == "postgresql":  # SQLite's read transaction is one already
+            conn.execution_options(isolation_level="REPEATABLE READ")  # reset when the connection is returned
+
     @contextmanager
-    def _outermost(self, write: bool) -> Iterator[Transaction]:
+    def _outermost(self, write: bool, snapshot: bool = False) -> Iterator[Transaction]:
         try:
             connection = self.engine.connect()
         except sa.exc.DBAPIError as err:  # cannot connect: server, credentials, options
@@ -125,7 +135,9 @@ class Transactions:
         try:
             with connection as conn:
                 conn.execution_options(modelservice_write=write)
-                if not write and self.engine.dialect.name == "postgresql":
+                if snapshot and not write:
+                    self._snapshot(conn, snapshot)
+                elif not write and self.engine.dialect.name == "postgresql":
                     conn.execution_options(isolation_level="AUTOCOMMIT")
                 with conn.begin():
                     tx = Transaction(conn, write)

@@ -113,7 +113,7 @@ def test_a_page_finds_its_keys_in_index_order_and_reads_only_its_rows(filled, or
         assert keys.startswith("MATERIALIZE page"), keys
         assert f"SCAN model_metadata USING COVERING INDEX {index}" in keys, keys
         assert "USE TEMP B-TREE FOR ORDER BY" not in keys, keys  # the tie-breakers may sort within ties only
-        assert "GROUP BY" not in keys, keys  # latest_only looks each row found up in `models`
+        assert "GROUP BY" not in keys, keys  # latest_only looks each row found up in `model_ids`
         assert "SEARCH model_metadata USING INDEX sqlite_autoindex_model_metadata_1 (model_id=? AND version=?)" \
             in rows, rows
 

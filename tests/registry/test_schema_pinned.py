@@ -1,7 +1,7 @@
 """The registry's schema, pinned: the tables of schema versions 3, 4 and 10 as written out here, the
 upgrade of a version-1 registry step by step, and how a failed or unknown step is reported.
 
-The tables ``model_blobs``, ``evaluations``, ``evaluation_resamples`` and ``models`` must never change in
+The tables ``model_blobs``, ``evaluations``, ``evaluation_resamples`` and ``model_ids`` must never change in
 place (a registry upgraded by their step and one created new must agree): the description below
 is the contract, written out by hand, not read from the code.
 """
@@ -39,7 +39,7 @@ TABLES = {
         ("n_bootstrap", "INTEGER", None, False), ("random_state", "BIGINT", None, False),
         ("scheme", "INTEGER", None, False), ("resampled", "BINARY", None, False),
     ],
-    "models": [
+    "model_ids": [
         ("model_id", "VARCHAR", 128, False), ("latest_version", "INTEGER", None, False),
         ("versions", "INTEGER", None, False),
     ],
@@ -48,7 +48,7 @@ PRIMARY_KEYS = {
     "model_blobs": ["model_id", "version"],
     "evaluations": ["evaluation_id"],
     "evaluation_resamples": ["evaluation_id", "metric", "n_bootstrap", "random_state", "scheme"],
-    "models": ["model_id"],
+    "model_ids": ["model_id"],
 }
 FOREIGN_KEYS = {
     "model_blobs": [("fk_model_blobs_version", ["model_id", "version"], "model_metadata",
@@ -57,7 +57,7 @@ FOREIGN_KEYS = {
                      ["model_id", "version"], "CASCADE")],
     "evaluation_resamples": [("fk_evaluation_resamples_evaluation", ["evaluation_id"], "evaluations",
                               ["evaluation_id"], "CASCADE")],
-    "models": [],
+    "model_ids": [],
 }
 #: What the driver's type names mean here.
 _KINDS = {"VARCHAR": "VARCHAR", "INTEGER": "INTEGER", "BIGINT": "BIGINT", "BLOB": "BINARY", "BYTEA": "BINARY",

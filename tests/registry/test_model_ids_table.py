@@ -1,4 +1,4 @@
-"""``models`` (schema 10): one row per model id, kept by triggers whatever writes the versions, and the
+"""``model_ids`` (schema 10): one row per model id, kept by triggers whatever writes the versions, and the
 search and ``latest_only`` built on it, checked against the rows themselves on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ def any_reg(request, tmp_path):
 def _models(registry):
     with registry.atomic(write=False) as conn:
         return {r.model_id: (r.latest_version, r.versions)
-                for r in conn.exec_driver_sql("SELECT model_id, latest_version, versions FROM models")}
+                for r in conn.exec_driver_sql("SELECT model_id, latest_version, versions FROM model_ids")}
 
 
 def _from_versions(registry):
-    """What ``models`` must hold, computed from the versions."""
+    """What ``model_ids`` must hold, computed from the versions."""
     found: dict[str, tuple[int, int]] = {}
     for row in registry.list():
         latest, count = found.get(row["model_id"], (0, 0))
@@ -139,7 +139,7 @@ def test_a_version_9_registry_gets_models_filled_from_its_versions_and_kept_afte
     any_reg.delete("rf", 2)
     with any_reg.atomic() as conn:
         downgrade(conn, 9)
-        assert not sa.inspect(conn).has_table("models")
+        assert not sa.inspect(conn).has_table("model_ids")
         if any_reg.dialect == "sqlite":
             conn.exec_driver_sql("ANALYZE")  # a registry analysed before: the new table is analysed too
     any_reg.close()
@@ -149,9 +149,9 @@ def test_a_version_9_registry_gets_models_filled_from_its_versions_and_kept_afte
         assert _models(upgraded) == {"rf": (3, 2), "svc": (1, 1)}
         with upgraded.atomic(write=False) as conn:
             if upgraded.dialect == "sqlite":
-                analysed = conn.exec_driver_sql("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'models'").scalar()
+                analysed = conn.exec_driver_sql("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'model_ids'").scalar()
             else:  # never analysed: -1
-                analysed = conn.exec_driver_sql("SELECT reltuples >= 0 FROM pg_class WHERE relname = 'models' "
+                analysed = conn.exec_driver_sql("SELECT reltuples >= 0 FROM pg_class WHERE relname = 'model_ids' "
                                                 "AND relkind = 'r' AND pg_table_is_visible(oid)").scalar()
             assert analysed
         upgraded.add_version({"model_id": "rf", "model_class": "X"})
@@ -178,3 +178,89 @@ def test_a_search_reads_in_order_only_past_its_limit_of_versions_to_look_up(reg,
     assert _walk(reg, "svc") is False and _walk(reg, "boost") is False  # one version, by id or by class
     assert _walk(reg, "s", walk=False) is False and _walk(reg, "zzz") is False
     assert refs(reg.list(search="s", order_by="model_id")) == [("gb", 1), ("rf", 2), ("rf", 1), ("svc", 1)]
+
+
+def _raw(registry, tmp_path):
+    """A connection of another client (DB-API), committing on its own."""
+    if registry.dialect == "sqlite":
+        import sqlite3
+
+        return sqlite3.connect(tmp_path / "registry.db", isolation_level=None)
+    import psycopg
+
+    from tests.integration.conftest import _libpq
+
+    return psycopg.connect(_libpq(registry.url), autocommit=True)
+
+
+def test_a_search_and_its_page_read_one_state_of_the_registry(any_reg, tmp_path):
+    """Another client commits two matching versions (one by id, one by class) while a search reads: the
+    page holds both or neither, never one of them."""
+    any_reg.add_version({"model_id": "resnet-a", "model_class": "Linear"})
+    other = _raw(any_reg, tmp_path)
+    committed = []
+
+    def commit_between(conn, cursor, statement, *args):
+        if "class_names" in statement and not committed:
+            committed.append(True)
+            other.execute("INSERT INTO model_metadata (model_id, version, model_class, training_date, status) "
+                          "VALUES ('resnet-b', 1, 'Linear', '2030', 'trained'), "
+                          "('other', 1, 'ResNet50', '2030', 'trained')")
+
+    sa.event.listen(any_reg.engine, "after_cursor_execute", commit_between)
+    try:
+        first = refs(any_reg.list(search="resnet", order_by="model_id"))
+    finally:
+        sa.event.remove(any_reg.engine, "after_cursor_execute", commit_between)
+        other.close()
+    assert committed
+    assert first in ([("resnet-a", 1)], [("other", 1), ("resnet-a", 1), ("resnet-b", 1)])
+    assert refs(any_reg.list(search="resnet", order_by="model_id")) == [("other", 1), ("resnet-a", 1),
+                                                                        ("resnet-b", 1)]
+
+
+def test_a_delete_waiting_for_a_writer_of_the_same_id_counts_its_version(pg_url):
+    """Two clients outside the registry's own locks: one inserts version 3 and holds its transaction open,
+    the other deletes version 1 meanwhile (it waits for the id's row). The latest is 3 after both."""
+    import threading
+
+    import psycopg
+
+    from tests.integration.conftest import _libpq
+
+    with Registry(pg_url) as registry:
+        for version in (1, 2):
+            registry.import_version({"model_id": "race", "version": version, "model_class": "K",
+                                     "training_date": "2020", "status": "trained"})
+        with psycopg.connect(_libpq(pg_url)) as inserting, psycopg.connect(_libpq(pg_url)) as deleting:
+            inserting.execute("INSERT INTO model_metadata (model_id, version, model_class, training_date, status) "
+                              "VALUES ('race', 3, 'K', '2020', 'trained')")
+            thread = threading.Thread(target=lambda: (deleting.execute(
+                "DELETE FROM model_metadata WHERE model_id = 'race' AND version = 1"), deleting.commit()))
+            thread.start()
+            thread.join(0.5)
+            assert thread.is_alive()  # waiting for the id's row
+            inserting.commit()
+            thread.join(10)
+        assert _models(registry) == {"race": (3, 2)} == _from_versions(registry)
+        assert refs(registry.list(latest_only=True)) == [("race", 3)]
+
+
+def test_a_writer_with_another_search_path_keeps_the_registrys_own_model_ids(pg_url, pg_database):
+    """A client whose ``search_path`` does not name the registry's schema writes to its table by full name:
+    the trigger still keeps that schema's ``model_ids``."""
+    import re
+    from urllib.parse import unquote
+
+    import psycopg
+
+    from tests.integration.conftest import _libpq
+
+    schema = re.search(r"search_path=([A-Za-z0-9_]+)", unquote(pg_url)).group(1)
+    with Registry(pg_url) as registry:
+        registry.add_version({"model_id": "rf", "model_class": "X"})
+        with psycopg.connect(_libpq(pg_database), autocommit=True) as elsewhere:
+            elsewhere.execute(f'INSERT INTO "{schema}".model_metadata (model_id, version, model_class, training_date, '
+                              "status) VALUES ('rf', 2, 'X', '2030', 'trained'), ('new', 1, 'X', '2030', 'trained')")
+            elsewhere.execute(f"DELETE FROM \"{schema}\".model_metadata WHERE model_id = 'rf' AND version = 1")
+        assert _models(registry) == {"rf": (2, 1), "new": (1, 1)} == _from_versions(registry)
