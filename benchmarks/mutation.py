@@ -108,7 +108,17 @@ def prepare(name: str) -> Path:
             link.symlink_to(ROOT / part, target_is_directory=True)
     text = with_table((ROOT / "pyproject.toml").read_text(encoding="utf-8"), mutmut_table(only_mutate, tests))
     (folder / "pyproject.toml").write_text(text, encoding="utf-8")
+    drop_stale_tests(folder / "mutants" / "tests", ROOT / "tests")
     return folder
+
+
+def drop_stale_tests(copied: Path, source: Path) -> None:
+    """Remove from mutmut's copy of the tests the files deleted or renamed in ``source`` since (mutmut
+    copies the tests but never removes one; a stale test then fails the clean run)."""
+    if copied.is_dir():
+        for path in copied.rglob("*.py"):
+            if not (source / path.relative_to(copied)).exists():
+                path.unlink()
 
 
 def changed_lines(since: str, path: str, root: Path = ROOT) -> set[int]:

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from benchmarks.mutation import changed_lines, count_results, touched_functions
+from benchmarks.mutation import changed_lines, count_results, drop_stale_tests, touched_functions
 
 SOURCE = textwrap.dedent('''\
     import functools
@@ -77,3 +77,15 @@ def test_count_results_counts_the_statuses_of_the_selected_mutants():
     assert count_results(listed, ["m.x_first__mutmut_*", "m.xǁStoreǁread__mutmut_*"]) == {
         "killed": 1, "survived": 1, "no_tests": 1, "timeout": 1}
     assert count_results(listed, ["m.x_cached__mutmut_*"]) == {"survived": 1, "not_checked": 1}
+
+
+def test_a_test_renamed_since_the_last_run_leaves_mutmuts_copy(tmp_path):
+    source, copied = tmp_path / "tests", tmp_path / "mutants" / "tests"
+    for folder in (source / "registry", copied / "registry"):
+        folder.mkdir(parents=True)
+    (source / "registry" / "test_new_name.py").write_text("")
+    for name in ("test_new_name.py", "test_old_name.py", "conftest.json"):
+        (copied / "registry" / name).write_text("")
+    drop_stale_tests(copied, source)
+    assert sorted(p.name for p in (copied / "registry").iterdir()) == ["conftest.json", "test_new_name.py"]
+    drop_stale_tests(tmp_path / "never_run", source)  # no copy yet: nothing to do
