@@ -109,6 +109,9 @@ def prepare(name: str) -> Path:
     text = with_table((ROOT / "pyproject.toml").read_text(encoding="utf-8"), mutmut_table(only_mutate, tests))
     (folder / "pyproject.toml").write_text(text, encoding="utf-8")
     drop_stale_tests(folder / "mutants" / "tests", ROOT / "tests")
+    # mutmut records which tests call which function once, then only for tests it has not seen: a
+    # function added or renamed since would be tested by the new tests alone
+    (folder / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     return folder
 
 

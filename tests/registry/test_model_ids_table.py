@@ -193,9 +193,20 @@ def _raw(registry, tmp_path):
     return psycopg.connect(_libpq(registry.url), autocommit=True)
 
 
-def test_a_search_and_its_page_read_one_state_of_the_registry(any_reg, tmp_path):
+READS = {
+    "list": lambda reg: refs(reg.list(search="resnet", order_by="model_id")),
+    "count": lambda reg: reg.count(search="resnet"),
+    "iter_rows": lambda reg: refs(reg.iter_rows(search="resnet", order_by="model_id")),
+}
+BEFORE_AND_AFTER = {"list": [[("resnet-a", 1)], [("other", 1), ("resnet-a", 1), ("resnet-b", 1)]],
+                    "count": [1, 3]}
+BEFORE_AND_AFTER["iter_rows"] = BEFORE_AND_AFTER["list"]
+
+
+@pytest.mark.parametrize("read", sorted(READS))
+def test_a_search_and_its_page_read_one_state_of_the_registry(any_reg, tmp_path, read):
     """Another client commits two matching versions (one by id, one by class) while a search reads: the
-    page holds both or neither, never one of them."""
+    page, count or stream holds both or neither, never one of them."""
     any_reg.add_version({"model_id": "resnet-a", "model_class": "Linear"})
     other = _raw(any_reg, tmp_path)
     committed = []
@@ -209,14 +220,13 @@ def test_a_search_and_its_page_read_one_state_of_the_registry(any_reg, tmp_path)
 
     sa.event.listen(any_reg.engine, "after_cursor_execute", commit_between)
     try:
-        first = refs(any_reg.list(search="resnet", order_by="model_id"))
+        first = READS[read](any_reg)
     finally:
         sa.event.remove(any_reg.engine, "after_cursor_execute", commit_between)
         other.close()
     assert committed
-    assert first in ([("resnet-a", 1)], [("other", 1), ("resnet-a", 1), ("resnet-b", 1)])
-    assert refs(any_reg.list(search="resnet", order_by="model_id")) == [("other", 1), ("resnet-a", 1),
-                                                                        ("resnet-b", 1)]
+    assert first in BEFORE_AND_AFTER[read]
+    assert READS[read](any_reg) == BEFORE_AND_AFTER[read][1]
 
 
 def test_a_delete_waiting_for_a_writer_of_the_same_id_counts_its_version(pg_url):
