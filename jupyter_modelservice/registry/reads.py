@@ -287,11 +287,11 @@ class RegistryReads:
                 return rows_query(status=status, model_id=model_id, search=found, order_by=order_by,
                                   limit=limit, offset=offset, latest_only=latest_only, where=where)
 
-            rows = None
             if self.dialect == "sqlite" and condition is not None and limit is not None:
                 rows = _within(conn, query(condition), _PLANNED_STEPS)
-                condition = unindexed_condition(condition)  # if it ran long: read the page in order instead
-            if rows is None:
+                if rows is None:  # the plan SQLite chose ran long: read the page in its sort order instead
+                    rows = conn.execute(query(unindexed_condition(condition))).all()
+            else:
                 rows = conn.execute(query(condition)).all()
             return [dict(r._mapping) for r in rows]
 

@@ -73,7 +73,8 @@ class Transactions:
 
         ``snapshot`` (reads of several statements): on PostgreSQL a read
         transaction in which every statement sees the same state
-        (``REPEATABLE READ``) instead of statements run on their own.
+        (``REPEATABLE READ``) instead of statements run on their own; inside
+        an open transaction the read goes through that one, as any read.
         """
         outer = self._current.get()
         if outer is None:
@@ -116,15 +117,12 @@ class Transactions:
         try:
             with connection as conn:
                 conn.execution_options(modelservice_write=False)
-                self._snapshot(conn, snapshot)
+                if snapshot and self.engine.dialect.name == "postgresql":  # SQLite's read transaction is one
+                    conn.execution_options(isolation_level="REPEATABLE READ")  # reset when returned to the pool
                 with conn.begin():
                     yield conn
         except sa.exc.OperationalError as err:
             raise self._failed(err) from err
-
-    def _snapshot(self, conn: sa.Connection, snapshot: bool) -> None:
-        if snapshot and self.engine.dialect.name == "postgresql":  # SQLite's read transaction is one already
-            conn.execution_options(isolation_level="REPEATABLE READ")  # reset when the connection is returned
 
     @contextmanager
     def _outermost(self, write: bool, snapshot: bool = False) -> Iterator[Transaction]:
@@ -135,10 +133,8 @@ class Transactions:
         try:
             with connection as conn:
                 conn.execution_options(modelservice_write=write)
-                if snapshot and not write:
-                    self._snapshot(conn, snapshot)
-                elif not write and self.engine.dialect.name == "postgresql":
-                    conn.execution_options(isolation_level="AUTOCOMMIT")
+                if not write and self.engine.dialect.name == "postgresql":
+                    conn.execution_options(isolation_level="REPEATABLE READ" if snapshot else "AUTOCOMMIT")
                 with conn.begin():
                     tx = Transaction(conn, write)
                     token = self._current.set(tx)
